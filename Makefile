@@ -1,0 +1,50 @@
+# The only commands the README needs. Each creates what it needs on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_SAM := .venv-sam
+BIN := $(VENV)/bin
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint typecheck unit template build clean
+
+$(BIN)/.installed: requirements-dev.txt
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV_SAM)/.installed: requirements-sam.txt
+	test -x $(VENV_SAM)/bin/python || $(PYTHON) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+## demo: run the function on the two-container sample job against local S3 and CodePipeline
+demo: $(BIN)/.installed
+	PYTHONPATH=src $(BIN)/python -m devtools.demo events/two-ecr-sources.json
+
+## test: lint, type-check, check the template and build, then run every test
+test: lint typecheck template unit
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+## template: sam validate --lint, cfn-lint and sam build (no Docker needed)
+template: build
+	$(BIN)/cfn-lint template.yaml
+
+build: $(VENV_SAM)/.installed
+	$(VENV_SAM)/bin/sam validate --lint
+	$(VENV_SAM)/bin/sam build
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .mypy_cache .pytest_cache .ruff_cache

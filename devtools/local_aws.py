@@ -1,0 +1,122 @@
+"""S3 (moto server) and CodePipeline (the validating double) on loopback, seeded from events/."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from devtools.codepipeline_double import CodePipelineDouble, CodePipelineDoubleServer
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+REGION = "us-west-2"
+# The function's own credentials locally: anything works against moto and the double.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A sample job from events/, as a fresh copy that a test may change."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return copy.deepcopy(event)
+
+
+def sample_artifacts() -> dict[str, dict[str, Any]]:
+    """events/artifacts.json: `bucket/key` of each sample input artifact → the files in its zip."""
+    artifacts: dict[str, dict[str, Any]] = json.loads((EVENTS_DIR / "artifacts.json").read_text())
+    return artifacts
+
+
+def zip_files(files: Mapping[str, Any]) -> bytes:
+    """A zip of the given files; a value that is not bytes or str is written as JSON."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            if isinstance(content, str):
+                content = content.encode()
+            elif not isinstance(content, bytes):
+                content = json.dumps(content, indent=2).encode()
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def unzip_files(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+class LocalAws:
+    """The endpoints a job needs, with boto3's standard variables pointing at them."""
+
+    def __init__(self, s3_url: str, double: CodePipelineDouble, codepipeline_url: str) -> None:
+        self.s3_url = s3_url
+        self.codepipeline_url = codepipeline_url
+        self.double = double
+        self.s3 = boto3.client(
+            "s3",
+            endpoint_url=s3_url,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What a process needs to reach these endpoints through boto3's standard configuration."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.s3_url,
+            "AWS_ENDPOINT_URL_CODEPIPELINE": self.codepipeline_url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            **LOCAL_CREDENTIALS,
+        }
+
+    def seed(self, event: Mapping[str, Any], artifacts: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Create the job's buckets and upload its input artifacts from `artifacts` (default: events/)."""
+        artifacts = sample_artifacts() if artifacts is None else artifacts
+        data = event["CodePipeline.job"]["data"]
+        for artifact in data["inputArtifacts"] + data["outputArtifacts"]:
+            self.ensure_bucket(artifact["location"]["s3Location"]["bucketName"])
+        for artifact in data["inputArtifacts"]:
+            location = artifact["location"]["s3Location"]
+            files = artifacts.get(f"{location['bucketName']}/{location['objectKey']}")
+            if files is not None:
+                self.put(location["bucketName"], location["objectKey"], zip_files(files))
+
+    def ensure_bucket(self, bucket: str) -> None:
+        existing = {entry["Name"] for entry in self.s3.list_buckets().get("Buckets", [])}
+        if bucket not in existing:
+            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def output_object(self, event: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
+        """The S3 object written for the job's output artifact number `index` (get_object's answer)."""
+        location = event["CodePipeline.job"]["data"]["outputArtifacts"][index]["location"]["s3Location"]
+        return dict(self.s3.get_object(Bucket=location["bucketName"], Key=location["objectKey"]))
+
+    def output_files(self, event: Mapping[str, Any], index: int = 0) -> dict[str, bytes]:
+        return unzip_files(self.output_object(event, index)["Body"].read())
+
+
+@contextmanager
+def local_aws() -> Iterator[LocalAws]:
+    """Start moto's S3 server and the CodePipeline double on free loopback ports."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    s3_server.start()
+    try:
+        host, port = s3_server.get_host_and_port()
+        with CodePipelineDoubleServer() as codepipeline:
+            yield LocalAws(f"http://{host}:{port}", codepipeline.double, codepipeline.url)
+    finally:
+        s3_server.stop()

@@ -1,0 +1,35 @@
+"""Lambda entry point for CodePipeline's Invoke action: ECR imageDetail.json in, imagedefinitions.json out."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imagedefs.action import handle_job
+from imagedefs.artifacts import artifact_s3_client
+from imagedefs.observability import logger, metrics
+from imagedefs.reporting import JobReporter, codepipeline_client
+
+
+@cache
+def _reporter() -> JobReporter:
+    # One CodePipeline client per execution environment, reused by warm invocations.
+    return JobReporter(codepipeline_client())
+
+
+def _artifact_client(job: CodePipelineJobEvent) -> Any:
+    credentials = job.data.artifact_credentials
+    return artifact_s3_client(credentials.access_key_id, credentials.secret_access_key, credentials.session_token)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    job = CodePipelineJobEvent(event)
+    logger.set_correlation_id(job.get_id)
+    outcome = handle_job(job, context.aws_request_id, os.environ, _artifact_client, _reporter())
+    return {"jobId": job.get_id, "report": outcome}

@@ -1,0 +1,1 @@
+"""Image definitions for ECS from ECR source artifacts."""

@@ -1,0 +1,101 @@
+"""One CodePipeline job, start to finish: read, transform, write, report exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+
+from imagedefs.artifacts import ArtifactStore, S3Location
+from imagedefs.config import Settings, parse_user_parameters
+from imagedefs.errors import ImageDefsError, failure_type_of
+from imagedefs.observability import NAMESPACE, logger, metrics
+from imagedefs.reporting import JobReporter, ReportOutcome
+from imagedefs.transform import Plan, build_plan, select_inputs
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import CodePipelineArtifact
+    from mypy_boto3_s3 import S3Client
+
+ArtifactClientFactory = Callable[[CodePipelineJobEvent], "S3Client"]
+
+
+def run_job(job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore) -> Plan:
+    """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
+    data = job.data
+    config = parse_user_parameters(data.action_configuration.configuration.user_parameters, settings)
+    inputs = {artifact.name: artifact for artifact in data.input_artifacts}
+    outputs = {artifact.name: artifact for artifact in data.output_artifacts}
+    selected, ignored = select_inputs(list(inputs), config)
+    if ignored:
+        logger.info("Input artifacts not named in containers are ignored", extra={"ignored_artifacts": ignored})
+    sources = [store.read_source(name, _location(inputs[name])) for name in selected]
+    plan = build_plan(sources, list(outputs), config, settings)
+    for output in plan.outputs:
+        store.write_output(_location(outputs[output.artifact]), output)
+    return plan
+
+
+def handle_job(
+    job: CodePipelineJobEvent,
+    request_id: str,
+    environ: Mapping[str, str],
+    artifact_client: ArtifactClientFactory,
+    reporter: JobReporter,
+) -> ReportOutcome:
+    """Run the job and report its result once; a failure is reported, not raised."""
+    try:
+        settings = Settings.from_environment(environ)
+        key = job.data.encryption_key
+        store = ArtifactStore(artifact_client(job), kms_key_id=key.get_id if key else None)
+        plan = run_job(job, settings, store)
+    except Exception as exc:  # every failure must end in a report, or the pipeline hangs
+        return _report_failure(job, request_id, reporter, exc)
+    logger.info(
+        "Image definitions written",
+        extra={
+            "outcome": "succeeded",
+            "images": {image.name: image.image_uri for image in plan.images},
+            "outputs": {output.artifact: list(output.containers) for output in plan.outputs},
+        },
+    )
+    outcome = reporter.succeed(job.get_id, plan.summary(), request_id, plan.output_variables())
+    _log_outcome(outcome)
+    if outcome == "reported":
+        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+def _report_failure(
+    job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, error: Exception
+) -> ReportOutcome:
+    failure_type = failure_type_of(error)
+    if isinstance(error, ImageDefsError):
+        message = str(error)
+        logger.warning("Job failed", extra={"outcome": "failed", "failure_type": failure_type, "reason": message})
+    else:
+        message = (
+            f"Unexpected error {type(error).__name__} in the image definitions function (request id {request_id}). "
+            "The function's CloudWatch log has the details under that request id."
+        )
+        logger.exception("Job failed unexpectedly", extra={"outcome": "failed", "failure_type": failure_type})
+    outcome = reporter.fail(job.get_id, failure_type, message, request_id)
+    _log_outcome(outcome)
+    if outcome == "reported":
+        with single_metric(
+            name="JobsFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+        ) as failed_metric:
+            failed_metric.add_dimension(name="FailureType", value=failure_type)
+    return outcome
+
+
+def _log_outcome(outcome: ReportOutcome) -> None:
+    if outcome == "already_closed":
+        logger.info("Job was already reported or is gone (a duplicate delivery); left alone")
+
+
+def _location(artifact: CodePipelineArtifact) -> S3Location:
+    s3_location = artifact.location.s3_location
+    return S3Location(bucket=s3_location.bucket_name, key=s3_location.key)

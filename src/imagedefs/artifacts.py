@@ -1,0 +1,281 @@
+"""Pipeline artifacts in S3: read one small file out of an input zip, write the output zip.
+
+Input artifacts are read with ranged GETs, so that a large artifact costs only its zip
+directory and the one member read, never a download of the whole object.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from imagedefs.errors import (
+    ArtifactAccessDeniedError,
+    ArtifactContentError,
+    ImageDefsError,
+    ServiceUnavailableError,
+)
+from imagedefs.image_detail import (
+    IMAGE_DEFINITIONS_FILE,
+    IMAGE_DETAIL_FILE,
+    MAX_FILE_BYTES,
+    parse_image_definitions,
+    parse_image_detail,
+)
+from imagedefs.transform import InputSource, MergedDefinitions, OutputFile
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+READ_BLOCK_BYTES: Final = 64 * 1024
+MAX_ZIP_ENTRIES: Final = 10_000
+FILES_LISTED_IN_ERRORS: Final = 20
+# A fixed timestamp makes a rerun of the same job write byte-identical zips.
+ZIP_TIMESTAMP: Final = (1980, 1, 1, 0, 0, 0)
+
+_ACCESS_DENIED_CODES: Final = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "KMS.AccessDeniedException",
+        "KMS.DisabledException",
+        "KMS.NotFoundException",
+        "KMS.KMSInvalidStateException",
+    }
+)
+_MISSING_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class ArtifactStore:
+    """Reads input artifacts and writes output artifacts with the job's artifact credentials."""
+
+    def __init__(self, client: S3Client, kms_key_id: str | None = None) -> None:
+        self._client = client
+        self._kms_key_id = kms_key_id
+
+    def read_source(self, artifact: str, location: S3Location) -> InputSource:
+        """The imageDetail.json (or, failing that, imagedefinitions.json) inside an input artifact's zip."""
+        with _s3_errors(f'reading input artifact "{artifact}" ({location})'):
+            reader = _RangedObjectReader(self._client, location)
+            try:
+                archive = zipfile.ZipFile(reader)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise ArtifactContentError(
+                    f'Artifact "{artifact}" ({location}) is not a zip file ({reader.size} bytes). Use the output '
+                    "artifact of an ECR source action, or of a build that zips an imageDetail.json."
+                ) from exc
+            with archive:
+                names = archive.namelist()
+                if len(names) > MAX_ZIP_ENTRIES:
+                    raise ArtifactContentError(
+                        f'Artifact "{artifact}" ({location}) holds {len(names)} files; at most {MAX_ZIP_ENTRIES} '
+                        "are read."
+                    )
+                if IMAGE_DETAIL_FILE in names:
+                    return parse_image_detail(artifact, _read_member(archive, artifact, IMAGE_DETAIL_FILE))
+                if IMAGE_DEFINITIONS_FILE in names:
+                    definitions = parse_image_definitions(
+                        artifact, _read_member(archive, artifact, IMAGE_DEFINITIONS_FILE)
+                    )
+                    return MergedDefinitions(artifact, definitions)
+        shown = ", ".join(names[:FILES_LISTED_IN_ERRORS]) or "no files"
+        more = f" and {len(names) - FILES_LISTED_IN_ERRORS} more" if len(names) > FILES_LISTED_IN_ERRORS else ""
+        raise ArtifactContentError(
+            f'Artifact "{artifact}" has no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}) at the top of its zip; '
+            f"it holds: {shown}{more}. Use the output artifact of an ECR source action as this input, or name the "
+            'right input artifacts with UserParameters "containers".'
+        )
+
+    def write_output(self, location: S3Location, output: OutputFile) -> None:
+        """Upload one output artifact zip, encrypted with the pipeline's KMS key when it has one."""
+        body = zip_single_file(output.file_name, output.content)
+        encryption: dict[str, Any] = (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id} if self._kms_key_id else {}
+        )
+        with _s3_errors(f'writing output artifact "{output.artifact}" ({location})'):
+            self._client.put_object(
+                Bucket=location.bucket, Key=location.key, Body=body, ContentType="application/zip", **encryption
+            )
+
+
+def zip_single_file(file_name: str, content: bytes) -> bytes:
+    """A deterministic zip holding one file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(file_name, date_time=ZIP_TIMESTAMP)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def _read_member(archive: zipfile.ZipFile, artifact: str, name: str) -> bytes:
+    too_large = ArtifactContentError(
+        f'Artifact "{artifact}", file {name}: the file is larger than {MAX_FILE_BYTES // 1024} KB; an ECR source '
+        "writes a few hundred bytes."
+    )
+    info = archive.getinfo(name)
+    if info.file_size > MAX_FILE_BYTES:
+        raise too_large
+    try:
+        with archive.open(info) as member:
+            # The header may lie: never decompress more than the limit.
+            data = member.read(MAX_FILE_BYTES + 1)
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+        raise ArtifactContentError(f'Artifact "{artifact}", file {name}: cannot be read from the zip ({exc}).') from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise too_large
+    return data
+
+
+class _RangedObjectReader(io.RawIOBase):
+    """A seekable, read-only view of an S3 object that fetches only the byte ranges read."""
+
+    def __init__(self, client: S3Client, location: S3Location) -> None:
+        super().__init__()
+        self._client = client
+        self._location = location
+        self._position = 0
+        self._blocks: list[tuple[int, bytes]] = []
+        self.bytes_fetched = 0
+        # The zip directory sits at the end: fetch the tail first, which is the whole of a small object.
+        self.size = 0
+        self._fetch(f"bytes=-{READ_BLOCK_BYTES}", tail=True)
+
+    def _fetch(self, byte_range: str, tail: bool = False) -> None:
+        try:
+            response = self._client.get_object(
+                Bucket=self._location.bucket, Key=self._location.key, Range=byte_range
+            )
+        except Exception as exc:
+            if _error_code(exc) == "InvalidRange":  # an empty object has no byte to return
+                return
+            raise
+        data = response["Body"].read()
+        self.bytes_fetched += len(data)
+        content_range = response.get("ContentRange") or f"bytes 0-{len(data) - 1}/{len(data)}"
+        span, _, total = content_range.removeprefix("bytes ").partition("/")
+        start = int(span.split("-")[0])
+        if tail:
+            self.size = int(total)
+        self._blocks.append((start, data))
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self.size - self._position)
+        if wanted <= 0:
+            return 0
+        block = self._block_at(self._position)
+        if block is None:
+            end = min(self.size, self._position + max(wanted, READ_BLOCK_BYTES)) - 1
+            self._fetch(f"bytes={self._position}-{end}")
+            block = self._block_at(self._position)
+            if block is None:
+                raise OSError(f"{self._location} returned no bytes at offset {self._position}")
+        start, data = block
+        chunk = data[self._position - start : self._position - start + wanted]
+        view[: len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
+
+    def _block_at(self, position: int) -> tuple[int, bytes] | None:
+        return next(
+            ((start, data) for start, data in self._blocks if start <= position < start + len(data)), None
+        )
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _s3_errors(doing: str) -> Iterator[None]:
+    """Turn S3 and network failures into the job's failure types, naming what was being done."""
+    try:
+        yield
+    except ImageDefsError:
+        raise
+    except Exception as exc:
+        translated = translate_s3_error(exc, doing)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
+    """The job failure for an S3 or network error, or None when the error is not one of those."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        code = _error_code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _ACCESS_DENIED_CODES or code.startswith("KMS.") or status == 403:
+            return ArtifactAccessDeniedError(
+                f"Access denied {doing}: {code}. The artifact credentials CodePipeline passed to the function "
+                "could not do it: check that the pipeline's service role may use the artifact bucket and, for an "
+                "encrypted pipeline, the KMS key (key policy and kms:Decrypt/kms:GenerateDataKey)."
+            )
+        if code in _MISSING_CODES or status == 404:
+            return ArtifactContentError(
+                f"Failed {doing}: the object does not exist ({code}). The artifact may have expired or been deleted; "
+                "rerun the pipeline from its source."
+            )
+        if status >= 500 or code in {"SlowDown", "Throttling", "RequestTimeout", "ServiceUnavailable"}:
+            return ServiceUnavailableError(
+                f"S3 kept failing {doing} ({code}, HTTP {status}) after retries. Retry the action."
+            )
+        return None
+    if isinstance(exc, BotoCoreError):
+        return ServiceUnavailableError(
+            f"Could not reach S3 {doing}: {type(exc).__name__} after retries. Retry the action."
+        )
+    return None
+
+
+def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str) -> S3Client:
+    """An S3 client signed with the job's artifact credentials; endpoint and region from boto3's standard config."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        aws_session_token=session_token,
+        config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3}),
+    )

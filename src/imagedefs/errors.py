@@ -1,0 +1,51 @@
+"""One exception hierarchy for every way a job can fail, and its one mapping to CodePipeline.
+
+Each error's message is written for the pipeline owner who reads it in the CodePipeline
+console: what is wrong, where (artifact, file, field or key) and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class ImageDefsError(Exception):
+    """A job failure whose message is safe and useful to show to the pipeline owner."""
+
+
+class ConfigurationError(ImageDefsError):
+    """The action's configuration (UserParameters, artifacts wiring, function settings) is wrong."""
+
+
+class ArtifactContentError(ImageDefsError):
+    """An input artifact's content cannot be turned into image definitions."""
+
+
+class ArtifactAccessDeniedError(ImageDefsError):
+    """S3 or KMS refused access to an artifact."""
+
+
+class ServiceUnavailableError(ImageDefsError):
+    """S3 or the network failed after retries, or the time budget ran out."""
+
+
+class ReportNotDeliveredError(Exception):
+    """CodePipeline could not be told the job's result; Lambda's retry must run the job again."""
+
+
+# The only place where failures meet CodePipeline's FailureType enum.
+FAILURE_TYPES: Final[dict[type[ImageDefsError], str]] = {
+    ConfigurationError: "ConfigurationError",
+    ArtifactContentError: "JobFailed",
+    ArtifactAccessDeniedError: "PermissionError",
+    ServiceUnavailableError: "SystemUnavailable",
+}
+UNEXPECTED_FAILURE_TYPE: Final = "JobFailed"
+
+
+def failure_type_of(error: BaseException) -> str:
+    """The CodePipeline failureDetails.type for an error raised while running a job."""
+    for error_class, failure_type in FAILURE_TYPES.items():
+        if isinstance(error, error_class):
+            return failure_type
+    return UNEXPECTED_FAILURE_TYPE

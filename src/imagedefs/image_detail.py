@@ -1,0 +1,152 @@
+"""The files an input artifact may hold: ECR's imageDetail.json, or an imagedefinitions.json to merge."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from imagedefs.errors import ArtifactContentError
+from imagedefs.references import (
+    DIGEST_PATTERN,
+    TAG_PATTERN,
+    ImageReference,
+    is_valid_container_name,
+    parse_reference,
+)
+
+IMAGE_DETAIL_FILE: Final = "imageDetail.json"
+IMAGE_DEFINITIONS_FILE: Final = "imagedefinitions.json"
+# ECS reads at most 100 KB of imagedefinitions.json; no legitimate input file is larger.
+MAX_FILE_BYTES: Final = 100 * 1024
+
+
+@dataclass(frozen=True)
+class ImageDetail:
+    """An image pushed to ECR, as described by the ECR source action's imageDetail.json."""
+
+    artifact: str
+    image_uri: str
+    reference: ImageReference
+    digest: str
+    tags: tuple[str, ...]
+    repository_name: str
+
+
+@dataclass(frozen=True)
+class ImageDefinition:
+    """One entry of imagedefinitions.json: an ECS container and the image it runs."""
+
+    name: str
+    image_uri: str
+
+
+def parse_image_detail(artifact: str, data: bytes) -> ImageDetail:
+    """Validate every field of imageDetail.json that the transform relies on."""
+    where = f'Artifact "{artifact}", file {IMAGE_DETAIL_FILE}'
+    document = _load_json(where, data)
+    if not isinstance(document, dict):
+        raise ArtifactContentError(f"{where}: the file must hold a JSON object, as the ECR source action writes it.")
+    image_uri = _string_field(where, document, "ImageURI")
+    reference = parse_reference(image_uri)
+    if reference is None or not reference.explicit_registry or reference.digest is None or reference.tag is not None:
+        raise ArtifactContentError(
+            f'{where}: field "ImageURI" is {json.dumps(image_uri)}, which is not an image in digest form '
+            "<registry>/<repository>@sha256:<64 hex digits>. Use the output artifact of an ECR source action."
+        )
+    digest = _string_field(where, document, "ImageDigest")
+    if DIGEST_PATTERN.fullmatch(digest) is None:
+        raise ArtifactContentError(
+            f'{where}: field "ImageDigest" is {json.dumps(digest)}; it must be "sha256:" followed by 64 lowercase '
+            "hex digits."
+        )
+    if digest != reference.digest:
+        raise ArtifactContentError(
+            f'{where}: field "ImageDigest" ({digest}) differs from the digest in "ImageURI" ({reference.digest}); '
+            "the file does not describe one image. Rerun the ECR source action."
+        )
+    repository_name = _string_field(where, document, "RepositoryName")
+    if repository_name != reference.repository:
+        raise ArtifactContentError(
+            f'{where}: field "RepositoryName" ({json.dumps(repository_name)}) is not the repository of "ImageURI" '
+            f"({reference.repository}); the file does not describe one image. Rerun the ECR source action."
+        )
+    tags = document.get("ImageTags")
+    if not isinstance(tags, list):
+        raise ArtifactContentError(
+            f'{where}: field "ImageTags" must be a list of tags (it may be empty), not {_describe(tags)}.'
+        )
+    for tag in tags:
+        if not isinstance(tag, str) or TAG_PATTERN.fullmatch(tag) is None:
+            raise ArtifactContentError(
+                f'{where}: field "ImageTags" holds {json.dumps(tag)}, which is not a valid Docker tag '
+                "(letters, digits, _, . and -, at most 128 characters, not starting with . or -)."
+            )
+    return ImageDetail(
+        artifact=artifact,
+        image_uri=image_uri,
+        reference=reference,
+        digest=digest,
+        tags=tuple(tags),
+        repository_name=repository_name,
+    )
+
+
+def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition, ...]:
+    """Validate an imagedefinitions.json written by an earlier action, to merge it as is."""
+    where = f'Artifact "{artifact}", file {IMAGE_DEFINITIONS_FILE}'
+    document = _load_json(where, data)
+    if not isinstance(document, list) or not document:
+        raise ArtifactContentError(
+            f'{where}: the file must hold a non-empty JSON array of {{"name": ..., "imageUri": ...}} objects.'
+        )
+    definitions = []
+    for index, entry in enumerate(document):
+        entry_where = f"{where}, entry {index}"
+        if not isinstance(entry, dict):
+            raise ArtifactContentError(f'{entry_where}: must be an object {{"name": ..., "imageUri": ...}}.')
+        name = _string_field(entry_where, entry, "name")
+        if not is_valid_container_name(name):
+            raise ArtifactContentError(
+                f'{entry_where}: field "name" is {json.dumps(name)}, which is not a valid ECS container name '
+                "(1-255 letters, digits, hyphens and underscores)."
+            )
+        image_uri = _string_field(entry_where, entry, "imageUri")
+        if parse_reference(image_uri) is None:
+            raise ArtifactContentError(
+                f'{entry_where}: field "imageUri" is {json.dumps(image_uri)}, which is not a valid image reference '
+                "<registry>/<repository>[:<tag>][@sha256:<digest>]."
+            )
+        definitions.append(ImageDefinition(name=name, image_uri=image_uri))
+    return tuple(definitions)
+
+
+def _load_json(where: str, data: bytes) -> Any:
+    if len(data) > MAX_FILE_BYTES:
+        raise ArtifactContentError(
+            f"{where}: the file is larger than {MAX_FILE_BYTES // 1024} KB; an ECR source writes a few hundred bytes."
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtifactContentError(f"{where}: the file is not UTF-8 text (byte {exc.start} is invalid).") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArtifactContentError(
+            f"{where}: the file is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
+        ) from exc
+
+
+def _string_field(where: str, document: dict[str, Any], field: str) -> str:
+    value = document.get(field)
+    if not isinstance(value, str) or not value:
+        state = "is missing" if field not in document else f"must be a non-empty string, not {_describe(value)}"
+        raise ArtifactContentError(f'{where}: field "{field}" {state}.')
+    return value
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    return f"{type(value).__name__} {json.dumps(value)[:80]}"

@@ -1,0 +1,77 @@
+"""Docker image references and ECS container names: the grammar both must follow.
+
+The reference grammar is the one of github.com/distribution/reference, which ECS and
+Docker apply when they pull an image.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+_DOMAIN_COMPONENT: Final = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN: Final = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
+_PATH_COMPONENT: Final = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH: Final = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+TAG_PATTERN: Final = re.compile(r"[\w][\w.-]{0,127}")
+DIGEST_PATTERN: Final = re.compile(r"sha256:[0-9a-f]{64}")
+CONTAINER_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_REFERENCE: Final = re.compile(
+    rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH})"
+    rf"(?::(?P<tag>{TAG_PATTERN.pattern}))?(?:@(?P<digest>{DIGEST_PATTERN.pattern}))?"
+)
+DOCKER_HUB: Final = "docker.io"
+# Longest reference Docker accepts.
+MAX_REFERENCE_LENGTH: Final = 255 + 1 + 128 + 1 + 71
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """A parsed image reference: `registry/repository[:tag][@digest]`."""
+
+    registry: str
+    repository: str
+    tag: str | None
+    digest: str | None
+    explicit_registry: bool
+
+    @property
+    def name(self) -> str:
+        """The repository with its registry, as written in the reference."""
+        return f"{self.registry}/{self.repository}" if self.explicit_registry else self.repository
+
+
+def parse_reference(text: str) -> ImageReference | None:
+    """Parse a Docker image reference; None when it breaks the grammar."""
+    if len(text) > MAX_REFERENCE_LENGTH:
+        return None
+    match = _REFERENCE.fullmatch(text)
+    if match is None:
+        return None
+    domain = match["domain"]
+    # As in Docker: the first component is a registry only if it looks like a host.
+    if domain is not None and not ("." in domain or ":" in domain or domain == "localhost"):
+        return None if not re.fullmatch(_PATH, domain) else _as_hub_path(match, domain)
+    return ImageReference(
+        registry=domain or DOCKER_HUB,
+        repository=match["path"],
+        tag=match["tag"],
+        digest=match["digest"],
+        explicit_registry=domain is not None,
+    )
+
+
+def _as_hub_path(match: re.Match[str], first_component: str) -> ImageReference:
+    return ImageReference(
+        registry=DOCKER_HUB,
+        repository=f"{first_component}/{match['path']}",
+        tag=match["tag"],
+        digest=match["digest"],
+        explicit_registry=False,
+    )
+
+
+def is_valid_container_name(name: str) -> bool:
+    """ECS container names: 1-255 letters, digits, hyphens and underscores."""
+    return CONTAINER_NAME_PATTERN.fullmatch(name) is not None

@@ -1,0 +1,82 @@
+"""Reporting the job's result to CodePipeline: exactly once, within the API's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from imagedefs.errors import ReportNotDeliveredError
+
+if TYPE_CHECKING:
+    from mypy_boto3_codepipeline import CodePipelineClient
+
+MAX_SUMMARY_CHARS: Final = 2048
+MAX_MESSAGE_CHARS: Final = 5000
+MAX_EXTERNAL_ID_CHARS: Final = 1500
+# CodePipeline's answer when the job was already reported (a duplicate delivery) or is gone.
+CLOSED_JOB_ERRORS: Final = frozenset({"InvalidJobStateException", "JobNotFoundException"})
+TRUNCATION_MARK: Final = " …"
+
+ReportOutcome = Literal["reported", "already_closed"]
+
+
+def fit(text: str, limit: int) -> str:
+    """Cut text to at most `limit` characters, marking the cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+
+
+class JobReporter:
+    """Puts the job's success or failure result to CodePipeline."""
+
+    def __init__(self, client: CodePipelineClient) -> None:
+        self._client = client
+
+    def succeed(
+        self, job_id: str, summary: str, external_execution_id: str, output_variables: Mapping[str, str]
+    ) -> ReportOutcome:
+        request: dict[str, Any] = {
+            "jobId": job_id,
+            "executionDetails": {
+                "summary": fit(summary or "Image definitions written.", MAX_SUMMARY_CHARS),
+                "externalExecutionId": fit(external_execution_id, MAX_EXTERNAL_ID_CHARS),
+                "percentComplete": 100,
+            },
+        }
+        if output_variables:
+            request["outputVariables"] = dict(output_variables)
+        return self._deliver(self._client.put_job_success_result, request)
+
+    def fail(self, job_id: str, failure_type: str, message: str, external_execution_id: str) -> ReportOutcome:
+        request = {
+            "jobId": job_id,
+            "failureDetails": {
+                "type": failure_type,
+                "message": fit(message, MAX_MESSAGE_CHARS),
+                "externalExecutionId": fit(external_execution_id, MAX_EXTERNAL_ID_CHARS),
+            },
+        }
+        return self._deliver(self._client.put_job_failure_result, request)
+
+    @staticmethod
+    def _deliver(operation: Callable[..., Any], request: Mapping[str, Any]) -> ReportOutcome:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            operation(**request)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in CLOSED_JOB_ERRORS:
+                return "already_closed"
+            raise ReportNotDeliveredError(f"CodePipeline refused the job result: {exc}") from exc
+        except BotoCoreError as exc:
+            raise ReportNotDeliveredError(f"CodePipeline could not be reached: {type(exc).__name__}") from exc
+        return "reported"
+
+
+def codepipeline_client() -> CodePipelineClient:
+    """A CodePipeline client from boto3's standard configuration, retrying throttling in standard mode."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("codepipeline", config=Config(retries={"mode": "standard", "max_attempts": 5}))
