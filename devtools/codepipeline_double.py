@@ -87,6 +87,7 @@ class CodePipelineDouble:
 def validate_request(operation: OperationModel, request: dict[str, Any]) -> list[str]:
     """Every way `request` breaks the operation's input shape: types, required, lengths, enums, patterns."""
     problems: list[str] = []
+    assert operation.input_shape is not None
     _validate(operation.input_shape, request, operation.name, problems)
     return problems
 
@@ -120,8 +121,9 @@ def _validate(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
             problems.append(f"{path}: expected a string")
             return
         _check_range(len(value), limits, f"{path} length", problems)
-        if shape.enum and value not in shape.enum:
-            problems.append(f"{path}: {value!r} is not one of {shape.enum}")
+        enum = getattr(shape, "enum", [])
+        if enum and value not in enum:
+            problems.append(f"{path}: {value!r} is not one of {enum}")
         pattern = limits.get("pattern")
         if pattern and re.fullmatch(pattern, value) is None:
             problems.append(f"{path}: {value!r} does not match {pattern}")
@@ -149,7 +151,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: _DoubleServer
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         cbor_path = _CBOR_PATH.fullmatch(self.path)
         if cbor_path:
@@ -164,7 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(status, json.dumps(answer).encode(), "application/x-amz-json-1.1", {})
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path != REQUESTS_PATH:
             self._send(404, b"{}", "application/json", {})
             return

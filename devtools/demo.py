@@ -12,6 +12,7 @@ import io
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -37,7 +38,7 @@ class DemoContext:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("event", help="a sample job from events/, for example events/two-ecr-sources.json")
-    event_name = os.path.basename(parser.parse_args().event)
+    event_name = Path(parser.parse_args().event).name
     event = load_event(event_name)
     job = event["CodePipeline.job"]
     artifacts = sample_artifacts()
@@ -68,7 +69,9 @@ def main() -> None:
             print(f"  {report.operation}\n{_indent(report.request)}")
         for operation, problems in aws.double.rejected:
             print(f"  REJECTED {operation}: {problems}")
-    print(f"\nThe function's own log ({len(function_log.getvalue().splitlines())} JSON lines) was kept out of this view.")
+    print(
+        f"\nThe function's own log ({len(function_log.getvalue().splitlines())} JSON lines) was kept out of this view."
+    )
 
 
 def _indent(document: Any) -> str:

@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 from devtools.codepipeline_double import CodePipelineDouble, CodePipelineDoubleServer
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
-REGION = "us-west-2"
+REGION = "us-west-2"  # the region of the sample jobs' artifact bucket
 # The function's own credentials locally: anything works against moto and the double.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
@@ -65,7 +65,7 @@ class LocalAws:
             endpoint_url=s3_url,
             region_name=REGION,
             aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any key
         )
 
     @property
@@ -94,7 +94,7 @@ class LocalAws:
     def ensure_bucket(self, bucket: str) -> None:
         existing = {entry["Name"] for entry in self.s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
-            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
 
     def put(self, bucket: str, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -10,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from imagedefs.artifacts import ArtifactStore, S3Location
 from imagedefs.config import Settings, parse_user_parameters
-from imagedefs.errors import ImageDefsError, failure_type_of
+from imagedefs.errors import ImageDefsError, ReportNotDeliveredError, failure_type_of
 from imagedefs.observability import NAMESPACE, logger, metrics
 from imagedefs.reporting import JobReporter, ReportOutcome
 from imagedefs.transform import Plan, build_plan, select_inputs
@@ -61,10 +62,9 @@ def handle_job(
             "outputs": {output.artifact: list(output.containers) for output in plan.outputs},
         },
     )
-    outcome = reporter.succeed(job.get_id, plan.summary(), request_id, plan.output_variables())
-    _log_outcome(outcome)
-    if outcome == "reported":
-        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
+    with _reporting_tracked():
+        outcome = reporter.succeed(job.get_id, plan.summary(), request_id, plan.output_variables())
+    _record_outcome(outcome, failure_type=None)
     return outcome
 
 
@@ -81,19 +81,33 @@ def _report_failure(
             "The function's CloudWatch log has the details under that request id."
         )
         logger.exception("Job failed unexpectedly", extra={"outcome": "failed", "failure_type": failure_type})
-    outcome = reporter.fail(job.get_id, failure_type, message, request_id)
-    _log_outcome(outcome)
-    if outcome == "reported":
-        with single_metric(
-            name="JobsFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
-        ) as failed_metric:
-            failed_metric.add_dimension(name="FailureType", value=failure_type)
+    with _reporting_tracked():
+        outcome = reporter.fail(job.get_id, failure_type, message, request_id)
+    _record_outcome(outcome, failure_type)
     return outcome
 
 
-def _log_outcome(outcome: ReportOutcome) -> None:
+@contextmanager
+def _reporting_tracked() -> Iterator[None]:
+    try:
+        yield
+    except ReportNotDeliveredError:
+        logger.exception("The job's result could not be reported; raising so that Lambda retries the job")
+        metrics.add_metric(name="ReportsNotDelivered", unit=MetricUnit.Count, value=1)
+        raise
+
+
+def _record_outcome(outcome: ReportOutcome, failure_type: str | None) -> None:
+    """Metrics: JobsSucceeded, JobsFailed by FailureType, and DuplicateDeliveries left alone."""
     if outcome == "already_closed":
         logger.info("Job was already reported or is gone (a duplicate delivery); left alone")
+        metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+    elif failure_type is None:
+        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+        with single_metric(name="JobsFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as by_type:
+            by_type.add_dimension(name="FailureType", value=failure_type)
 
 
 def _location(artifact: CodePipelineArtifact) -> S3Location:

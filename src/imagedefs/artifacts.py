@@ -162,9 +162,7 @@ class _RangedObjectReader(io.RawIOBase):
 
     def _fetch(self, byte_range: str, tail: bool = False) -> None:
         try:
-            response = self._client.get_object(
-                Bucket=self._location.bucket, Key=self._location.key, Range=byte_range
-            )
+            response = self._client.get_object(Bucket=self._location.bucket, Key=self._location.key, Range=byte_range)
         except Exception as exc:
             if _error_code(exc) == "InvalidRange":  # an empty object has no byte to return
                 return
@@ -211,9 +209,7 @@ class _RangedObjectReader(io.RawIOBase):
         return len(chunk)
 
     def _block_at(self, position: int) -> tuple[int, bytes] | None:
-        return next(
-            ((start, data) for start, data in self._blocks if start <= position < start + len(data)), None
-        )
+        return next(((start, data) for start, data in self._blocks if start <= position < start + len(data)), None)
 
 
 def _error_code(exc: BaseException) -> str:

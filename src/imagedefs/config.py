@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast
 
-from imagedefs.errors import ConfigurationError
+from imagedefs.errors import ConfigurationError, quoted
 from imagedefs.references import is_valid_container_name
 
 Pin = Literal["tag", "digest"]
@@ -75,7 +75,7 @@ class Settings:
         rules = tuple(RegistryRule(entry.strip()) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(","))
         rules = tuple(rule for rule in rules if rule.text)
         for rule in rules:
-            if _HOST_RULE.fullmatch(rule.text) is None:
+            if _ACCOUNT_RULE.fullmatch(rule.text) is None and _HOST_RULE.fullmatch(rule.text) is None:
                 raise ConfigurationError(
                     f'The function\'s environment variable {ENV_ALLOWED_REGISTRIES} holds "{rule.text}", which is '
                     "neither a registry host (123456789012.dkr.ecr.eu-west-1.amazonaws.com, ghcr.io) nor an "
@@ -83,7 +83,7 @@ class Settings:
                     "parameter of the function's stack."
                 )
         return cls(
-            default_pin=cast(Pin, pin),
+            default_pin=pin,
             default_tag_pattern=_compile_tag_pattern(pattern_text, f"the function's {ENV_DEFAULT_TAG_PATTERN}")
             if pattern_text
             else None,
@@ -109,7 +109,7 @@ def parse_user_parameters(raw: str | None, settings: Settings) -> ActionConfig:
     unknown = sorted(set(parameters) - set(USER_PARAMETER_KEYS))
     if unknown:
         raise ConfigurationError(
-            f"UserParameters has unknown key(s) {_quoted(unknown)}. Valid keys: {_quoted(USER_PARAMETER_KEYS)}."
+            f"UserParameters has unknown key(s) {quoted(unknown)}. Valid keys: {quoted(USER_PARAMETER_KEYS)}."
         )
     output_format = _choice(parameters, "format", FORMATS, "imagedefinitions")
     tag = parameters.get("tag")
@@ -149,9 +149,7 @@ def _load_object(raw: str | None) -> dict[str, Any]:
 def _choice(parameters: Mapping[str, Any], key: str, choices: tuple[_Choice, ...], default: _Choice) -> _Choice:
     value = parameters.get(key, default)
     if value not in choices:
-        raise ConfigurationError(
-            f'UserParameters "{key}" is {json.dumps(value)}: it must be one of {_quoted(choices)}.'
-        )
+        raise ConfigurationError(f'UserParameters "{key}" is {json.dumps(value)}: it must be one of {quoted(choices)}.')
     return cast(_Choice, value)
 
 
@@ -224,17 +222,13 @@ def _file_name(value: object, default: str) -> str:
         not isinstance(value, str)
         or not 0 < len(value) <= 255
         or value in (".", "..")
-        or any(char in value for char in '/\\\0')
+        or any(char in value for char in "/\\\0")
     ):
         raise ConfigurationError(
             f'UserParameters "file" is {json.dumps(value)}: it must be a plain file name (no folders), 1-255 '
             f'characters, for example "{default}".'
         )
     return value
-
-
-def _quoted(items: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(f'"{item}"' for item in items)
 
 
 def _kind(value: object) -> str:

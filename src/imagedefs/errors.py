@@ -6,6 +6,7 @@ console: what is wrong, where (artifact, file, field or key) and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 
@@ -49,3 +50,8 @@ def failure_type_of(error: BaseException) -> str:
         if isinstance(error, error_class):
             return failure_type
     return UNEXPECTED_FAILURE_TYPE
+
+
+def quoted(names: Iterable[str]) -> str:
+    """Names as a message lists them: "a", "b"."""
+    return ", ".join(f'"{name}"' for name in names)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from imagedefs.config import ActionConfig, Settings
-from imagedefs.errors import ArtifactContentError, ConfigurationError
+from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
 from imagedefs.image_detail import MAX_FILE_BYTES, ImageDefinition, ImageDetail
 from imagedefs.references import is_valid_container_name, parse_reference
 
@@ -60,7 +60,9 @@ class Plan:
     outputs: tuple[OutputFile, ...]
 
     def summary(self) -> str:
-        lines = [f"{image.name} → {image.image_uri}" + (f" ({image.note})" if image.note else "") for image in self.images]
+        lines = [
+            f"{image.name} → {image.image_uri}" + (f" ({image.note})" if image.note else "") for image in self.images
+        ]
         return "; ".join(lines)
 
     def output_variables(self) -> dict[str, str]:
@@ -88,8 +90,8 @@ def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple
     unknown = [name for name in config.containers if name not in input_artifacts]
     if unknown:
         raise ConfigurationError(
-            f'UserParameters "containers" names {_quoted(unknown)}, which is not an input artifact of this action. '
-            f"Its input artifacts are {_quoted(input_artifacts)}."
+            f'UserParameters "containers" names {quoted(unknown)}, which is not an input artifact of this action. '
+            f"Its input artifacts are {quoted(input_artifacts)}."
         )
     return (
         [name for name in input_artifacts if name in config.containers],
@@ -130,7 +132,7 @@ def _image_from_detail(detail: ImageDetail, config: ActionConfig) -> ContainerIm
         if tag is None:
             raise ArtifactContentError(
                 f'Artifact "{detail.artifact}": no tag of image {detail.image_uri} fully matches the tag pattern '
-                f"{json.dumps(pattern.pattern)}; its tags are {_quoted(detail.tags) or 'none'}. Push the image with a "
+                f"{json.dumps(pattern.pattern)}; its tags are {quoted(detail.tags) or 'none'}. Push the image with a "
                 'matching tag, or change "tag" in UserParameters (or the function\'s DefaultTagPattern).'
             )
     else:
@@ -206,21 +208,21 @@ def _assign_outputs(
     unknown = [name for name in config.outputs if name not in output_artifacts]
     if unknown:
         raise ConfigurationError(
-            f'UserParameters "outputs" names {_quoted(unknown)}, which is not an output artifact of this action. '
-            f"Its output artifacts are {_quoted(output_artifacts)}."
+            f'UserParameters "outputs" names {quoted(unknown)}, which is not an output artifact of this action. '
+            f"Its output artifacts are {quoted(output_artifacts)}."
         )
     missing = [name for name in output_artifacts if name not in config.outputs]
     if missing:
         raise ConfigurationError(
-            f'UserParameters "outputs" does not say which containers go to output artifact(s) {_quoted(missing)}. '
-            "List every output artifact of the action in \"outputs\"."
+            f'UserParameters "outputs" does not say which containers go to output artifact(s) {quoted(missing)}. '
+            'List every output artifact of the action in "outputs".'
         )
     for artifact, names in config.outputs.items():
         absent = [name for name in names if name not in containers]
         if absent:
             raise ConfigurationError(
-                f'UserParameters "outputs" puts container(s) {_quoted(absent)} into output artifact "{artifact}", '
-                f"but the job has no such container. Its containers are {_quoted(containers)}."
+                f'UserParameters "outputs" puts container(s) {quoted(absent)} into output artifact "{artifact}", '
+                f"but the job has no such container. Its containers are {quoted(containers)}."
             )
     return dict(config.outputs)
 
@@ -230,7 +232,8 @@ def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfi
     if config.output_format == "imagedetail":
         if len(images) != 1:
             raise ConfigurationError(
-                f'Output artifact "{artifact}" would get {len(images)} containers ({_quoted([i.name for i in images])}), '
+                f'Output artifact "{artifact}" would get {len(images)} containers '
+                f"({quoted(image.name for image in images)}), "
                 'but format "imagedetail" (ECS blue/green) holds exactly one image. Give each output artifact one '
                 'container with UserParameters "outputs".'
             )
@@ -245,12 +248,3 @@ def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfi
             'UserParameters "outputs".'
         )
     return OutputFile(artifact, config.file_name, content, tuple(image.name for image in images))
-
-
-def _quoted(items: Sequence[str]) -> str:
-    return ", ".join(f'"{item}"' for item in items)
-
-
-def container_assignment(plan: Plan) -> Mapping[str, tuple[str, ...]]:
-    """Which containers each output artifact holds, for logs."""
-    return {output.artifact: output.containers for output in plan.outputs}

@@ -1,0 +1,303 @@
+"""Every failure class ends in exactly one PutJobFailureResult of the right type whose message says what to fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from devtools.faulty_s3 import Fault, FaultyS3
+from devtools.local_aws import LocalAws, load_event, zip_files
+from imagedefs.errors import ReportNotDeliveredError
+from tests.integration.conftest import Invoke, LambdaContext
+from tests.samples import DIGEST_B, REGISTRY, image_detail, input_location, with_user_parameters
+
+
+def _single_source_with(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    event = with_user_parameters(load_event("single-ecr-source.json"), user_parameters)
+    aws.seed(event)
+    aws.put(*input_location(event), body)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("body", "user_parameters", "expected_type", "expected_parts"),
+    [
+        pytest.param(
+            zip_files({"README.md": "hello", "appspec.yaml": "version: 0.0"}),
+            None,
+            "JobFailed",
+            ['"SourceArtifact"', "no imageDetail.json", "README.md, appspec.yaml"],
+            id="zip without imageDetail.json lists its files",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": '{"ImageURI": '}),
+            None,
+            "JobFailed",
+            ['"SourceArtifact", file imageDetail.json', "not valid JSON", "line 1"],
+            id="invalid JSON",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": {k: v for k, v in image_detail().items() if k != "ImageDigest"}}),
+            None,
+            "JobFailed",
+            ['field "ImageDigest" is missing'],
+            id="missing field",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": {**image_detail(), "ImageURI": f"{REGISTRY}/shop/web:latest"}}),
+            None,
+            "JobFailed",
+            ['field "ImageURI"', "digest form"],
+            id="ImageURI not in digest form",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": {**image_detail(), "ImageDigest": DIGEST_B}}),
+            None,
+            "JobFailed",
+            ['"ImageDigest"', "differs from the digest"],
+            id="digest that does not match the URI",
+        ),
+        pytest.param(
+            b"this is not a zip",
+            None,
+            "JobFailed",
+            ['Artifact "SourceArtifact"', "is not a zip file"],
+            id="object that is not a zip",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": b" " * (100 * 1024 + 1)}),
+            None,
+            "JobFailed",
+            ["imageDetail.json", "larger than 100 KB"],
+            id="imageDetail.json over 100 KB",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail(tags=["latest", "v1"])}),
+            {"tag": r"release-.*"},
+            "JobFailed",
+            ["no tag of image", '"release-.*"', '"latest", "v1"'],
+            id="no tag matches the pattern",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail()}),
+            {"containers": {"WebImage": "web"}},
+            "ConfigurationError",
+            ['"WebImage"', "not an input artifact", '"SourceArtifact"'],
+            id="containers names an artifact that is not an input",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail()}),
+            {"containers": {"SourceArtifact": "web.app"}},
+            "ConfigurationError",
+            ['"web.app"', "not a valid ECS container name"],
+            id="invalid container name",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail()}),
+            {"outputs": {"Elsewhere": ["web"]}},
+            "ConfigurationError",
+            ['"Elsewhere"', "not an output artifact", '"ImageDefinitions"'],
+            id="outputs names an artifact that is not an output",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail()}),
+            "not json",
+            "ConfigurationError",
+            ["UserParameters is not valid JSON"],
+            id="UserParameters that is not JSON",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail()}),
+            '["pin", "digest"]',
+            "ConfigurationError",
+            ["must be a JSON object", "not a list"],
+            id="UserParameters that is not an object",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail()}),
+            {"pin": "sha"},
+            "ConfigurationError",
+            ['"pin" is "sha"', '"tag", "digest"'],
+            id="bad value",
+        ),
+    ],
+)
+def test_bad_input_is_reported_with_what_and_where(
+    aws: LocalAws,
+    invoke: Invoke,
+    body: bytes,
+    user_parameters: dict[str, Any] | str | None,
+    expected_type: str,
+    expected_parts: list[str],
+) -> None:
+    event = _single_source_with(aws, body)
+    with_user_parameters(event, user_parameters)
+
+    result = invoke(event)
+
+    assert result.failure["type"] == expected_type
+    for part in expected_parts:
+        assert part in result.failure["message"]
+    assert result.returned["report"] == "reported"
+
+
+def test_nothing_is_written_when_the_job_fails(aws: LocalAws, invoke: Invoke) -> None:
+    event = _single_source_with(aws, zip_files({"imageDetail.json": image_detail()}), {"pin": "nope"})
+
+    invoke(event)
+
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)
+
+
+def test_missing_input_object_names_the_artifact(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event, artifacts={})
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "JobFailed"
+    assert 'input artifact "SourceArtifact"' in failure["message"]
+    assert "does not exist" in failure["message"]
+
+
+def test_no_output_artifact_is_a_configuration_error(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    event["CodePipeline.job"]["data"]["outputArtifacts"] = []
+    aws.seed(event)
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert "no output artifact" in failure["message"]
+
+
+def test_two_sources_for_one_container_is_a_configuration_error(aws: LocalAws, invoke: Invoke) -> None:
+    event = with_user_parameters(load_event("two-ecr-sources.json"), None)
+    aws.seed(event)
+    aws.put(*input_location(event, 1), zip_files({"imageDetail.json": image_detail("other/web", DIGEST_B)}))
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert 'Container "web"' in failure["message"]
+    assert '"WebImage"' in failure["message"] and '"ApiImage"' in failure["message"]
+
+
+def test_imagedetail_format_with_two_containers_in_one_output_is_a_configuration_error(
+    aws: LocalAws, invoke: Invoke
+) -> None:
+    event = load_event("two-ecr-sources.json")
+    with_user_parameters(event, {"containers": {"WebImage": "web", "ApiImage": "api"}, "format": "imagedetail"})
+    aws.seed(event)
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert '"imagedetail"' in failure["message"] and '"ImageDefinitions"' in failure["message"]
+
+
+def test_registry_outside_the_allow_list_fails_the_job(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGEDEFS_ALLOWED_REGISTRIES", "210987654321, ghcr.io")
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "JobFailed"
+    assert f"registry {REGISTRY}" in failure["message"]
+    assert "allowed: 210987654321, ghcr.io" in failure["message"]
+
+
+def test_registry_in_the_allow_list_passes(aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGEDEFS_ALLOWED_REGISTRIES", "123456789012:us-west-2")
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+
+    assert invoke(event).report.succeeded
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "KMS.AccessDeniedException"])
+def test_s3_or_kms_access_denied_is_a_permission_error(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    event = load_event("single-ecr-source.json")
+    with FaultyS3(Fault(status=403, code=code)) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        failure = invoke(event).failure
+
+    assert failure["type"] == "PermissionError"
+    assert code in failure["message"]
+    assert 'input artifact "SourceArtifact"' in failure["message"]
+
+
+def test_s3_server_errors_after_retries_are_system_unavailable(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = load_event("single-ecr-source.json")
+    with FaultyS3(Fault(status=503, code="SlowDown")) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        failure = invoke(event).failure
+        attempts = s3.requests
+
+    assert failure["type"] == "SystemUnavailable"
+    assert "SlowDown" in failure["message"]
+    assert attempts >= 3  # botocore's standard retry mode: three attempts per call
+
+
+def test_an_unexpected_error_is_reported_with_its_type_and_request_id(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("internal detail that stays in the log")
+
+    monkeypatch.setattr("imagedefs.action.build_plan", broken)
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+
+    result = invoke(event)
+
+    assert result.failure["type"] == "JobFailed"
+    assert "KeyError" in result.failure["message"]
+    assert LambdaContext.aws_request_id in result.failure["message"]
+    assert "internal detail" not in result.failure["message"]
+    assert "internal detail" in result.log
+
+
+def test_the_handler_raises_only_when_no_report_can_be_delivered(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    aws.double.fail_next("PutJobSuccessResult", "InternalServerException", status=500, times=100)
+
+    with pytest.raises(ReportNotDeliveredError):
+        invoke(event)
+
+    # And Lambda's retry, once CodePipeline answers again, reports the job once
+    aws.double.faults.clear()
+    assert invoke(event).report.succeeded
+
+
+def test_codepipeline_throttling_on_the_report_is_retried(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    aws.double.fail_next("PutJobSuccessResult", "ThrottlingException", status=400, times=2)
+
+    assert invoke(event).report.succeeded
+
+
+def test_credentials_never_reach_the_log(aws: LocalAws, invoke: Invoke) -> None:
+    credentials = load_event("single-ecr-source.json")["CodePipeline.job"]["data"]["artifactCredentials"]
+    good = load_event("two-ecr-sources.json")
+    aws.seed(good)
+    bad = load_event("bad-user-parameters.json")
+
+    printed = invoke(good).log + invoke(bad).log
+
+    assert "Image definitions written" in printed  # the log was captured at DEBUG level
+    for secret in (credentials["secretAccessKey"], credentials["sessionToken"]):
+        assert secret not in printed
+    assert json.dumps(good)[:40] not in printed

@@ -1,0 +1,195 @@
+"""The action as a pipeline owner sees it: the artifact it writes and the result CodePipeline receives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devtools.local_aws import LocalAws, load_event, zip_files
+from tests.integration.conftest import Invoke, LambdaContext
+from tests.samples import REGISTRY, image_detail, input_location, with_user_parameters
+
+
+def test_two_ecr_sources_write_the_classic_two_container_imagedefinitions(aws: LocalAws, invoke: Invoke) -> None:
+    # Given the two-container sample job
+    event = load_event("two-ecr-sources.json")
+    aws.seed(event)
+
+    # When the function runs it
+    result = invoke(event)
+
+    # Then the output artifact holds exactly the two containers, pinned by tag
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v1.4.2"},
+        {"name": "api", "imageUri": f"{REGISTRY}/shop/api:v2.0.1"},
+    ]
+    # And CodePipeline received one success with the summary, the request id and the variables
+    report = result.report
+    assert report.succeeded
+    assert report.request["executionDetails"] == {
+        "summary": f"web → {REGISTRY}/shop/web:v1.4.2; api → {REGISTRY}/shop/api:v2.0.1",
+        "externalExecutionId": LambdaContext.aws_request_id,
+        "percentComplete": 100,
+    }
+    variables = report.request["outputVariables"]
+    assert variables["web_imageUri"] == f"{REGISTRY}/shop/web:v1.4.2"
+    assert variables["web_tag"] == "v1.4.2"
+    assert variables["api_digest"].startswith("sha256:3c2d1e0f")
+    assert result.returned == {"jobId": event["CodePipeline.job"]["id"], "report": "reported"}
+
+
+def test_single_source_names_the_container_after_the_repository(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+
+    invoke(event)
+
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "dk-image-repo", "imageUri": f"{REGISTRY}/dk-image-repo:latest"}
+    ]
+
+
+def test_kms_encrypted_pipeline_uploads_with_the_jobs_key(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("kms-encrypted.json")
+    aws.seed(event)
+
+    result = invoke(event)
+
+    assert result.report.succeeded
+    written = aws.output_object(event)
+    assert written["ServerSideEncryption"] == "aws:kms"
+    assert written["SSEKMSKeyId"] == event["CodePipeline.job"]["data"]["encryptionKey"]["id"]
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"])[0]["imageUri"].endswith(
+        "@" + "sha256:1f0f5d1e0b7a4e6a9c2d3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c1b2a3f4e"
+    )
+
+
+def test_bad_user_parameters_fail_as_configuration_error_naming_the_valid_keys(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("bad-user-parameters.json")
+    aws.seed(event)
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert '"pinned"' in failure["message"]
+    assert '"containers", "pin", "tag", "outputs", "format", "file"' in failure["message"]
+    assert failure["externalExecutionId"] == LambdaContext.aws_request_id
+
+
+def test_a_rerun_of_a_reported_job_is_left_alone(aws: LocalAws, invoke: Invoke) -> None:
+    # Given a job that was already run and reported
+    event = load_event("two-ecr-sources.json")
+    aws.seed(event)
+    first = invoke(event)
+    first_output = aws.output_object(event)["Body"].read()
+
+    # When Lambda delivers the same event again
+    second = invoke(event)
+
+    # Then nothing is raised, no second result reaches CodePipeline, and the artifact is byte-identical
+    assert first.report.succeeded
+    assert second.reports == []
+    assert second.returned["report"] == "already_closed"
+    assert aws.output_object(event)["Body"].read() == first_output
+    assert any("duplicate delivery" in record.get("message", "") for record in second.log_records)
+
+
+def test_outputs_split_containers_across_output_artifacts(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("two-ecr-sources.json")
+    data = event["CodePipeline.job"]["data"]
+    api_output = json.loads(json.dumps(data["outputArtifacts"][0]))
+    api_output["name"] = "ApiDefinitions"
+    api_output["location"]["s3Location"]["objectKey"] = "my-pipeline/ApiDefini/out9"
+    data["outputArtifacts"][0]["name"] = "WebDefinitions"
+    data["outputArtifacts"].append(api_output)
+    with_user_parameters(
+        event,
+        {
+            "containers": {"WebImage": "web", "ApiImage": "api"},
+            "outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]},
+        },
+    )
+    aws.seed(event)
+
+    assert invoke(event).report.succeeded
+
+    assert json.loads(aws.output_files(event, 0)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v1.4.2"}
+    ]
+    assert json.loads(aws.output_files(event, 1)["imagedefinitions.json"]) == [
+        {"name": "api", "imageUri": f"{REGISTRY}/shop/api:v2.0.1"}
+    ]
+
+
+def test_blue_green_format_writes_imagedetail_json(aws: LocalAws, invoke: Invoke) -> None:
+    event = with_user_parameters(load_event("single-ecr-source.json"), {"format": "imagedetail", "pin": "digest"})
+    aws.seed(event)
+
+    invoke(event)
+
+    files = aws.output_files(event)
+    assert list(files) == ["imageDetail.json"]
+    assert json.loads(files["imageDetail.json"]) == {
+        "ImageURI": f"{REGISTRY}/dk-image-repo@sha256:1f0f5d1e0b7a4e6a9c2d3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c1b2a3f4e"
+    }
+
+
+def test_an_input_holding_imagedefinitions_json_is_merged_as_is(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("two-ecr-sources.json")
+    with_user_parameters(event, None)
+    aws.seed(event)
+    bucket, key = input_location(event, 1)
+    aws.put(
+        bucket,
+        key,
+        zip_files({"imagedefinitions.json": [{"name": "sidecar", "imageUri": "public.ecr.aws/nginx/nginx:1.27"}]}),
+    )
+
+    invoke(event)
+
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v1.4.2"},
+        {"name": "sidecar", "imageUri": "public.ecr.aws/nginx/nginx:1.27"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tags", "user_parameters", "image", "summary_note"),
+    [
+        (["latest", "v3.1.0"], {"tag": r"v\d+\.\d+\.\d+"}, "shop/web:v3.1.0", ""),
+        ([], {}, "shop/web@" + "sha256:" + "a" * 64, "(image has no tag: pinned by digest)"),
+        (["v1"], {"pin": "digest"}, "shop/web@" + "sha256:" + "a" * 64, ""),
+    ],
+)
+def test_pin_and_tag_choose_the_image(
+    aws: LocalAws, invoke: Invoke, tags: list[str], user_parameters: dict[str, str], image: str, summary_note: str
+) -> None:
+    event = with_user_parameters(
+        load_event("single-ecr-source.json"), {"containers": {"SourceArtifact": "web"}, **user_parameters}
+    )
+    aws.seed(event, {"/".join(input_location(event)): {"imageDetail.json": image_detail(tags=tags)}})
+
+    report = invoke(event).report
+
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/{image}"}
+    ]
+    assert report.request["executionDetails"]["summary"].endswith(
+        f"{REGISTRY}/{image}" + (f" {summary_note}" if summary_note else "")
+    )
+
+
+def test_function_level_defaults_apply_unless_user_parameters_override(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGEDEFS_DEFAULT_PIN", "digest")
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    invoke(event)
+    assert "@sha256:" in json.loads(aws.output_files(event)["imagedefinitions.json"])[0]["imageUri"]
+
+    overridden = with_user_parameters(load_event("two-ecr-sources.json"), {"pin": "tag"})
+    aws.seed(overridden)
+    invoke(overridden)
+    assert json.loads(aws.output_files(overridden)["imagedefinitions.json"])[0]["imageUri"].endswith(":v1.4.2")

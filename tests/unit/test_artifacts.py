@@ -1,0 +1,117 @@
+"""Reading one file out of an artifact zip in S3 without downloading the whole object; writing the output zip."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from typing import Any
+
+import pytest
+
+from devtools.local_aws import zip_files
+from imagedefs.artifacts import ArtifactStore, S3Location, zip_single_file
+from imagedefs.errors import ArtifactContentError
+from imagedefs.image_detail import ImageDetail
+from imagedefs.transform import MergedDefinitions, OutputFile
+from tests.samples import image_detail
+
+LOCATION = S3Location("bucket", "pipeline/Source/abc")
+
+
+class InMemoryS3:
+    """Serves one object with S3's ranged GET semantics, counting the bytes it sends."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.bytes_served = 0
+        self.puts: list[dict[str, Any]] = []
+
+    def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        size = len(self.body)
+        spec = Range.removeprefix("bytes=")
+        if spec.startswith("-"):
+            start, end = max(0, size - int(spec[1:])), size - 1
+        else:
+            first, last = spec.split("-")
+            start, end = int(first), min(int(last), size - 1)
+        data = self.body[start : end + 1]
+        self.bytes_served += len(data)
+        return {"Body": io.BytesIO(data), "ContentRange": f"bytes {start}-{end}/{size}"}
+
+    def put_object(self, **request: Any) -> dict[str, Any]:
+        self.puts.append(request)
+        return {}
+
+
+def read(body: bytes) -> tuple[Any, InMemoryS3]:
+    s3 = InMemoryS3(body)
+    return ArtifactStore(s3).read_source("SourceArtifact", LOCATION), s3  # type: ignore[arg-type]
+
+
+def test_a_small_artifact_is_read_in_one_request() -> None:
+    body = zip_files({"imageDetail.json": image_detail()})
+    source, s3 = read(body)
+    assert isinstance(source, ImageDetail)
+    assert s3.bytes_served == len(body)
+
+
+def test_a_large_artifact_costs_only_its_directory_and_one_member() -> None:
+    # Given a 30 MB artifact with imageDetail.json next to incompressible bulk
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bundle.bin", os.urandom(30 * 1024 * 1024))
+        archive.writestr("imageDetail.json", json.dumps(image_detail()))
+    # When it is read
+    source, s3 = read(buffer.getvalue())
+    # Then the file is found and at most 256 KiB were fetched
+    assert isinstance(source, ImageDetail)
+    assert s3.bytes_served <= 256 * 1024
+
+
+def test_imagedefinitions_json_is_read_when_there_is_no_imagedetail_json() -> None:
+    source, _ = read(zip_files({"imagedefinitions.json": [{"name": "web", "imageUri": "ghcr.io/a/web:1"}]}))
+    assert isinstance(source, MergedDefinitions)
+
+
+def test_a_zip_without_the_file_lists_what_it_holds() -> None:
+    names = {f"src/file{i}.py": "x" for i in range(25)}
+    with pytest.raises(ArtifactContentError, match=r"it holds: src/file0.py, .*src/file19.py and 5 more"):
+        read(zip_files(names))
+
+
+@pytest.mark.parametrize("body", [b"", b"plain text", b"PK\x03\x04 truncated"])
+def test_something_that_is_not_a_zip_says_so(body: bytes) -> None:
+    with pytest.raises(ArtifactContentError, match=r'Artifact "SourceArtifact" .* is not a zip file'):
+        read(body)
+
+
+def test_a_member_whose_header_lies_about_its_size_is_not_inflated() -> None:
+    # A zip bomb: the header claims 10 bytes, the data inflates to 50 MB.
+    honest = io.BytesIO()
+    with zipfile.ZipFile(honest, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("imageDetail.json", b" " * (50 * 1024 * 1024))
+    body = bytearray(honest.getvalue())
+    for signature, size_offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = body.find(signature)
+        body[at + size_offset : at + size_offset + 4] = (10).to_bytes(4, "little")
+    # Reading stops at the declared size, so the check of the data fails instead of memory filling up.
+    with pytest.raises(ArtifactContentError, match=r"imageDetail\.json: cannot be read from the zip \(Bad CRC-32"):
+        read(bytes(body))
+
+
+def test_too_many_entries_are_refused() -> None:
+    with pytest.raises(ArtifactContentError, match="holds 10001 files; at most 10000"):
+        read(zip_files({f"f{i}": "" for i in range(10_001)}))
+
+
+def test_output_zips_are_byte_identical_across_runs_and_encrypted_when_asked() -> None:
+    assert zip_single_file("imagedefinitions.json", b"[]") == zip_single_file("imagedefinitions.json", b"[]")
+    s3 = InMemoryS3(b"")
+    output = OutputFile("Out", "imagedefinitions.json", b"[]\n", ("web",))
+    ArtifactStore(s3, kms_key_id="arn:aws:kms:us-west-2:123456789012:key/k").write_output(LOCATION, output)  # type: ignore[arg-type]
+    put = s3.puts[0]
+    assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", "arn:aws:kms:us-west-2:123456789012:key/k")
+    with zipfile.ZipFile(io.BytesIO(put["Body"])) as archive:
+        assert archive.read("imagedefinitions.json") == b"[]\n"

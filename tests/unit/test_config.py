@@ -1,0 +1,81 @@
+"""UserParameters and the function's settings: every bad value is refused with a message that says how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagedefs.config import Settings, parse_user_parameters
+from imagedefs.errors import ConfigurationError
+
+
+def test_no_user_parameters_means_the_documented_defaults() -> None:
+    config = parse_user_parameters(None, Settings())
+    assert (config.containers, config.pin, config.tag_pattern, config.outputs) == (None, "tag", None, None)
+    assert (config.output_format, config.file_name) == ("imagedefinitions", "imagedefinitions.json")
+
+
+def test_every_key_is_read() -> None:
+    config = parse_user_parameters(
+        '{"containers": {"A": "web"}, "pin": "digest", "tag": "v.*", "outputs": {"Out": ["web"]},'
+        ' "format": "imagedetail", "file": "web.json"}',
+        Settings(),
+    )
+    assert config.containers == {"A": "web"}
+    assert config.pin == "digest"
+    assert config.tag_pattern is not None and config.tag_pattern.pattern == "v.*"
+    assert config.outputs == {"Out": ("web",)}
+    assert (config.output_format, config.file_name) == ("imagedetail", "web.json")
+
+
+def test_imagedetail_format_defaults_its_file_name() -> None:
+    assert parse_user_parameters('{"format": "imagedetail"}', Settings()).file_name == "imageDetail.json"
+
+
+def test_function_settings_are_the_defaults_and_user_parameters_win() -> None:
+    settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "digest", "IMAGEDEFS_DEFAULT_TAG_PATTERN": "v.*"})
+    assert parse_user_parameters(None, settings).pin == "digest"
+    assert parse_user_parameters('{"pin": "tag", "tag": "r.*"}', settings).tag_pattern.pattern == "r.*"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"pinned": "digest"}', 'unknown key(s) "pinned". Valid keys: "containers", "pin", "tag", "outputs"'),
+        ("{not json", "UserParameters is not valid JSON (Expecting property name"),
+        ('"digest"', "must be a JSON object"),
+        ('{"pin": "sha"}', '"pin" is "sha": it must be one of "tag", "digest"'),
+        ('{"format": "yaml"}', '"format" is "yaml": it must be one of "imagedefinitions", "imagedetail"'),
+        ('{"tag": "v[0-9"}', 'UserParameters "tag" is not a valid regular expression'),
+        ('{"tag": 3}', 'UserParameters "tag" must be a string'),
+        ('{"containers": []}', '"containers" must be a non-empty object'),
+        ('{"containers": {"A": "web app"}}', 'maps artifact "A" to "web app", which is not a valid ECS container name'),
+        ('{"containers": {"A": "web", "B": "web"}}', 'maps both "A" and "B" to container "web"'),
+        ('{"outputs": {"Out": "web"}}', 'gives output artifact "Out" "web": it must be a non-empty list'),
+        ('{"outputs": {"Out": ["web", "web"]}}', 'lists a container twice for output artifact "Out"'),
+        ('{"file": "../imagedefinitions.json"}', '"file" is "../imagedefinitions.json": it must be a plain file name'),
+        ("{" + " " * 1000 + "}", "CodePipeline allows at most 1000"),
+    ],
+)
+def test_bad_user_parameters_say_what_to_fix(raw: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_user_parameters(raw, Settings())
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"IMAGEDEFS_DEFAULT_PIN": "sha"}, 'IMAGEDEFS_DEFAULT_PIN is "sha"'),
+        ({"IMAGEDEFS_DEFAULT_TAG_PATTERN": "("}, "IMAGEDEFS_DEFAULT_TAG_PATTERN is not a valid regular expression"),
+        ({"IMAGEDEFS_ALLOWED_REGISTRIES": "ghcr.io, not a host"}, 'holds "not a host"'),
+    ],
+)
+def test_bad_function_settings_name_the_stack_parameter(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match="function") as raised:
+        Settings.from_environment(environ)
+    assert message in str(raised.value)
+
+
+def test_allow_list_entries_are_trimmed() -> None:
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": " ghcr.io , 123456789012:eu-west-1 ,"})
+    assert [rule.text for rule in settings.allowed_registries] == ["ghcr.io", "123456789012:eu-west-1"]

@@ -1,0 +1,101 @@
+"""imageDetail.json and imagedefinitions.json: what the action accepts, and what it says about the rest."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from imagedefs.errors import ArtifactContentError
+from imagedefs.image_detail import parse_image_definitions, parse_image_detail
+from imagedefs.references import is_valid_container_name, parse_reference
+from tests.samples import DIGEST_A, REGISTRY, documented_image_detail, image_detail
+
+
+def test_the_documented_ecr_source_output_is_read() -> None:
+    document = documented_image_detail()
+
+    detail = parse_image_detail("SourceArtifact", json.dumps(document).encode())
+
+    assert detail.tags == ("latest",)
+    assert detail.reference.registry == "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+    assert detail.reference.repository == "dk-image-repo"
+    assert detail.digest == document["ImageDigest"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ImageURI": None}, 'field "ImageURI" must be a non-empty string, not null'),
+        ({"ImageURI": f"{REGISTRY}/shop/web"}, 'field "ImageURI" is'),
+        ({"ImageURI": f"shop/web@{DIGEST_A}"}, "digest form"),
+        ({"ImageURI": f"{REGISTRY}/Shop/web@{DIGEST_A}"}, "digest form"),
+        ({"ImageDigest": "sha256:ABC"}, '"ImageDigest" is "sha256:ABC"; it must be "sha256:" followed by 64'),
+        ({"RepositoryName": "shop/api"}, '"RepositoryName" ("shop/api") is not the repository of "ImageURI"'),
+        ({"ImageTags": "latest"}, '"ImageTags" must be a list of tags'),
+        ({"ImageTags": ["-bad"]}, '"ImageTags" holds "-bad", which is not a valid Docker tag'),
+    ],
+)
+def test_malformed_fields_are_named(change: dict[str, Any], message: str) -> None:
+    document = {**image_detail(), **change}
+    with pytest.raises(ArtifactContentError) as raised:
+        parse_image_detail("WebImage", json.dumps(document).encode())
+    assert str(raised.value).startswith('Artifact "WebImage", file imageDetail.json: ')
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\xff\xfe{}", "not UTF-8 text"),
+        (b"[1, 2]", "must hold a JSON object"),
+        (b'{"a": }', "not valid JSON (Expecting value at line 1 column 7)"),
+        (b" " * (100 * 1024 + 1), "larger than 100 KB"),
+    ],
+)
+def test_unreadable_files_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(ArtifactContentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_image_detail("WebImage", data)
+
+
+def test_imagedefinitions_entries_are_validated() -> None:
+    good = [{"name": "web", "imageUri": "ghcr.io/acme/web:1.0"}]
+    assert parse_image_definitions("Built", json.dumps(good).encode())[0].image_uri == "ghcr.io/acme/web:1.0"
+    with pytest.raises(ArtifactContentError, match=r'entry 0: field "imageUri" is "ghcr.io/Acme/web:1.0"'):
+        parse_image_definitions("Built", json.dumps([{"name": "web", "imageUri": "ghcr.io/Acme/web:1.0"}]).encode())
+    with pytest.raises(ArtifactContentError, match="non-empty JSON array"):
+        parse_image_definitions("Built", b"[]")
+
+
+@pytest.mark.parametrize(
+    ("reference", "registry", "repository", "tag", "digest"),
+    [
+        (f"{REGISTRY}/shop/web:v1", REGISTRY, "shop/web", "v1", None),
+        (f"{REGISTRY}/shop/web@{DIGEST_A}", REGISTRY, "shop/web", None, DIGEST_A),
+        ("localhost:5000/web:1", "localhost:5000", "web", "1", None),
+        ("nginx:1.27", "docker.io", "nginx", "1.27", None),
+        ("library/nginx", "docker.io", "library/nginx", None, None),
+    ],
+)
+def test_references_follow_dockers_grammar(
+    reference: str, registry: str, repository: str, tag: str | None, digest: str | None
+) -> None:
+    parsed = parse_reference(reference)
+    assert parsed is not None
+    assert (parsed.registry, parsed.repository, parsed.tag, parsed.digest) == (registry, repository, tag, digest)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["", "Shop/web", "shop//web", "shop/web:", "shop/web:-x", "shop/web@sha256:abc", "shop/web:" + "t" * 129, "a b"],
+)
+def test_invalid_references_are_refused(reference: str) -> None:
+    assert parse_reference(reference) is None
+
+
+def test_container_names_follow_ecs_rules() -> None:
+    assert is_valid_container_name("web_app-1")
+    assert not is_valid_container_name("web.app")
+    assert not is_valid_container_name("")
+    assert not is_valid_container_name("x" * 256)

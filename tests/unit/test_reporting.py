@@ -1,0 +1,96 @@
+"""Reports fit CodePipeline's limits, and closed jobs are left alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+
+from devtools.codepipeline_double import validate_request
+from imagedefs.errors import (
+    ArtifactAccessDeniedError,
+    ArtifactContentError,
+    ConfigurationError,
+    ReportNotDeliveredError,
+    ServiceUnavailableError,
+    failure_type_of,
+)
+from imagedefs.reporting import JobReporter, fit
+
+MODEL = botocore.session.get_session().get_service_model("codepipeline")
+JOB_ID = "0b4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b21"
+
+
+class RecordingClient:
+    def __init__(self, error_code: str | None = None) -> None:
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.error_code = error_code
+
+    def _call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append((operation, request))
+        if self.error_code:
+            raise ClientError({"Error": {"Code": self.error_code, "Message": "no"}}, operation)
+        return {}
+
+    def put_job_success_result(self, **request: Any) -> dict[str, Any]:
+        return self._call("PutJobSuccessResult", request)
+
+    def put_job_failure_result(self, **request: Any) -> dict[str, Any]:
+        return self._call("PutJobFailureResult", request)
+
+
+def test_long_texts_are_cut_to_the_api_limits_and_stay_valid() -> None:
+    client = RecordingClient()
+    reporter = JobReporter(client)  # type: ignore[arg-type]
+
+    reporter.succeed(JOB_ID, "x" * 5000, "r" * 2000, {"web_imageUri": "ghcr.io/a/web:1"})
+    reporter.fail(JOB_ID, "JobFailed", "m" * 9000, "request-id")
+
+    for operation, request in client.requests:
+        assert validate_request(MODEL.operation_model(operation), request) == []
+    assert client.requests[0][1]["executionDetails"]["summary"].endswith(" …")
+    assert len(client.requests[1][1]["failureDetails"]["message"]) == 5000
+
+
+@pytest.mark.parametrize("code", ["InvalidJobStateException", "JobNotFoundException"])
+def test_a_closed_job_is_not_an_error(code: str) -> None:
+    assert JobReporter(RecordingClient(code)).fail(JOB_ID, "JobFailed", "m", "r") == "already_closed"  # type: ignore[arg-type]
+
+
+def test_any_other_refusal_means_the_report_was_not_delivered() -> None:
+    with pytest.raises(ReportNotDeliveredError):
+        JobReporter(RecordingClient("ValidationException")).succeed(JOB_ID, "s", "r", {})  # type: ignore[arg-type]
+
+
+def test_the_double_rejects_what_codepipeline_would() -> None:
+    operation = MODEL.operation_model("PutJobFailureResult")
+    problems = validate_request(
+        operation, {"jobId": "not-a-uuid", "failureDetails": {"type": "Oops", "message": "", "extra": 1}}
+    )
+    assert any("jobId" in problem and "does not match" in problem for problem in problems)
+    assert any("not one of" in problem for problem in problems)
+    assert any("message length 0 is under the minimum 1" in problem for problem in problems)
+    assert any("unknown member" in problem for problem in problems)
+    success = MODEL.operation_model("PutJobSuccessResult")
+    assert validate_request(success, {"jobId": JOB_ID, "outputVariables": {"web image": "x"}})
+
+
+def test_fit_marks_the_cut() -> None:
+    assert fit("abc", 3) == "abc"
+    assert fit("abcdef", 5) == "abc …"
+
+
+@pytest.mark.parametrize(
+    ("error", "failure_type"),
+    [
+        (ConfigurationError("x"), "ConfigurationError"),
+        (ArtifactContentError("x"), "JobFailed"),
+        (ArtifactAccessDeniedError("x"), "PermissionError"),
+        (ServiceUnavailableError("x"), "SystemUnavailable"),
+        (ValueError("x"), "JobFailed"),
+    ],
+)
+def test_each_error_maps_to_one_failure_type(error: Exception, failure_type: str) -> None:
+    assert failure_type_of(error) == failure_type

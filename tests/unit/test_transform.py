@@ -1,0 +1,125 @@
+"""The pure transform: image details and options in, output files, summary and variables out."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from imagedefs.config import ActionConfig, RegistryRule, Settings, parse_user_parameters
+from imagedefs.errors import ArtifactContentError, ConfigurationError
+from imagedefs.image_detail import ImageDefinition, parse_image_detail
+from imagedefs.transform import MergedDefinitions, build_plan, select_inputs
+from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, image_detail
+
+SETTINGS = Settings()
+
+
+def detail(artifact: str, document: dict[str, Any]) -> Any:
+    return parse_image_detail(artifact, json.dumps(document).encode())
+
+
+def classic_buildspec(container: str, document: dict[str, Any]) -> dict[str, str]:
+    """What the CodeBuild step wrote: repository = ImageURI up to '@', tag = ImageTags[0]."""
+    repository = document["ImageURI"].split("@")[0]
+    return {"name": container, "imageUri": f"{repository}:{document['ImageTags'][0]}"}
+
+
+def test_default_options_write_what_the_classic_buildspec_wrote() -> None:
+    # Given several ECR sources, as the classic multi-container buildspec handled them
+    sources = {
+        "WebImage": ("web", image_detail("shop/web", DIGEST_A, ["v1.4.2", "latest"])),
+        "ApiImage": ("api", image_detail("shop/api", DIGEST_B, ["2026-11-28.1"])),
+        "WorkerImage": ("worker", image_detail("team/shop/worker", "sha256:" + "c" * 64, ["latest", "v9"])),
+    }
+    config = parse_user_parameters(json.dumps({"containers": {a: c for a, (c, _) in sources.items()}}), SETTINGS)
+
+    # When the action builds the output
+    plan = build_plan([detail(a, d) for a, (_, d) in sources.items()], ["ImageDefinitions"], config, SETTINGS)
+
+    # Then the file holds exactly what the buildspec's printf produced
+    assert json.loads(plan.outputs[0].content) == [classic_buildspec(c, d) for c, d in sources.values()]
+    assert plan.outputs[0].file_name == "imagedefinitions.json"
+
+
+def test_without_containers_the_name_is_the_last_segment_of_the_repository() -> None:
+    plan = build_plan([detail("Src", image_detail("team/shop/web-app"))], ["Out"], ActionConfig(), SETTINGS)
+    assert plan.images[0].name == "web-app"
+
+
+def test_a_repository_name_that_is_no_container_name_asks_for_containers() -> None:
+    with pytest.raises(ConfigurationError, match=r'"web.app".*UserParameters "containers"'):
+        build_plan([detail("Src", image_detail("shop/web.app"))], ["Out"], ActionConfig(), SETTINGS)
+
+
+def test_tag_pattern_picks_the_first_fully_matching_tag() -> None:
+    config = ActionConfig(tag_pattern=re.compile(r"v\d+"))
+    plan = build_plan([detail("Src", image_detail(tags=["latest", "v12x", "v7", "v8"]))], ["Out"], config, SETTINGS)
+    assert plan.images[0].image_uri == f"{REGISTRY}/shop/web:v7"
+    assert plan.output_variables()["web_tag"] == "v7"
+
+
+def test_an_untagged_image_falls_back_to_its_digest_and_says_so() -> None:
+    plan = build_plan([detail("Src", image_detail(tags=[]))], ["Out"], ActionConfig(), SETTINGS)
+    assert plan.images[0].image_uri == f"{REGISTRY}/shop/web@{DIGEST_A}"
+    assert plan.summary() == f"web → {REGISTRY}/shop/web@{DIGEST_A} (image has no tag: pinned by digest)"
+    assert "web_tag" not in plan.output_variables()
+
+
+def test_no_tag_matching_the_pattern_names_the_pattern_and_the_tags() -> None:
+    config = ActionConfig(tag_pattern=re.compile("release-.*"))
+    with pytest.raises(ArtifactContentError, match=r'"release-\.\*"; its tags are "latest"'):
+        build_plan([detail("Src", image_detail())], ["Out"], config, SETTINGS)
+
+
+def test_merged_definitions_keep_their_names_and_images() -> None:
+    merged = MergedDefinitions("Built", (ImageDefinition("sidecar", "ghcr.io/acme/envoy:1.30"),))
+    plan = build_plan([detail("Src", image_detail()), merged], ["Out"], ActionConfig(), SETTINGS)
+    assert json.loads(plan.outputs[0].content) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:latest"},
+        {"name": "sidecar", "imageUri": "ghcr.io/acme/envoy:1.30"},
+    ]
+    assert plan.output_variables()["sidecar_tag"] == "1.30"
+
+
+def test_every_output_artifact_gets_every_container_by_default() -> None:
+    plan = build_plan([detail("Src", image_detail())], ["A", "B"], ActionConfig(), SETTINGS)
+    assert [(output.artifact, output.containers) for output in plan.outputs] == [("A", ("web",)), ("B", ("web",))]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ({"A": ["web"]}, r'does not say which containers go to output artifact\(s\) "B"'),
+        ({"A": ["web"], "B": ["db"]}, r'puts container\(s\) "db" into output artifact "B".*Its containers are "web"'),
+    ],
+)
+def test_outputs_must_cover_every_output_with_known_containers(outputs: dict[str, Any], message: str) -> None:
+    config = ActionConfig(outputs={k: tuple(v) for k, v in outputs.items()})
+    with pytest.raises(ConfigurationError, match=message):
+        build_plan([detail("Src", image_detail())], ["A", "B"], config, SETTINGS)
+
+
+def test_registry_allow_list_accepts_hosts_accounts_and_account_regions() -> None:
+    ecr = f"{REGISTRY}"
+    assert RegistryRule("123456789012").allows(ecr)
+    assert RegistryRule("123456789012:us-west-2").allows(ecr)
+    assert not RegistryRule("123456789012:eu-west-1").allows(ecr)
+    assert RegistryRule(ecr.upper()).allows(ecr)
+    assert not RegistryRule("ghcr.io").allows(ecr)
+    assert Settings().registry_allowed("anything.example.com")
+
+
+def test_select_inputs_reads_only_the_mapped_artifacts() -> None:
+    config = ActionConfig(containers={"Web": "web"})
+    assert select_inputs(["Web", "Docs"], config) == (["Web"], ["Docs"])
+    with pytest.raises(ConfigurationError, match="no input artifact"):
+        select_inputs([], ActionConfig())
+
+
+def test_an_output_over_100_kb_is_refused() -> None:
+    definitions = tuple(ImageDefinition(f"c{i}", f"ghcr.io/acme/{'x' * 200}:{i}") for i in range(500))
+    with pytest.raises(ArtifactContentError, match="over the 100 KB that ECS accepts"):
+        build_plan([MergedDefinitions("Big", definitions)], ["Out"], ActionConfig(), SETTINGS)
