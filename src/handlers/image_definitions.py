@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagedefs.action import handle_job
 from imagedefs.artifacts import artifact_s3_client
+from imagedefs.budget import TimeBudget
 from imagedefs.observability import logger, metrics
 from imagedefs.reporting import JobReporter, codepipeline_client
 
@@ -21,9 +22,11 @@ def _reporter() -> JobReporter:
     return JobReporter(codepipeline_client())
 
 
-def _artifact_client(job: CodePipelineJobEvent) -> Any:
+def _artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> Any:
     credentials = job.data.artifact_credentials
-    return artifact_s3_client(credentials.access_key_id, credentials.secret_access_key, credentials.session_token)
+    return artifact_s3_client(
+        credentials.access_key_id, credentials.secret_access_key, credentials.session_token, budget
+    )
 
 
 @metrics.log_metrics
@@ -31,5 +34,7 @@ def _artifact_client(job: CodePipelineJobEvent) -> Any:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     job = CodePipelineJobEvent(event)
     logger.set_correlation_id(job.get_id)
-    outcome = handle_job(job, context.aws_request_id, os.environ, _artifact_client, _reporter())
+    outcome = handle_job(
+        job, context.aws_request_id, context.get_remaining_time_in_millis(), os.environ, _artifact_client, _reporter()
+    )
     return {"jobId": job.get_id, "report": outcome}

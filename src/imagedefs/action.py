@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from imagedefs.artifacts import ArtifactStore, S3Location
+from imagedefs.budget import TimeBudget
 from imagedefs.config import Settings, parse_user_parameters
 from imagedefs.errors import ImageDefsError, ReportNotDeliveredError, failure_type_of
 from imagedefs.observability import NAMESPACE, logger, metrics
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import CodePipelineArtifact
     from mypy_boto3_s3 import S3Client
 
-ArtifactClientFactory = Callable[[CodePipelineJobEvent], "S3Client"]
+ArtifactClientFactory = Callable[[CodePipelineJobEvent, TimeBudget], "S3Client"]
 
 
 def run_job(job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore) -> Plan:
@@ -42,15 +43,17 @@ def run_job(job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore)
 def handle_job(
     job: CodePipelineJobEvent,
     request_id: str,
+    remaining_millis: int,
     environ: Mapping[str, str],
     artifact_client: ArtifactClientFactory,
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job and report its result once; a failure is reported, not raised."""
+    budget = TimeBudget.from_remaining_millis(remaining_millis)
     try:
         settings = Settings.from_environment(environ)
         key = job.data.encryption_key
-        store = ArtifactStore(artifact_client(job), kms_key_id=key.get_id if key else None)
+        store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
         plan = run_job(job, settings, store)
     except Exception as exc:  # every failure must end in a report, or the pipeline hangs
         return _report_failure(job, request_id, reporter, exc)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
     ArtifactContentError,
@@ -67,14 +68,16 @@ class S3Location:
 class ArtifactStore:
     """Reads input artifacts and writes output artifacts with the job's artifact credentials."""
 
-    def __init__(self, client: S3Client, kms_key_id: str | None = None) -> None:
+    def __init__(self, client: S3Client, kms_key_id: str | None = None, budget: TimeBudget | None = None) -> None:
         self._client = client
         self._kms_key_id = kms_key_id
+        self._budget = budget
 
     def read_source(self, artifact: str, location: S3Location) -> InputSource:
         """The imageDetail.json (or, failing that, imagedefinitions.json) inside an input artifact's zip."""
-        with _s3_errors(f'reading input artifact "{artifact}" ({location})'):
-            reader = _RangedObjectReader(self._client, location)
+        doing = f'reading input artifact "{artifact}" ({location})'
+        with _s3_errors(doing):
+            reader = _RangedObjectReader(self._client, location, self._check_budget(doing))
             try:
                 archive = zipfile.ZipFile(reader)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -110,10 +113,16 @@ class ArtifactStore:
         encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id} if self._kms_key_id else {}
         )
-        with _s3_errors(f'writing output artifact "{output.artifact}" ({location})'):
+        doing = f'writing output artifact "{output.artifact}" ({location})'
+        with _s3_errors(doing):
+            self._check_budget(doing)()
             self._client.put_object(
                 Bucket=location.bucket, Key=location.key, Body=body, ContentType="application/zip", **encryption
             )
+
+    def _check_budget(self, doing: str) -> Callable[[], None]:
+        budget = self._budget
+        return (lambda: budget.check(doing)) if budget else (lambda: None)
 
 
 def zip_single_file(file_name: str, content: bytes) -> bytes:
@@ -149,9 +158,10 @@ def _read_member(archive: zipfile.ZipFile, artifact: str, name: str) -> bytes:
 class _RangedObjectReader(io.RawIOBase):
     """A seekable, read-only view of an S3 object that fetches only the byte ranges read."""
 
-    def __init__(self, client: S3Client, location: S3Location) -> None:
+    def __init__(self, client: S3Client, location: S3Location, before_each_request: Callable[[], None]) -> None:
         super().__init__()
         self._client = client
+        self._before_each_request = before_each_request
         self._location = location
         self._position = 0
         self._blocks: list[tuple[int, bytes]] = []
@@ -161,6 +171,7 @@ class _RangedObjectReader(io.RawIOBase):
         self._fetch(f"bytes=-{READ_BLOCK_BYTES}", tail=True)
 
     def _fetch(self, byte_range: str, tail: bool = False) -> None:
+        self._before_each_request()
         try:
             response = self._client.get_object(Bucket=self._location.bucket, Key=self._location.key, Range=byte_range)
         except Exception as exc:
@@ -263,15 +274,24 @@ def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
     return None
 
 
-def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str) -> S3Client:
-    """An S3 client signed with the job's artifact credentials; endpoint and region from boto3's standard config."""
+def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:
+    """An S3 client signed with the job's artifact credentials, its timeouts cut to the job's time budget.
+
+    Endpoint and region come from boto3's standard configuration (AWS_ENDPOINT_URL_S3, AWS_REGION).
+    """
     import boto3
     from botocore.config import Config
 
+    timeouts = budget.s3_timeouts()
     return boto3.client(
         "s3",
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         aws_session_token=session_token,
-        config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3}),
+        config=Config(
+            signature_version="s3v4",
+            connect_timeout=timeouts.connect_timeout,
+            read_timeout=timeouts.read_timeout,
+            retries={"mode": "standard", "max_attempts": timeouts.max_attempts},
+        ),
     )

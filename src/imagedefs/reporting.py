@@ -79,4 +79,7 @@ def codepipeline_client() -> CodePipelineClient:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("codepipeline", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    return boto3.client(
+        "codepipeline",
+        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 5}),
+    )

@@ -6,10 +6,10 @@ import io
 import json
 import logging
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -77,7 +77,8 @@ class Invocation:
         return details
 
 
-Invoke = Callable[[dict[str, Any]], Invocation]
+class Invoke(Protocol):
+    def __call__(self, event: dict[str, Any], remaining_millis: int = 60_000) -> Invocation: ...
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def invoke(aws: LocalAws) -> Invoke:
     from handlers.image_definitions import lambda_handler
     from imagedefs.observability import logger
 
-    def run(event: dict[str, Any]) -> Invocation:
+    def run(event: dict[str, Any], remaining_millis: int = 60_000) -> Invocation:
         before = len(aws.double.reports)
         printed = io.StringIO()
         # Powertools' handler holds the stdout of import time: add one that writes where this test reads.
@@ -95,7 +96,7 @@ def invoke(aws: LocalAws) -> Invoke:
         logger.addHandler(handler)
         try:
             with redirect_stdout(printed):
-                returned = lambda_handler(event, LambdaContext())
+                returned = lambda_handler(event, LambdaContext(remaining_millis=remaining_millis))
         finally:
             logger.removeHandler(handler)  # type: ignore[attr-defined]
         records = [json.loads(line) for line in printed.getvalue().splitlines() if line.startswith("{")]
