@@ -13,7 +13,7 @@ from imagedefs.artifacts import ArtifactStore, S3Location
 from imagedefs.budget import TimeBudget
 from imagedefs.config import Settings, parse_user_parameters
 from imagedefs.errors import ImageDefsError, ReportNotDeliveredError, failure_type_of
-from imagedefs.observability import NAMESPACE, logger, metrics
+from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.reporting import JobReporter, ReportOutcome
 from imagedefs.transform import Plan, build_plan, select_inputs
 
@@ -49,14 +49,19 @@ def handle_job(
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job and report its result once; a failure is reported, not raised."""
-    budget = TimeBudget.from_remaining_millis(remaining_millis)
-    try:
-        settings = Settings.from_environment(environ)
-        key = job.data.encryption_key
-        store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
-        plan = run_job(job, settings, store)
-    except Exception as exc:  # every failure must end in a report, or the pipeline hangs
-        return _report_failure(job, request_id, reporter, exc)
+    with redactor.hiding(*_secrets_of(job)):
+        budget = TimeBudget.from_remaining_millis(remaining_millis)
+        try:
+            settings = Settings.from_environment(environ)
+            key = job.data.encryption_key
+            store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
+            plan = run_job(job, settings, store)
+        except Exception as exc:  # every failure must end in a report, or the pipeline hangs
+            return _report_failure(job, request_id, reporter, exc)
+        return _report_success(job, request_id, reporter, plan)
+
+
+def _report_success(job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, plan: Plan) -> ReportOutcome:
     logger.info(
         "Image definitions written",
         extra={
@@ -69,6 +74,11 @@ def handle_job(
         outcome = reporter.succeed(job.get_id, plan.summary(), request_id, plan.output_variables())
     _record_outcome(outcome, failure_type=None)
     return outcome
+
+
+def _secrets_of(job: CodePipelineJobEvent) -> tuple[str, str]:
+    credentials = job.data.get("artifactCredentials") or {}
+    return credentials.get("secretAccessKey", ""), credentials.get("sessionToken", "")
 
 
 def _report_failure(

@@ -1,13 +1,66 @@
-"""The function's structured logger and its CloudWatch metrics (EMF)."""
+"""The function's structured logger, its CloudWatch metrics (EMF), and the redaction of job secrets."""
 
 from __future__ import annotations
 
-from typing import Final
+import logging
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 
 SERVICE: Final = "image-definitions"
 NAMESPACE: Final = "ImageDefinitions"
+REDACTED: Final = "***redacted***"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+class SecretRedactor:
+    """Removes the running job's secrets from every log record, whoever creates it.
+
+    It works at record creation (logging's record factory), so it covers botocore's own DEBUG
+    output (which prints the session token header) and any handler a user or the runtime adds.
+    """
+
+    def __init__(self) -> None:
+        self._secrets: tuple[str, ...] = ()
+        self._previous_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(self._create_record)
+
+    @contextmanager
+    def hiding(self, *secrets: str) -> Iterator[None]:
+        self._secrets = tuple(secret for secret in secrets if secret)
+        try:
+            yield
+        finally:
+            self._secrets = ()
+
+    def _create_record(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._previous_factory(*args, **kwargs)
+        if self._secrets:
+            self._redact(record)
+        return record
+
+    def _redact(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: let logging report it as it would
+            return
+        cleaned = self._clean(message)
+        if record.exc_info:
+            trace = "".join(traceback.format_exception(*record.exc_info))
+            if self._clean(trace) != trace:
+                cleaned, record.exc_info, record.exc_text = f"{cleaned}\n{self._clean(trace)}", None, None
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+
+    def _clean(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+redactor = SecretRedactor()

@@ -1,0 +1,78 @@
+"""The job's artifact credentials never appear in anything the function prints, at any log level."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+
+from devtools.faulty_s3 import Fault, FaultyS3
+from devtools.local_aws import LocalAws, load_event
+from imagedefs.observability import REDACTED
+from tests.integration.conftest import Invoke
+from tests.samples import with_user_parameters
+
+SECRET_ACCESS_KEY = "sEcReT/Key+ThatMustNeverBeLogged0123456789"
+SESSION_TOKEN = "SeSsIoNtOkEn//ThatMustNeverBeLogged+FwoGZXIvYXdzEBaaDEXAMPLE=="
+
+
+def with_secrets(event: dict[str, Any]) -> dict[str, Any]:
+    credentials = event["CodePipeline.job"]["data"]["artifactCredentials"]
+    credentials.update(secretAccessKey=SECRET_ACCESS_KEY, sessionToken=SESSION_TOKEN)
+    return event
+
+
+@contextmanager
+def everything_at_debug() -> Iterator[None]:
+    """botocore, urllib3 and the function all log at DEBUG to stderr, as a careless setting would make them."""
+    root = logging.getLogger()
+    level = root.level
+    boto3.set_stream_logger("", logging.DEBUG)
+    handler = root.handlers[-1]
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def test_credentials_are_never_printed(
+    aws: LocalAws,
+    invoke: Invoke,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given jobs that succeed, fail on their configuration, on a missing object, on access and unexpectedly
+    good = with_secrets(load_event("two-ecr-sources.json"))
+    aws.seed(good)
+    bad_parameters = with_secrets(load_event("bad-user-parameters.json"))
+    missing = with_secrets(with_user_parameters(load_event("single-ecr-source.json"), {"pin": "digest"}))
+    unexpected = with_secrets(load_event("two-ecr-sources.json"))
+    unexpected["CodePipeline.job"]["id"] = "4f8e0a7c-9b6d-4c2e-8f5a-1b0c9d8e7f65"
+    with everything_at_debug():
+        logs = [invoke(good).log, invoke(bad_parameters).log, invoke(missing).log]
+        with FaultyS3(Fault(status=403, code="AccessDenied")) as s3:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+            logs.append(invoke(with_secrets(load_event("kms-encrypted.json"))).log)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", aws.s3_url)
+        monkeypatch.setattr("imagedefs.action.build_plan", _raise_with_secret)
+        logs.append(invoke(unexpected).log)
+
+    # When everything printed is gathered
+    captured = capfd.readouterr()
+    printed = "\n".join([*logs, captured.out, captured.err])
+
+    # Then botocore's request dumps are there, with the secrets redacted, and the secrets nowhere
+    assert "X-Amz-Security-Token" in printed
+    assert REDACTED in printed
+    assert SECRET_ACCESS_KEY not in printed
+    assert SESSION_TOKEN not in printed
+    assert "artifactCredentials" not in printed
+
+
+def _raise_with_secret(*args: object, **kwargs: object) -> None:
+    raise RuntimeError(f"a library that put {SESSION_TOKEN} into its exception")
