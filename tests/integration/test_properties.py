@@ -1,0 +1,151 @@
+"""Property-based: whatever the artifacts and UserParameters hold, the job ends in exactly one valid report.
+
+Invariants, for any imageDetail.json content, UserParameters and zip layout:
+- the handler returns normally and CodePipeline receives exactly one result, valid against its API model;
+- a success leaves valid output files: UTF-8 JSON, at most 100 KB, unique valid container names, valid images.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from devtools.local_aws import LocalAws, load_event, unzip_files, zip_files
+from imagedefs.references import is_valid_container_name, parse_reference
+from tests.integration.conftest import Invoke
+from tests.samples import REGISTRY
+
+HEX = "0123456789abcdef"
+path_component = st.from_regex(r"[a-z0-9]{1,8}(?:[._-][a-z0-9]{1,4})?", fullmatch=True)
+repository = st.lists(path_component, min_size=1, max_size=3).map("/".join)
+digest = st.text(HEX, min_size=64, max_size=64).map(lambda hexes: f"sha256:{hexes}")
+tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+junk = st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3))
+
+
+@st.composite
+def image_details(draw: st.DrawFn) -> Any:
+    """Mostly well-formed imageDetail.json documents, with fields dropped, broken or replaced by junk."""
+    repo, image_digest = draw(repository), draw(digest)
+    document: dict[str, Any] = {
+        "ImageDigest": image_digest,
+        "RepositoryName": repo,
+        "ImageURI": f"{draw(st.sampled_from([REGISTRY, 'ghcr.io', 'localhost:5000']))}/{repo}@{image_digest}",
+        "ImageTags": draw(st.lists(tag, max_size=4)),
+        "ImagePushedAt": "Mon Jan 21 20:04:00 UTC 2019",
+    }
+    if draw(st.integers(0, 3)) == 3:
+        for field in draw(st.lists(st.sampled_from(sorted(document)), min_size=1, max_size=2, unique=True)):
+            if draw(st.booleans()):
+                del document[field]
+            else:
+                document[field] = draw(junk)
+    return draw(junk) if draw(st.integers(0, 9)) == 9 else document
+
+
+def user_parameters(artifacts: list[str]) -> st.SearchStrategy[str | None]:
+    valid = st.fixed_dictionaries(
+        {},
+        optional={
+            "containers": st.lists(st.sampled_from(["web", "api", "worker"]), min_size=2, max_size=2, unique=True).map(
+                lambda names: dict(zip(artifacts, names, strict=True))
+            ),
+            "pin": st.sampled_from(["tag", "digest"]),
+            "tag": st.sampled_from(["v.*", ".*", "[a-z]+"]),
+            "file": st.sampled_from(["imagedefinitions.json", "out.json"]),
+        },
+    )
+    containers = st.dictionaries(
+        st.sampled_from([*artifacts, "Unknown"]), st.one_of(tag, st.text(max_size=10)), min_size=1, max_size=3
+    )
+    parameters = st.fixed_dictionaries(
+        {},
+        optional={
+            "containers": containers,
+            "pin": st.sampled_from(["tag", "digest", "sha"]),
+            "tag": st.sampled_from(["v.*", "latest", "[", ".*"]),
+            "outputs": st.dictionaries(st.sampled_from(["ImageDefinitions", "Other"]), st.lists(tag, max_size=2)),
+            "format": st.sampled_from(["imagedefinitions", "imagedetail", "yaml"]),
+            "file": st.sampled_from(["out.json", "../x", ""]),
+            "extra": junk,
+        },
+    )
+    # Mostly valid: a job that fails early says little about the rest of the path.
+    return st.integers(0, 9).flatmap(
+        lambda roll: (
+            st.none()
+            if roll < 3
+            else valid.map(json.dumps)
+            if roll < 7
+            else parameters.map(json.dumps)
+            if roll < 9
+            else st.text(max_size=40)
+        )
+    )
+
+
+def artifact_bodies(detail: Any) -> st.SearchStrategy[bytes]:
+    as_json = json.dumps(detail).encode()
+    layouts = [
+        zip_files({"imageDetail.json": as_json, "source/app.py": "print()"}),
+        zip_files({"nested/imageDetail.json": as_json, "README": "x"}),
+        zip_files({"imagedefinitions.json": as_json}),
+        zip_files({"imageDetail.json": b"\xff\xfe" + as_json}),
+    ]
+    return st.integers(0, 9).flatmap(
+        lambda roll: (
+            st.just(zip_files({"imageDetail.json": as_json}))
+            if roll < 5
+            else st.binary(max_size=64)
+            if roll == 9
+            else st.sampled_from(layouts)
+        )
+    )
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_job_ends_in_exactly_one_valid_report(aws: LocalAws, invoke: Invoke, data: st.DataObject) -> None:
+    job_event = load_event("two-ecr-sources.json")
+    job = job_event["CodePipeline.job"]
+    job["id"] = str(uuid.uuid4())  # the double closes each job once reported
+    configuration = job["data"]["actionConfiguration"]["configuration"]
+    parameters = data.draw(user_parameters(["WebImage", "ApiImage"]))
+    if parameters is None:
+        configuration.pop("UserParameters")
+    else:
+        configuration["UserParameters"] = parameters
+    aws.seed(job_event, artifacts={})
+    for artifact in job["data"]["inputArtifacts"] + job["data"]["outputArtifacts"]:
+        artifact["location"]["s3Location"]["objectKey"] = f"props/{uuid.uuid4()}"
+    for artifact in job["data"]["inputArtifacts"]:
+        location = artifact["location"]["s3Location"]
+        aws.put(location["bucketName"], location["objectKey"], data.draw(artifact_bodies(data.draw(image_details()))))
+
+    result = invoke(job_event)
+
+    assert len(result.reports) == 1, "exactly one report per job"
+    assert result.report.job_id == job["id"]
+    assert not aws.double.rejected
+    event("succeeded" if result.report.succeeded else result.failure["type"])
+    if result.report.succeeded:
+        _assert_valid_outputs(aws, job_event)
+
+
+def _assert_valid_outputs(aws: LocalAws, event: dict[str, Any]) -> None:
+    for index, _ in enumerate(event["CodePipeline.job"]["data"]["outputArtifacts"]):
+        (content,) = unzip_files(aws.output_object(event, index)["Body"].read()).values()
+        assert len(content) <= 100 * 1024
+        document = json.loads(content.decode("utf-8"))
+        entries = (
+            document if isinstance(document, list) else [{"name": "imagedetail", "imageUri": document["ImageURI"]}]
+        )
+        names = [entry["name"] for entry in entries]
+        assert len(names) == len(set(names))
+        for entry in entries:
+            assert is_valid_container_name(entry["name"])
+            assert parse_reference(entry["imageUri"]) is not None
