@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VENV_SAM := .venv-sam
+VENV_CHECKOV := .venv-checkov
 BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -14,6 +15,11 @@ $(BIN)/.installed: requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV_CHECKOV)/.installed: requirements-checkov.txt
+	test -x $(VENV_CHECKOV)/bin/python || $(PYTHON) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 $(VENV_SAM)/.installed: requirements-sam.txt
@@ -35,9 +41,10 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-## template: sam validate --lint, cfn-lint and sam build (no Docker needed)
-template: build
+## template: sam validate --lint, cfn-lint, checkov (skips and reasons: docs/reliability.md) and sam build
+template: build $(BIN)/.installed $(VENV_CHECKOV)/.installed
 	$(BIN)/cfn-lint template.yaml
+	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/sam validate --lint
@@ -47,4 +54,4 @@ unit: $(BIN)/.installed
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) .aws-sam .mypy_cache .pytest_cache .ruff_cache

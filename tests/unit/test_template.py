@@ -1,0 +1,90 @@
+"""template.yaml as CloudFormation will see it: least privilege, the fixed entry point, sane async settings."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_ACTIONS = {"codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"}
+LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS = 20 * 60
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def sam_template() -> dict[str, Any]:
+    template, problems = decode_str((ROOT / "template.yaml").read_text())
+    assert not problems
+    return json.loads(json.dumps(template))
+
+
+def cloudformation(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The template after the SAM transform, as deployed (the code location is irrelevant here)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    template = copy.deepcopy(template)
+    template["Resources"]["ImageDefinitionsFunction"]["Properties"]["CodeUri"] = "s3://bucket/code.zip"
+    return dict(transform(template, {}, _NoManagedPolicies()))
+
+
+def role_actions(template: dict[str, Any]) -> tuple[set[str], list[Any]]:
+    function = template["Resources"]["ImageDefinitionsFunction"]
+    role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_name]["Properties"]
+    actions: set[str] = set()
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    return actions, role.get("ManagedPolicyArns", [])
+
+
+def test_the_role_may_only_report_job_results_and_write_its_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    actions, managed = role_actions(cloudformation(sam_template(), monkeypatch))
+    assert actions == REPORT_ACTIONS | LOG_ACTIONS
+    assert managed == []
+
+
+def test_without_tracing_there_is_no_xray_permission(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The function imports no X-Ray SDK (it costs ~350 ms of cold start); tracing is off, so no X-Ray right.
+    template = sam_template()
+    assert "Tracing" not in template["Resources"]["ImageDefinitionsFunction"]["Properties"]
+    assert "Tracing" not in template.get("Globals", {}).get("Function", {})
+    actions, _ = role_actions(cloudformation(template, monkeypatch))
+    assert not any(action.startswith("xray:") for action in actions)
+
+
+def test_the_entry_point_and_runtime_are_the_documented_ones() -> None:
+    function = sam_template()["Resources"]["ImageDefinitionsFunction"]
+    properties = function["Properties"]
+    assert (properties["CodeUri"], properties["Handler"]) == ("src/", "handlers.image_definitions.lambda_handler")
+    assert properties["Architectures"] == ["arm64"]
+    major, minor = properties["Runtime"].removeprefix("python").split(".")
+    assert (int(major), int(minor)) >= (3, 12)
+    assert function["Metadata"]["BuildMethod"] == "makefile"
+
+
+def test_a_retried_event_can_still_finish_before_codepipeline_gives_up() -> None:
+    properties = sam_template()["Resources"]["ImageDefinitionsFunction"]["Properties"]
+    invoke_config = properties["EventInvokeConfig"]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["MaximumEventAgeInSeconds"] + properties["Timeout"] <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS
+
+
+def test_every_function_setting_comes_from_a_parameter() -> None:
+    template = sam_template()
+    variables = template["Resources"]["ImageDefinitionsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["IMAGEDEFS_DEFAULT_PIN"] == {"Ref": "DefaultPin"}
+    assert variables["IMAGEDEFS_DEFAULT_TAG_PATTERN"] == {"Ref": "DefaultTagPattern"}
+    assert variables["IMAGEDEFS_ALLOWED_REGISTRIES"] == {"Ref": "AllowedRegistries"}
+    assert set(template["Outputs"]) == {"FunctionName", "FunctionArn"}
