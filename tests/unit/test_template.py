@@ -25,7 +25,8 @@ class _NoManagedPolicies:
 def sam_template() -> dict[str, Any]:
     template, problems = decode_str((ROOT / "template.yaml").read_text())
     assert not problems
-    return json.loads(json.dumps(template))
+    decoded: dict[str, Any] = json.loads(json.dumps(template))
+    return decoded
 
 
 def cloudformation(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
