@@ -1,10 +1,16 @@
-"""An S3 endpoint that fails every request the way a test asks: an error code, or a stall."""
+"""An S3 endpoint that fails requests the way a test asks (an error code, or a stall).
+
+With `methods`, only those HTTP methods fail and the others pass through to a real (moto) S3,
+so that a test can let reads succeed and make the write fail.
+"""
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,14 +20,18 @@ class Fault:
     status: int = 403
     code: str = "AccessDenied"
     stall_seconds: float = 0.0
+    methods: frozenset[str] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _FaultServer
 
     def _answer(self) -> None:
-        self.server.requests += 1
         fault = self.server.fault
+        if fault.methods is not None and self.command not in fault.methods:
+            self._pass_through()
+            return
+        self.server.requests += 1
         if fault.stall_seconds:
             time.sleep(fault.stall_seconds)
         body = (
@@ -37,6 +47,23 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up on a stalled answer
 
+    def _pass_through(self) -> None:
+        assert self.server.upstream, "FaultyS3 needs an upstream to pass requests through"
+        upstream = urlsplit(self.server.upstream)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        connection = http.client.HTTPConnection(upstream.netloc, timeout=10)
+        connection.request(self.command, self.path, body=body, headers=dict(self.headers))
+        response = connection.getresponse()
+        data = response.read()
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        connection.close()
+
     do_GET = do_PUT = do_HEAD = do_POST = _answer  # noqa: N815 - http.server's naming
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
@@ -47,17 +74,18 @@ class _FaultServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, fault: Fault) -> None:
+    def __init__(self, fault: Fault, upstream: str | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fault = fault
+        self.upstream = upstream
         self.requests = 0
 
 
 class FaultyS3:
     """Serve `fault` on a free loopback port while in the `with` block."""
 
-    def __init__(self, fault: Fault) -> None:
-        self._server = _FaultServer(fault)
+    def __init__(self, fault: Fault, upstream: str | None = None) -> None:
+        self._server = _FaultServer(fault, upstream)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

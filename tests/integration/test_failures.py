@@ -234,6 +234,22 @@ def test_s3_or_kms_access_denied_is_a_permission_error(
     assert 'input artifact "SourceArtifact"' in failure["message"]
 
 
+def test_a_denied_write_is_a_permission_error_naming_the_output(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an encrypted pipeline whose KMS key the artifact credentials may not use for writing
+    event = load_event("kms-encrypted.json")
+    aws.seed(event)
+    denied_put = Fault(status=403, code="KMS.AccessDeniedException", methods=frozenset({"PUT"}))
+    with FaultyS3(denied_put, upstream=aws.s3_url) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        failure = invoke(event).failure
+
+    assert failure["type"] == "PermissionError"
+    assert 'writing output artifact "ImageDefinitions"' in failure["message"]
+    assert "KMS key" in failure["message"]
+
+
 def test_s3_server_errors_after_retries_are_system_unavailable(
     aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
