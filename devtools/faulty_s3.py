@@ -10,9 +10,9 @@ import http.client
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass
