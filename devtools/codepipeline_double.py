@@ -20,6 +20,8 @@ import botocore.session
 import cbor2
 from botocore.model import MapShape, OperationModel, Shape, StructureShape
 
+from devtools.loopback import LoopbackServer
+
 REPORT_OPERATIONS = ("PutJobSuccessResult", "PutJobFailureResult")
 REQUESTS_PATH = "/__double__/requests"
 _CBOR_PATH = re.compile(r"/service/(?P<service>[^/]+)/operation/(?P<operation>[^/]+)")
@@ -194,24 +196,9 @@ class _DoubleServer(ThreadingHTTPServer):
         self.double = double
 
 
-class CodePipelineDoubleServer:
+class CodePipelineDoubleServer(LoopbackServer):
     """The double served over HTTP on a free loopback port, in a background thread."""
 
     def __init__(self, double: CodePipelineDouble | None = None) -> None:
         self.double = double or CodePipelineDouble()
-        self._server = _DoubleServer(self.double)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> CodePipelineDoubleServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(_DoubleServer(self.double))

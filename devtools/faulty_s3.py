@@ -7,12 +7,13 @@ so that a test can let reads succeed and make the write fail.
 from __future__ import annotations
 
 import http.client
-import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from devtools.loopback import LoopbackServer
 
 
 @dataclass
@@ -81,26 +82,13 @@ class _FaultServer(ThreadingHTTPServer):
         self.requests = 0
 
 
-class FaultyS3:
+class FaultyS3(LoopbackServer):
     """Serve `fault` on a free loopback port while in the `with` block."""
 
     def __init__(self, fault: Fault, upstream: str | None = None) -> None:
-        self._server = _FaultServer(fault, upstream)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._fault_server = _FaultServer(fault, upstream)
+        super().__init__(self._fault_server)
 
     @property
     def requests(self) -> int:
-        return self._server.requests
-
-    def __enter__(self) -> FaultyS3:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self._fault_server.requests
