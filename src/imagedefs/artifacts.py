@@ -7,12 +7,12 @@ directory and the one member read, never a download of the whole object.
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from imagedefs.archive import source_from_zip, zip_single_file
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
@@ -20,23 +20,12 @@ from imagedefs.errors import (
     ImageDefsError,
     ServiceUnavailableError,
 )
-from imagedefs.image_detail import (
-    IMAGE_DEFINITIONS_FILE,
-    IMAGE_DETAIL_FILE,
-    MAX_FILE_BYTES,
-    parse_image_definitions,
-    parse_image_detail,
-)
-from imagedefs.transform import InputSource, MergedDefinitions, OutputFile
+from imagedefs.transform import InputSource, OutputFile
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 READ_BLOCK_BYTES: Final = 64 * 1024
-MAX_ZIP_ENTRIES: Final = 10_000
-FILES_LISTED_IN_ERRORS: Final = 20
-# A fixed timestamp makes a rerun of the same job write byte-identical zips.
-ZIP_TIMESTAMP: Final = (1980, 1, 1, 0, 0, 0)
 
 _ACCESS_DENIED_CODES: Final = frozenset(
     {
@@ -78,34 +67,7 @@ class ArtifactStore:
         doing = f'reading input artifact "{artifact}" ({location})'
         with _s3_errors(doing):
             reader = _RangedObjectReader(self._client, location, self._check_budget(doing))
-            try:
-                archive = zipfile.ZipFile(reader)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise ArtifactContentError(
-                    f'Artifact "{artifact}" ({location}) is not a zip file ({reader.size} bytes). Use the output '
-                    "artifact of an ECR source action, or of a build that zips an imageDetail.json."
-                ) from exc
-            with archive:
-                names = archive.namelist()
-                if len(names) > MAX_ZIP_ENTRIES:
-                    raise ArtifactContentError(
-                        f'Artifact "{artifact}" ({location}) holds {len(names)} files; at most {MAX_ZIP_ENTRIES} '
-                        "are read."
-                    )
-                if IMAGE_DETAIL_FILE in names:
-                    return parse_image_detail(artifact, _read_member(archive, artifact, IMAGE_DETAIL_FILE))
-                if IMAGE_DEFINITIONS_FILE in names:
-                    definitions = parse_image_definitions(
-                        artifact, _read_member(archive, artifact, IMAGE_DEFINITIONS_FILE)
-                    )
-                    return MergedDefinitions(artifact, definitions)
-        shown = ", ".join(names[:FILES_LISTED_IN_ERRORS]) or "no files"
-        more = f" and {len(names) - FILES_LISTED_IN_ERRORS} more" if len(names) > FILES_LISTED_IN_ERRORS else ""
-        raise ArtifactContentError(
-            f'Artifact "{artifact}" has no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}) at the top of its zip; '
-            f"it holds: {shown}{more}. Use the output artifact of an ECR source action as this input, or name the "
-            'right input artifacts with UserParameters "containers".'
-        )
+            return source_from_zip(artifact, reader, where=f"({location}, {reader.size} bytes)")
 
     def write_output(self, location: S3Location, output: OutputFile) -> None:
         """Upload one output artifact zip, encrypted with the pipeline's KMS key when it has one."""
@@ -123,36 +85,6 @@ class ArtifactStore:
     def _check_budget(self, doing: str) -> Callable[[], None]:
         budget = self._budget
         return (lambda: budget.check(doing)) if budget else (lambda: None)
-
-
-def zip_single_file(file_name: str, content: bytes) -> bytes:
-    """A deterministic zip holding one file."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo(file_name, date_time=ZIP_TIMESTAMP)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, content)
-    return buffer.getvalue()
-
-
-def _read_member(archive: zipfile.ZipFile, artifact: str, name: str) -> bytes:
-    too_large = ArtifactContentError(
-        f'Artifact "{artifact}", file {name}: the file is larger than {MAX_FILE_BYTES // 1024} KB; an ECR source '
-        "writes a few hundred bytes."
-    )
-    info = archive.getinfo(name)
-    if info.file_size > MAX_FILE_BYTES:
-        raise too_large
-    try:
-        with archive.open(info) as member:
-            # The header may lie: never decompress more than the limit.
-            data = member.read(MAX_FILE_BYTES + 1)
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
-        raise ArtifactContentError(f'Artifact "{artifact}", file {name}: cannot be read from the zip ({exc}).') from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise too_large
-    return data
 
 
 class _RangedObjectReader(io.RawIOBase):

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from devtools.local_aws import zip_files
-from imagedefs.artifacts import ArtifactStore, S3Location, zip_single_file
+from imagedefs.archive import zip_single_file
+from imagedefs.artifacts import ArtifactStore, S3Location
 from imagedefs.errors import ArtifactContentError
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import MergedDefinitions, OutputFile
