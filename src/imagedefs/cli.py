@@ -1,0 +1,141 @@
+"""`imagedefs`: the action's rewrite on files, outside CodePipeline (a CodeBuild step, GitHub Actions, a shell).
+
+Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes
+the same options as UserParameters; writes the output file. Exit codes: 0 success, 1 bad content,
+2 usage or configuration error. It never imports boto3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from imagedefs.archive import source_from_file, source_from_zip
+from imagedefs.config import ENV_ALLOWED_REGISTRIES, FORMATS, PINS, Settings, parse_user_parameters
+from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
+from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE
+from imagedefs.transform import InputSource, build_plan, select_inputs
+
+EXIT_OK: Final = 0
+EXIT_BAD_CONTENT: Final = 1
+EXIT_USAGE: Final = 2
+OUTPUT_ARTIFACT: Final = "output"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    try:
+        inputs = dict(_named_input(text) for text in arguments.inputs)
+        settings = Settings.from_environment(
+            {
+                **os.environ,
+                **({ENV_ALLOWED_REGISTRIES: arguments.allowed_registries} if arguments.allowed_registries else {}),
+            }
+        )
+        config = parse_user_parameters(json.dumps(_user_parameters(arguments)), settings)
+        selected, _ = select_inputs(list(inputs), config)
+        sources = [_read_input(name, inputs[name]) for name in selected]
+        plan = build_plan(sources, [OUTPUT_ARTIFACT], config, settings)
+        (output,) = plan.outputs
+        destination = Path(arguments.output) if arguments.output else Path(output.file_name)
+        _write_atomically(destination, output.content)
+    except ConfigurationError as error:
+        print(f"imagedefs: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ArtifactContentError as error:
+        print(f"imagedefs: error: {error}", file=sys.stderr)
+        return EXIT_BAD_CONTENT
+    except ImageDefsError as error:  # the S3 failures cannot happen on files, but keep the contract total
+        print(f"imagedefs: error: {error}", file=sys.stderr)
+        return EXIT_BAD_CONTENT
+    print(f"Wrote {destination}: {plan.summary()}")
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagedefs",
+        description="Turn ECR imageDetail.json files into the imagedefinitions.json of an ECS deploy.",
+        epilog="Exit codes: 0 written, 1 bad input content, 2 usage or configuration error.",
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[ARTIFACT=]PATH",
+        help=f"an {IMAGE_DETAIL_FILE}, an {IMAGE_DEFINITIONS_FILE} to merge, an artifact zip, or a folder holding one. "
+        "ARTIFACT names it (as in --containers); default: the zip's or folder's name, or the file's folder name",
+    )
+    parser.add_argument("--containers", metavar="JSON", help='{"ARTIFACT": "container", ...}, as in UserParameters')
+    parser.add_argument(
+        "--container", action="append", default=[], metavar="ARTIFACT=NAME", help="one entry of --containers"
+    )
+    parser.add_argument("--pin", choices=PINS, help="tag: repository:tag; digest: repository@sha256:...")
+    parser.add_argument("--tag", metavar="REGEX", help="use the first tag that fully matches REGEX")
+    parser.add_argument("--format", choices=FORMATS, help="imagedefinitions (ECS) or imagedetail (blue/green)")
+    parser.add_argument("--file", metavar="NAME", help="output file name (default by format)")
+    parser.add_argument("--output", metavar="PATH", help="where to write (default: ./NAME)")
+    parser.add_argument(
+        "--allowed-registries", metavar="LIST", help=f"comma-separated allow-list (default: ${ENV_ALLOWED_REGISTRIES})"
+    )
+    return parser
+
+
+def _user_parameters(arguments: argparse.Namespace) -> dict[str, object]:
+    parameters: dict[str, object] = {}
+    if arguments.containers is not None:
+        try:
+            parameters["containers"] = json.loads(arguments.containers)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"--containers is not valid JSON ({exc.msg}).") from exc
+    for entry in arguments.container:
+        artifact, equals, name = entry.partition("=")
+        if not equals:
+            raise ConfigurationError(f'--container "{entry}" must be ARTIFACT=NAME.')
+        containers = parameters.setdefault("containers", {})
+        assert isinstance(containers, dict)
+        containers[artifact] = name
+    for key in ("pin", "tag", "format", "file"):
+        value = getattr(arguments, key)
+        if value is not None:
+            parameters[key] = value
+    return parameters
+
+
+def _named_input(text: str) -> tuple[str, Path]:
+    name, equals, path_text = text.partition("=")
+    path = Path(path_text if equals else text)
+    if not equals:
+        resolved = path.resolve()
+        name = resolved.stem if path.suffix == ".zip" or path.is_dir() else resolved.parent.name
+    if not path.exists():
+        raise ConfigurationError(f'Input "{name}": {path} does not exist.')
+    return name, path
+
+
+def _read_input(artifact: str, path: Path) -> InputSource:
+    if path.is_dir():
+        for file_name in (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE):
+            if (path / file_name).is_file():
+                return source_from_file(artifact, file_name, (path / file_name).read_bytes())
+        raise ArtifactContentError(
+            f'Artifact "{artifact}": folder {path} holds no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}).'
+        )
+    if path.suffix == ".zip":
+        with path.open("rb") as file:
+            return source_from_zip(artifact, file, where=f"({path})")
+    return source_from_file(artifact, path.name, path.read_bytes())
+
+
+def _write_atomically(destination: Path, content: bytes) -> None:
+    """Write to a temporary file beside the destination, then rename: never a half-written file."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{destination.name}.", delete=False) as file:
+        file.write(content)
+    Path(file.name).replace(destination)

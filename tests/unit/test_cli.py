@@ -1,0 +1,113 @@
+"""The command line: same options and messages as the action, exit codes 0 / 1 / 2, no boto3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devtools.local_aws import zip_files
+from imagedefs.cli import main
+from tests.samples import REGISTRY, image_detail
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IMAGEDEFS_ALLOWED_REGISTRIES", raising=False)
+    (tmp_path / "WebImage").mkdir()
+    (tmp_path / "WebImage" / "imageDetail.json").write_text(json.dumps(image_detail(tags=["latest", "v2"])))
+    (tmp_path / "ApiImage.zip").write_bytes(zip_files({"imageDetail.json": image_detail("shop/api")}))
+    return tmp_path
+
+
+def test_folders_and_zips_make_an_imagedefinitions_json(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    exit_code = main(["WebImage", "ApiImage.zip", "--container", "WebImage=web", "--container", "ApiImage=api"])
+
+    assert exit_code == 0
+    assert json.loads((workdir / "imagedefinitions.json").read_text()) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:latest"},
+        {"name": "api", "imageUri": f"{REGISTRY}/shop/api:latest"},
+    ]
+    assert capsys.readouterr().out.startswith("Wrote imagedefinitions.json: web → ")
+
+
+def test_options_are_the_user_parameters(workdir: Path) -> None:
+    exit_code = main(
+        ["web=WebImage/imageDetail.json", "--tag", "v.*", "--format", "imagedetail", "--output", "out/detail.json"]
+    )
+
+    assert exit_code == 0
+    assert json.loads((workdir / "out" / "detail.json").read_text()) == {"ImageURI": f"{REGISTRY}/shop/web:v2"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["WebImage", "--containers", "{"], "--containers is not valid JSON"),
+        (["WebImage", "--containers", '{"Nope": "web"}'], '"Nope", which is not an input artifact'),
+        (["WebImage", "--file", "../x.json"], 'UserParameters "file" is "../x.json"'),
+        (["missing-folder"], "does not exist"),
+        (["WebImage", "--allowed-registries", "not a host"], 'holds "not a host"'),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    assert main(arguments) == 2
+    assert message in capsys.readouterr().err
+    assert not (workdir / "imagedefinitions.json").exists()
+
+
+def test_argparse_usage_errors_exit_2(workdir: Path) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["WebImage", "--pin", "sha"])
+    assert raised.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({**image_detail(), "ImageURI": f"{REGISTRY}/shop/web:latest"}, 'field "ImageURI"'),
+        ("{", "not valid JSON"),
+    ],
+)
+def test_bad_content_exits_1_with_the_actions_message(
+    workdir: Path, capsys: pytest.CaptureFixture[str], content: object, message: str
+) -> None:
+    detail = workdir / "WebImage" / "imageDetail.json"
+    detail.write_text(content if isinstance(content, str) else json.dumps(content))
+
+    assert main(["WebImage"]) == 1
+
+    error = capsys.readouterr().err
+    assert error.startswith('imagedefs: error: Artifact "WebImage", file imageDetail.json: ')
+    assert message in error
+
+
+def test_registry_outside_the_allow_list_is_bad_content(workdir: Path) -> None:
+    assert main(["WebImage", "--allowed-registries", "ghcr.io"]) == 1
+
+
+def test_the_command_line_never_imports_boto3(workdir: Path) -> None:
+    check = (
+        "import sys; from imagedefs.cli import main; code = main(['WebImage']); "
+        "sys.exit(code or any(name.split('.')[0] in ('boto3', 'botocore') for name in sys.modules))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", check], cwd=workdir, env={"PYTHONPATH": str(ROOT / "src")}, capture_output=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_python_dash_m_runs_it(workdir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "imagedefs", "--help"], env={"PYTHONPATH": str(ROOT / "src")}, capture_output=True
+    )
+    assert result.returncode == 0
+    assert b"Exit codes: 0 written, 1 bad input content, 2 usage or configuration error." in result.stdout
