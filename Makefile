@@ -5,10 +5,11 @@ VENV := .venv
 VENV_SAM := .venv-sam
 VENV_CHECKOV := .venv-checkov
 BIN := $(VENV)/bin
+RUNTIME := .lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck unit template build clean
+.PHONY: demo test lint typecheck unit template build runtime clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -27,9 +28,9 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
-## demo: run the function on the two-container sample job against local S3 and CodePipeline
-demo: $(BIN)/.installed
-	PYTHONPATH=src $(BIN)/python -m devtools.demo events/two-ecr-sources.json
+## demo: run the packaged function on the two-container sample job against local S3 and CodePipeline
+demo: build runtime
+	$(BIN)/python -m devtools.demo events/two-ecr-sources.json
 
 ## test: lint, type-check, check the template and build, then run every test
 test: lint typecheck template unit
@@ -46,12 +47,20 @@ template: build $(BIN)/.installed $(VENV_CHECKOV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-build: $(VENV_SAM)/.installed
+build: $(VENV_SAM)/.installed $(BIN)/.installed
 	$(VENV_SAM)/bin/sam validate --lint
 	$(VENV_SAM)/bin/sam build
 
-unit: $(BIN)/.installed
+unit: build runtime
 	$(BIN)/pytest
 
+## runtime: what Lambda's Python runtime provides (awslambdaric, boto3), for running the packaged function
+runtime: $(RUNTIME)/.installed
+
+$(RUNTIME)/.installed: requirements-runtime.txt $(BIN)/.installed
+	rm -rf $(RUNTIME)
+	$(BIN)/python -m pip install --quiet --target $(RUNTIME) -r requirements-runtime.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(RUNTIME) .aws-sam .mypy_cache .pytest_cache .ruff_cache
