@@ -1,38 +1,21 @@
-"""`make demo`: run the function on a sample job against local S3 and CodePipeline, and tell what happened.
+"""`make demo`: run the packaged function on a sample job, as Lambda would, and tell what happened.
 
-No AWS account and no Docker: S3 is moto's server and CodePipeline the validating double, both on
-loopback, reached by the function through boto3's standard AWS_ENDPOINT_URL_* variables.
+The function is the `sam build` output, run by awslambdaric (Lambda's runtime interface client)
+against a local Runtime API. S3 is moto's server and CodePipeline a double that validates every
+request against the real API model, both on loopback, reached through boto3's AWS_ENDPOINT_URL_*
+variables. No AWS account, no Docker.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from devtools.local_aws import load_event, local_aws, sample_artifacts
-
-
-class DemoContext:
-    """The parts of Lambda's context object the function reads."""
-
-    aws_request_id = "demo-0001"
-    function_name = "image-definitions-demo"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:image-definitions-demo"
-    log_group_name = "/aws/lambda/image-definitions-demo"
-    log_stream_name = "demo"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+from devtools.packaged_function import PackagedFunction
 
 
 def main() -> None:
@@ -43,39 +26,41 @@ def main() -> None:
     job = event["CodePipeline.job"]
     artifacts = sample_artifacts()
 
-    print(f"Job {job['id']} ({event_name})")
-    print(f"  UserParameters: {job['data']['actionConfiguration']['configuration'].get('UserParameters', '(none)')}")
+    print(f"1. CodePipeline starts job {job['id']} (events/{event_name}).")
+    parameters = job["data"]["actionConfiguration"]["configuration"].get("UserParameters", "(none)")
+    print(f"   UserParameters: {parameters}")
     for artifact in job["data"]["inputArtifacts"]:
         location = artifact["location"]["s3Location"]
         detail = artifacts[f"{location['bucketName']}/{location['objectKey']}"].get("imageDetail.json", {})
-        print(f"  input artifact {artifact['name']}: {detail.get('ImageURI')} tags {detail.get('ImageTags')}")
+        print(f"   Input artifact {artifact['name']} (an ECR source) holds imageDetail.json:")
+        print(f"     ImageURI  {detail.get('ImageURI')}\n     ImageTags {detail.get('ImageTags')}")
 
     with local_aws() as aws:
         aws.seed(event)
-        function_log = io.StringIO()
-        with mock.patch.dict(os.environ, aws.environment), contextlib.redirect_stdout(function_log):
-            started = time.perf_counter()
-            from handlers.image_definitions import lambda_handler
-
-            returned = lambda_handler(event, DemoContext())
-            elapsed = time.perf_counter() - started
-        print(f"\nThe function ran in {elapsed * 1000:.0f} ms and returned {returned}.")
+        started = time.perf_counter()
+        with PackagedFunction(aws.environment) as function:
+            result = function.invoke(event)
+            cold_seconds = time.perf_counter() - started
+            log_lines = len(function.log.splitlines())
+        print(
+            f"\n2. Lambda starts the packaged function cold (.aws-sam/build, under awslambdaric) and runs the job: "
+            f"{cold_seconds * 1000:.0f} ms from process start to answer. It returned {result.body}."
+        )
         for index, artifact in enumerate(job["data"]["outputArtifacts"]):
-            with contextlib.suppress(Exception):
-                for name, content in aws.output_files(event, index).items():
-                    print(f"\nOutput artifact {artifact['name']}, {name}:\n{content.decode()}")
-        print("What CodePipeline received:")
+            files = aws.output_files(event, index) if result.succeeded else {}
+            for name, content in files.items():
+                print(f"\n3. Output artifact {artifact['name']} now holds {name}, for the ECS deploy action:")
+                print(_indent(json.loads(content), 3))
+        print("\n4. CodePipeline received:")
         for report in aws.double.reports:
-            print(f"  {report.operation}\n{_indent(report.request)}")
+            print(f"   {report.operation}\n{_indent(report.request, 5)}")
         for operation, problems in aws.double.rejected:
-            print(f"  REJECTED {operation}: {problems}")
-    print(
-        f"\nThe function's own log ({len(function_log.getvalue().splitlines())} JSON lines) was kept out of this view."
-    )
+            print(f"   REJECTED {operation}: {problems}")
+    print(f"\n(The function's structured log, {log_lines} JSON lines, was kept out of this view.)")
 
 
-def _indent(document: Any) -> str:
-    return "\n".join("    " + line for line in json.dumps(document, indent=2, ensure_ascii=False).splitlines())
+def _indent(document: Any, spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in json.dumps(document, indent=2, ensure_ascii=False).splitlines())
 
 
 if __name__ == "__main__":
