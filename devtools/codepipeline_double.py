@@ -191,14 +191,14 @@ class _Handler(BaseHTTPRequestHandler):
 class _DoubleServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, double: CodePipelineDouble) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, double: CodePipelineDouble, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.double = double
 
 
 class CodePipelineDoubleServer(LoopbackServer):
     """The double served over HTTP on a free loopback port, in a background thread."""
 
-    def __init__(self, double: CodePipelineDouble | None = None) -> None:
+    def __init__(self, double: CodePipelineDouble | None = None, port: int = 0) -> None:
         self.double = double or CodePipelineDouble()
-        super().__init__(_DoubleServer(self.double))
+        super().__init__(_DoubleServer(self.double, port))

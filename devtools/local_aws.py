@@ -109,14 +109,14 @@ class LocalAws:
 
 
 @contextmanager
-def local_aws() -> Iterator[LocalAws]:
-    """Start moto's S3 server and the CodePipeline double on free loopback ports."""
+def local_aws(s3_port: int = 0, codepipeline_port: int = 0) -> Iterator[LocalAws]:
+    """Start moto's S3 server and the CodePipeline double on loopback (free ports unless given)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
-    s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     s3_server.start()
     try:
         host, port = s3_server.get_host_and_port()
-        with CodePipelineDoubleServer() as codepipeline:
+        with CodePipelineDoubleServer(port=codepipeline_port) as codepipeline:
             yield LocalAws(f"http://{host}:{port}", codepipeline.double, codepipeline.url)
     finally:
         s3_server.stop()
