@@ -9,7 +9,7 @@ RUNTIME := .lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo local-pipeline test lint typecheck unit template build runtime clean
+.PHONY: demo bench local-pipeline test lint typecheck unit template build runtime clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -31,6 +31,10 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 ## demo: run the packaged function on the two-container sample job against local S3 and CodePipeline
 demo: build runtime
 	$(BIN)/python -m devtools.demo events/two-ecr-sources.json
+
+## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory (figures in the README)
+bench: build runtime
+	$(BIN)/python -m devtools.bench
 
 ## local-pipeline: local S3 and CodePipeline on 127.0.0.1:4571/4572 for `sam local invoke` (needs Docker)
 local-pipeline: $(BIN)/.installed

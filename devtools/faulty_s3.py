@@ -1,7 +1,8 @@
 """An S3 endpoint that fails requests the way a test asks (an error code, or a stall).
 
 With `methods`, only those HTTP methods fail and the others pass through to a real (moto) S3,
-so that a test can let reads succeed and make the write fail.
+so that a test can let reads succeed and make the write fail. With `methods=frozenset()` nothing
+fails: it is a proxy that counts the bytes S3 served (`bytes_served`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Fault:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _FaultServer
+    # HTTP/1.1 answers botocore's "Expect: 100-continue" at once; HTTP/1.0 would make every PUT wait 1 s.
+    protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
         fault = self.server.fault
@@ -39,6 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
             f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{fault.code}</Code>'
             f"<Message>{fault.code} (injected)</Message><RequestId>FAULT</RequestId></Error>"
         ).encode()
+        self.close_connection = True  # the request body, if any, is left unread
         try:
             self.send_response(fault.status)
             self.send_header("Content-Type", "application/xml")
@@ -53,17 +57,19 @@ class _Handler(BaseHTTPRequestHandler):
         upstream = urlsplit(self.server.upstream)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         connection = http.client.HTTPConnection(upstream.netloc, timeout=10)
-        connection.request(self.command, self.path, body=body, headers=dict(self.headers))
+        headers = {name: value for name, value in self.headers.items() if name.lower() != "expect"}
+        connection.request(self.command, self.path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
         self.send_response(response.status)
         for name, value in response.getheaders():
-            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date", "expect"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
         connection.close()
+        self.server.bytes_served += len(data)
 
     do_GET = do_PUT = do_HEAD = do_POST = _answer  # noqa: N815 - http.server's naming
 
@@ -80,6 +86,7 @@ class _FaultServer(ThreadingHTTPServer):
         self.fault = fault
         self.upstream = upstream
         self.requests = 0
+        self.bytes_served = 0
 
 
 class FaultyS3(LoopbackServer):
@@ -92,3 +99,7 @@ class FaultyS3(LoopbackServer):
     @property
     def requests(self) -> int:
         return self._fault_server.requests
+
+    @property
+    def bytes_served(self) -> int:
+        return self._fault_server.bytes_served

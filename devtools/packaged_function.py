@@ -53,6 +53,28 @@ def function_configuration(template_path: Path = BUILT_TEMPLATE) -> tuple[Path, 
     return template_path.parent / properties["CodeUri"], properties["Handler"], environment
 
 
+def lambda_environment(code_dir: Path, handler: str, environment: Mapping[str, str]) -> dict[str, str]:
+    """What Lambda's python3.x runtime sets for the function, plus the given variables."""
+    if not (RUNTIME_DIR / "awslambdaric").is_dir():
+        raise FileNotFoundError(f"{RUNTIME_DIR} is missing: run `make runtime` first")
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
+        "PYTHONPATH": os.pathsep.join([str(code_dir), str(RUNTIME_DIR)]),
+        "_HANDLER": handler,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_ARN.rsplit(":", 1)[-1],
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/image-definitions",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+        **environment,
+    }
+
+
 class PackagedFunction:
     """One Lambda execution environment: started cold on entry, reused by every invoke until exit."""
 
@@ -66,25 +88,9 @@ class PackagedFunction:
 
     def process_environment(self) -> dict[str, str]:
         """What Lambda's python3.x runtime sets, plus the template's and the caller's variables."""
-        if not (RUNTIME_DIR / "awslambdaric").is_dir():
-            raise FileNotFoundError(f"{RUNTIME_DIR} is missing: run `make runtime` first")
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "LAMBDA_TASK_ROOT": str(self.code_dir),
-            "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
-            "PYTHONPATH": os.pathsep.join([str(self.code_dir), str(RUNTIME_DIR)]),
-            "_HANDLER": self.handler,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_ARN.rsplit(":", 1)[-1],
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/image-definitions",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-            "AWS_LAMBDA_RUNTIME_API": self._runtime_api.address,
-            **self._environment,
-        }
+        return lambda_environment(
+            self.code_dir, self.handler, {"AWS_LAMBDA_RUNTIME_API": self._runtime_api.address, **self._environment}
+        )
 
     def __enter__(self) -> Self:
         self._runtime_api.__enter__()
