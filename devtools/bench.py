@@ -29,7 +29,7 @@ from devtools.local_aws import LocalAws, load_event, local_aws
 from devtools.packaged_function import function_configuration, lambda_environment
 
 WORKER = Path(__file__).resolve().parent / "bench_worker.py"
-PAIRS = 7
+PAIRS = 15
 WARM_JOBS = 10
 LARGE_ARTIFACT_BYTES = 200 * 1024 * 1024
 GOAL_COLD_RATIO = 1.15

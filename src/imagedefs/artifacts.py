@@ -10,9 +10,10 @@ import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from imagedefs.archive import source_from_zip, zip_single_file
+from imagedefs.aws_session import create_client
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
@@ -211,11 +212,10 @@ def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token
 
     Endpoint and region come from boto3's standard configuration (AWS_ENDPOINT_URL_S3, AWS_REGION).
     """
-    import boto3
     from botocore.config import Config
 
     timeouts = budget.s3_timeouts()
-    return boto3.client(
+    client = create_client(
         "s3",
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
@@ -227,3 +227,4 @@ def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token
             retries={"mode": "standard", "max_attempts": timeouts.max_attempts},
         ),
     )
+    return cast("S3Client", client)

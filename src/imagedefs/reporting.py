@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
+from imagedefs.aws_session import create_client
 from imagedefs.errors import ReportNotDeliveredError
 
 if TYPE_CHECKING:
@@ -76,10 +77,10 @@ class JobReporter:
 
 def codepipeline_client() -> CodePipelineClient:
     """A CodePipeline client from boto3's standard configuration, retrying throttling in standard mode."""
-    import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    client = create_client(
         "codepipeline",
         config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 5}),
     )
+    return cast("CodePipelineClient", client)
