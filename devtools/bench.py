@@ -119,9 +119,8 @@ def spread(values: list[float], unit: float, fmt: str) -> str:
 
 def main() -> None:
     print(f"make bench: {PAIRS} interleaved pairs; median (min–max)")
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    )
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
     with local_aws() as aws:
         bench = Bench(aws)
         two_containers = load_event("two-ecr-sources.json")
