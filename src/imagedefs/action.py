@@ -30,6 +30,7 @@ def run_job(job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore)
     config = parse_user_parameters(data.action_configuration.configuration.user_parameters, settings)
     inputs = {artifact.name: artifact for artifact in data.input_artifacts}
     outputs = {artifact.name: artifact for artifact in data.output_artifacts}
+    logger.append_keys(input_artifacts=list(inputs), output_artifacts=list(outputs))
     selected, ignored = select_inputs(list(inputs), config)
     if ignored:
         logger.info("Input artifacts not named in containers are ignored", extra={"ignored_artifacts": ignored})
@@ -70,8 +71,11 @@ def _report_success(job: CodePipelineJobEvent, request_id: str, reporter: JobRep
             "outputs": {output.artifact: list(output.containers) for output in plan.outputs},
         },
     )
+    variables = plan.output_variables()
+    if not variables:
+        logger.warning("Output variables left out: together they pass CodePipeline's 122,880-byte limit")
     with _reporting_tracked():
-        outcome = reporter.succeed(job.get_id, plan.summary(), request_id, plan.output_variables())
+        outcome = reporter.succeed(job.get_id, plan.summary(), request_id, variables)
     _record_outcome(outcome, failure_type=None)
     return outcome
 

@@ -66,7 +66,11 @@ class Plan:
         return "; ".join(lines)
 
     def output_variables(self) -> dict[str, str]:
-        """Each container's image URI, tag and digest, for later actions (`#{Namespace.web_imageUri}`)."""
+        """Each container's image URI, tag and digest, for later actions (`#{Namespace.web_imageUri}`).
+
+        Empty when all of them together would pass CodePipeline's limit for one action: the deploy
+        needs only the file, so the job still succeeds.
+        """
         variables: dict[str, str] = {}
         for image in self.images:
             variables[image.name + IMAGE_URI_SUFFIX] = image.image_uri

@@ -193,3 +193,23 @@ def test_function_level_defaults_apply_unless_user_parameters_override(
     aws.seed(overridden)
     invoke(overridden)
     assert json.loads(aws.output_files(overridden)["imagedefinitions.json"])[0]["imageUri"].endswith(":v1.4.2")
+
+
+def test_logs_and_metrics_carry_the_job_the_artifacts_and_the_outcome(aws: LocalAws, invoke: Invoke) -> None:
+    good = load_event("two-ecr-sources.json")
+    aws.seed(good)
+    bad = load_event("bad-user-parameters.json")
+
+    records = invoke(good).log_records + invoke(bad).log_records
+
+    written = next(record for record in records if record.get("message") == "Image definitions written")
+    assert written["correlation_id"] == good["CodePipeline.job"]["id"]
+    assert written["input_artifacts"] == ["WebImage", "ApiImage"]
+    assert written["output_artifacts"] == ["ImageDefinitions"]
+    assert written["images"]["web"] == f"{REGISTRY}/shop/web:v1.4.2"
+    assert written["outcome"] == "succeeded"
+    metrics = [record for record in records if "_aws" in record]
+    assert any(record.get("JobsSucceeded") == [1.0] for record in metrics)
+    assert any(
+        record.get("JobsFailed") == [1.0] and record.get("FailureType") == "ConfigurationError" for record in metrics
+    )
