@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,6 +16,11 @@ from imagedefs.budget import TimeBudget
 from imagedefs.observability import logger, metrics
 from imagedefs.reporting import JobReporter, codepipeline_client
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+JOB_KEY = "CodePipeline.job"
+
 
 @cache
 def _reporter() -> JobReporter:
@@ -22,7 +28,7 @@ def _reporter() -> JobReporter:
     return JobReporter(codepipeline_client())
 
 
-def _artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> Any:
+def _artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> S3Client:
     credentials = job.data.artifact_credentials
     return artifact_s3_client(
         credentials.access_key_id, credentials.secret_access_key, credentials.session_token, budget
@@ -32,6 +38,12 @@ def _artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> Any:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    if not isinstance(event, dict) or not isinstance(event.get(JOB_KEY), dict) or "id" not in event[JOB_KEY]:
+        # Without a job id there is nothing to report to; only a misconfigured caller sends this.
+        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+        message = f'Not a CodePipeline job event: no "{JOB_KEY}" with an "id". Invoke it from a Lambda Invoke action.'
+        logger.error(message, extra={"event_keys": sorted(event)[:10] if isinstance(event, dict) else []})
+        raise ValueError(message)
     job = CodePipelineJobEvent(event)
     logger.set_correlation_id(job.get_id)
     outcome = handle_job(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -302,3 +303,9 @@ def test_codepipeline_throttling_on_the_report_is_retried(aws: LocalAws, invoke:
     aws.double.fail_next("PutJobSuccessResult", "ThrottlingException", status=400, times=2)
 
     assert invoke(event).report.succeeded
+
+
+@pytest.mark.parametrize("event", [{}, {"CodePipeline.job": {}}, {"Records": []}])
+def test_an_event_that_is_no_codepipeline_job_is_refused_clearly(invoke: Invoke, event: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=re.escape('Not a CodePipeline job event: no "CodePipeline.job" with an "id"')):
+        invoke(event)
