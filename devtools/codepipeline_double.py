@@ -23,7 +23,6 @@ from botocore.model import MapShape, OperationModel, Shape, StructureShape
 from devtools.loopback import LoopbackServer
 
 REPORT_OPERATIONS = ("PutJobSuccessResult", "PutJobFailureResult")
-REQUESTS_PATH = "/__double__/requests"
 _CBOR_PATH = re.compile(r"/service/(?P<service>[^/]+)/operation/(?P<operation>[^/]+)")
 
 
@@ -167,13 +166,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, cbor2.dumps(answer), "application/cbor", {"smithy-protocol": "rpc-v2-cbor"})
         else:
             self._send(status, json.dumps(answer).encode(), "application/x-amz-json-1.1", {})
-
-    def do_GET(self) -> None:
-        if self.path != REQUESTS_PATH:
-            self._send(404, b"{}", "application/json", {})
-            return
-        reports = [{"operation": r.operation, "request": r.request} for r in self.server.double.reports]
-        self._send(200, json.dumps(reports).encode(), "application/json", {})
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
         self.send_response(status)
