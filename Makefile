@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 RUNTIME := .lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Lambda's Python (template.yaml: python3.13), if this machine has it: sam build ships .pyc made with it.
+LAMBDA_PYTHON := 3.13
+export LAMBDA_PYTHON_BIN ?= $(firstword $(foreach candidate,python$(LAMBDA_PYTHON) $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON)*/bin/python$(LAMBDA_PYTHON)),$(shell $(candidate) -c '' >/dev/null 2>&1 && echo $(candidate))))
 
 .PHONY: demo bench local-pipeline test lint typecheck unit template build runtime clean
 
