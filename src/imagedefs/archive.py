@@ -15,6 +15,8 @@ from imagedefs.image_detail import (
     IMAGE_DEFINITIONS_FILE,
     IMAGE_DETAIL_FILE,
     MAX_FILE_BYTES,
+    check_file_size,
+    file_location,
     parse_image_definitions,
     parse_image_detail,
 )
@@ -72,19 +74,14 @@ def zip_single_file(file_name: str, content: bytes) -> bytes:
 
 
 def _read_member(archive: zipfile.ZipFile, artifact: str, name: str) -> bytes:
-    too_large = ArtifactContentError(
-        f'Artifact "{artifact}", file {name}: the file is larger than {MAX_FILE_BYTES // 1024} KB; an ECR source '
-        "writes a few hundred bytes."
-    )
+    where = file_location(artifact, name)
     info = archive.getinfo(name)
-    if info.file_size > MAX_FILE_BYTES:
-        raise too_large
+    check_file_size(where, info.file_size)
     try:
         with archive.open(info) as member:
             # The header may lie: never decompress more than the limit.
             data = member.read(MAX_FILE_BYTES + 1)
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
-        raise ArtifactContentError(f'Artifact "{artifact}", file {name}: cannot be read from the zip ({exc}).') from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise too_large
+        raise ArtifactContentError(f"{where}: cannot be read from the zip ({exc}).") from exc
+    check_file_size(where, len(data))
     return data

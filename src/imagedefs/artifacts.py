@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from imagedefs.archive import source_from_zip, zip_single_file
-from imagedefs.aws_session import create_client
+from imagedefs.aws_session import create_client, error_code
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
@@ -98,7 +98,6 @@ class _RangedObjectReader(io.RawIOBase):
         self._location = location
         self._position = 0
         self._blocks: list[tuple[int, bytes]] = []
-        self.bytes_fetched = 0
         # The zip directory sits at the end: fetch the tail first, which is the whole of a small object.
         self.size = 0
         self._fetch(f"bytes=-{READ_BLOCK_BYTES}", tail=True)
@@ -108,11 +107,10 @@ class _RangedObjectReader(io.RawIOBase):
         try:
             response = self._client.get_object(Bucket=self._location.bucket, Key=self._location.key, Range=byte_range)
         except Exception as exc:
-            if _error_code(exc) == "InvalidRange":  # an empty object has no byte to return
+            if error_code(exc) == "InvalidRange":  # an empty object has no byte to return
                 return
             raise
         data = response["Body"].read()
-        self.bytes_fetched += len(data)
         content_range = response.get("ContentRange") or f"bytes 0-{len(data) - 1}/{len(data)}"
         span, _, total = content_range.removeprefix("bytes ").partition("/")
         start = int(span.split("-")[0])
@@ -156,13 +154,6 @@ class _RangedObjectReader(io.RawIOBase):
         return next(((start, data) for start, data in self._blocks if start <= position < start + len(data)), None)
 
 
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return ""
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 @contextmanager
 def _s3_errors(doing: str) -> Iterator[None]:
     """Turn S3 and network failures into the job's failure types, naming what was being done."""
@@ -182,7 +173,7 @@ def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(exc, ClientError):
-        code = _error_code(exc)
+        code = error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in _ACCESS_DENIED_CODES or code.startswith("KMS.") or status == 403:
             return ArtifactAccessDeniedError(

@@ -26,3 +26,11 @@ def _session() -> Session:
 
 def create_client(service_name: str, **options: Any) -> BaseClient:
     return _session().create_client(service_name, **options)
+
+
+def error_code(error: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ("AccessDenied", ...); empty for any other error."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))

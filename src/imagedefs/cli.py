@@ -46,15 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         (output,) = plan.outputs
         destination = Path(arguments.output) if arguments.output else Path(output.file_name)
         _write_atomically(destination, output.content)
-    except ConfigurationError as error:
+    except ImageDefsError as error:
         print(f"imagedefs: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ArtifactContentError as error:
-        print(f"imagedefs: error: {error}", file=sys.stderr)
-        return EXIT_BAD_CONTENT
-    except ImageDefsError as error:  # the S3 failures cannot happen on files, but keep the contract total
-        print(f"imagedefs: error: {error}", file=sys.stderr)
-        return EXIT_BAD_CONTENT
+        return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT
     print(f"Wrote {destination}: {plan.summary()}")
     return EXIT_OK
 

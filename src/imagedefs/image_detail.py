@@ -43,7 +43,7 @@ class ImageDefinition:
 
 def parse_image_detail(artifact: str, data: bytes) -> ImageDetail:
     """Validate every field of imageDetail.json that the transform relies on."""
-    where = f'Artifact "{artifact}", file {IMAGE_DETAIL_FILE}'
+    where = file_location(artifact, IMAGE_DETAIL_FILE)
     document = _load_json(where, data)
     if not isinstance(document, dict):
         raise ArtifactContentError(f"{where}: the file must hold a JSON object, as the ECR source action writes it.")
@@ -94,7 +94,7 @@ def parse_image_detail(artifact: str, data: bytes) -> ImageDetail:
 
 def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition, ...]:
     """Validate an imagedefinitions.json written by an earlier action, to merge it as is."""
-    where = f'Artifact "{artifact}", file {IMAGE_DEFINITIONS_FILE}'
+    where = file_location(artifact, IMAGE_DEFINITIONS_FILE)
     document = _load_json(where, data)
     if not isinstance(document, list) or not document:
         raise ArtifactContentError(
@@ -121,11 +121,20 @@ def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition
     return tuple(definitions)
 
 
-def _load_json(where: str, data: bytes) -> Any:
-    if len(data) > MAX_FILE_BYTES:
+def check_file_size(where: str, size: int) -> None:
+    """Refuse a file over the limit; `where` names the artifact and file as the messages do."""
+    if size > MAX_FILE_BYTES:
         raise ArtifactContentError(
             f"{where}: the file is larger than {MAX_FILE_BYTES // 1024} KB; an ECR source writes a few hundred bytes."
         )
+
+
+def file_location(artifact: str, file_name: str) -> str:
+    return f'Artifact "{artifact}", file {file_name}'
+
+
+def _load_json(where: str, data: bytes) -> Any:
+    check_file_size(where, len(data))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

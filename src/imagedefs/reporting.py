@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from imagedefs.aws_session import create_client
+from imagedefs.aws_session import create_client, error_code
 from imagedefs.errors import ReportNotDeliveredError
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class JobReporter:
         try:
             operation(**request)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in CLOSED_JOB_ERRORS:
+            if error_code(exc) in CLOSED_JOB_ERRORS:
                 return "already_closed"
             raise ReportNotDeliveredError(f"CodePipeline refused the job result: {exc}") from exc
         except BotoCoreError as exc:

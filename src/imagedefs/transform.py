@@ -37,6 +37,7 @@ class ContainerImage:
     name: str
     image_uri: str
     artifact: str
+    registry: str
     tag: str | None = None
     digest: str | None = None
     note: str | None = None
@@ -129,7 +130,7 @@ def build_plan(
 
 def _image_from_detail(detail: ImageDetail, config: ActionConfig) -> ContainerImage:
     name = _container_name(detail, config)
-    repository = detail.reference.name
+    repository, registry = detail.reference.name, detail.reference.registry
     if config.tag_pattern is not None:
         pattern = config.tag_pattern
         tag = next((tag for tag in detail.tags if pattern.fullmatch(tag)), None)
@@ -142,12 +143,17 @@ def _image_from_detail(detail: ImageDetail, config: ActionConfig) -> ContainerIm
     else:
         tag = detail.tags[0] if detail.tags else None
     if config.pin == "digest":
-        return ContainerImage(name, detail.image_uri, detail.artifact, tag=tag, digest=detail.digest)
+        return ContainerImage(name, detail.image_uri, detail.artifact, registry, tag=tag, digest=detail.digest)
     if tag is None:
         return ContainerImage(
-            name, detail.image_uri, detail.artifact, digest=detail.digest, note="image has no tag: pinned by digest"
+            name,
+            detail.image_uri,
+            detail.artifact,
+            registry,
+            digest=detail.digest,
+            note="image has no tag: pinned by digest",
         )
-    return ContainerImage(name, f"{repository}:{tag}", detail.artifact, tag=tag, digest=detail.digest)
+    return ContainerImage(name, f"{repository}:{tag}", detail.artifact, registry, tag=tag, digest=detail.digest)
 
 
 def _container_name(detail: ImageDetail, config: ActionConfig) -> str:
@@ -170,6 +176,7 @@ def _image_from_definition(artifact: str, definition: ImageDefinition) -> Contai
         definition.name,
         definition.image_uri,
         artifact,
+        registry=reference.registry if reference else definition.image_uri,
         tag=reference.tag if reference else None,
         digest=reference.digest if reference else None,
     )
@@ -188,13 +195,11 @@ def _check_unique_names(images: Sequence[ContainerImage]) -> None:
 
 
 def _check_registry_allowed(image: ContainerImage, settings: Settings) -> None:
-    reference = parse_reference(image.image_uri)
-    registry = reference.registry if reference else image.image_uri
-    if not settings.registry_allowed(registry):
+    if not settings.registry_allowed(image.registry):
         allowed = ", ".join(rule.text for rule in settings.allowed_registries)
         raise ArtifactContentError(
             f'Artifact "{image.artifact}": image {image.image_uri} for container "{image.name}" comes from registry '
-            f"{registry}, which this function does not allow (allowed: {allowed}). Use an image from an allowed "
+            f"{image.registry}, which this function does not allow (allowed: {allowed}). Use an image from an allowed "
             "registry, or ask whoever deployed the function to add the registry to its AllowedRegistries parameter."
         )
 
