@@ -88,13 +88,15 @@ def _user_parameters(arguments: argparse.Namespace) -> dict[str, object]:
             parameters["containers"] = json.loads(arguments.containers)
         except json.JSONDecodeError as exc:
             raise ConfigurationError(f"--containers is not valid JSON ({exc.msg}).") from exc
-    for entry in arguments.container:
-        artifact, equals, name = entry.partition("=")
-        if not equals:
-            raise ConfigurationError(f'--container "{entry}" must be ARTIFACT=NAME.')
+    if arguments.container:
         containers = parameters.setdefault("containers", {})
-        assert isinstance(containers, dict)
-        containers[artifact] = name
+        if not isinstance(containers, dict):
+            raise ConfigurationError("--container adds to --containers, which must then be a JSON object.")
+        for entry in arguments.container:
+            artifact, equals, name = entry.partition("=")
+            if not equals:
+                raise ConfigurationError(f'--container "{entry}" must be ARTIFACT=NAME.')
+            containers[artifact] = name
     for key in ("pin", "tag", "format", "file"):
         value = getattr(arguments, key)
         if value is not None:

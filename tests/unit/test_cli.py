@@ -51,6 +51,8 @@ def test_options_are_the_user_parameters(workdir: Path) -> None:
     [
         (["WebImage", "--containers", "{"], "--containers is not valid JSON"),
         (["WebImage", "--containers", '{"Nope": "web"}'], '"Nope", which is not an input artifact'),
+        (["WebImage", "--containers", "[]", "--container", "WebImage=web"], "--containers, which must then be a JSON"),
+        (["WebImage", "--container", "web"], '--container "web" must be ARTIFACT=NAME'),
         (["WebImage", "--file", "../x.json"], 'UserParameters "file" is "../x.json"'),
         (["missing-folder"], "does not exist"),
         (["WebImage", "--allowed-registries", "not a host"], 'holds "not a host"'),
