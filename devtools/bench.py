@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.faulty_s3 import Fault, FaultyS3
-from devtools.local_aws import LocalAws, load_event, local_aws
+from devtools.local_aws import LocalAws, load_event, local_aws, sample_artifacts
 from devtools.packaged_function import RUNTIME_DIR, function_configuration, lambda_environment
 
 WORKER = Path(__file__).resolve().parent / "bench_worker.py"
@@ -126,12 +126,12 @@ def large_artifact_event(aws: LocalAws, size: int) -> dict[str, Any]:
     event = load_event("single-ecr-source.json")
     aws.seed(event)
     location = event["CodePipeline.job"]["data"]["inputArtifacts"][0]["location"]["s3Location"]
+    detail = sample_artifacts()[f"{location['bucketName']}/{location['objectKey']}"]["imageDetail.json"]
     location["objectKey"] = f"bench/artifact-{size}.zip"
-    detail = aws.s3.get_object(Bucket=location["bucketName"], Key="my-pipeline/SourceArti/k3Y8Qz1")["Body"].read()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("bundle.bin", os.urandom(size))  # incompressible, stored: the zip is as large as asked
-        archive.writestr("imageDetail.json", zipfile.ZipFile(io.BytesIO(detail)).read("imageDetail.json"))
+        archive.writestr("imageDetail.json", json.dumps(detail))
     aws.put(location["bucketName"], location["objectKey"], buffer.getvalue())
     return event
 

@@ -83,18 +83,18 @@ class LocalAws:
         """Create the job's buckets and upload its input artifacts from `artifacts` (default: events/)."""
         artifacts = sample_artifacts() if artifacts is None else artifacts
         data = event["CodePipeline.job"]["data"]
-        for artifact in data["inputArtifacts"] + data["outputArtifacts"]:
-            self.ensure_bucket(artifact["location"]["s3Location"]["bucketName"])
+        buckets = {
+            artifact["location"]["s3Location"]["bucketName"]
+            for artifact in data["inputArtifacts"] + data["outputArtifacts"]
+        }
+        existing = {entry["Name"] for entry in self.s3.list_buckets().get("Buckets", [])}
+        for bucket in sorted(buckets - existing):
+            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         for artifact in data["inputArtifacts"]:
             location = artifact["location"]["s3Location"]
             files = artifacts.get(f"{location['bucketName']}/{location['objectKey']}")
             if files is not None:
                 self.put(location["bucketName"], location["objectKey"], zip_files(files))
-
-    def ensure_bucket(self, bucket: str) -> None:
-        existing = {entry["Name"] for entry in self.s3.list_buckets().get("Buckets", [])}
-        if bucket not in existing:
-            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
 
     def put(self, bucket: str, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
