@@ -1,8 +1,10 @@
-"""An S3 endpoint that fails requests the way a test asks (an error code, or a stall).
+"""An S3 endpoint that fails requests the way a test asks: an error code, a stall, a late or trickled answer.
 
 With `methods`, only those HTTP methods fail and the others pass through to a real (moto) S3,
 so that a test can let reads succeed and make the write fail. With `methods=frozenset()` nothing
-fails: it is a proxy that counts the bytes S3 served (`bytes_served`).
+fails: it is a proxy that counts the bytes S3 served (`bytes_served`). With `delay_seconds` every
+request passes through, each answered that late. With `trickle` ("headers" or "body") or
+`stall_mid_body_seconds`, a GET is answered 200 with a body of `TRICKLED_BODY_BYTES`, sent slowly.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from urllib.parse import urlsplit
 
 from devtools.loopback import LoopbackServer
 
+# Every slow answer ends by itself after this long, whatever the client does.
+MAX_SLOW_ANSWER_SECONDS = 60.0
+TRICKLED_BODY_BYTES = 4096
+
 
 @dataclass
 class Fault:
@@ -23,6 +29,10 @@ class Fault:
     code: str = "AccessDenied"
     stall_seconds: float = 0.0
     methods: frozenset[str] | None = None
+    delay_seconds: float = 0.0
+    trickle: str | None = None
+    trickle_interval: float = 0.3
+    stall_mid_body_seconds: float = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -32,10 +42,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         fault = self.server.fault
+        if fault.delay_seconds:
+            self.server.requests += 1
+            time.sleep(fault.delay_seconds)
+            if not self.server.closing:  # the test that asked for it may be over
+                self._pass_through()
+            return
         if fault.methods is not None and self.command not in fault.methods:
             self._pass_through()
             return
         self.server.requests += 1
+        if fault.trickle or fault.stall_mid_body_seconds:
+            self._answer_slowly(fault)
+            return
         if fault.stall_seconds:
             time.sleep(fault.stall_seconds)
         body = (
@@ -51,6 +70,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up on a stalled answer
+
+    def _answer_slowly(self, fault: Fault) -> None:
+        size = TRICKLED_BODY_BYTES
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: binary/octet-stream\r\nContent-Length: {size}\r\n"
+            f"Content-Range: bytes 0-{size - 1}/{size}\r\n\r\n"
+        ).encode()
+        body = b"PK" + b"\0" * (size - 2)
+        if fault.trickle == "headers":
+            pieces = [head[i : i + 1] for i in range(len(head))] + [body]
+        elif fault.trickle == "body":
+            pieces = [head] + [body[i : i + 1] for i in range(size)]
+        else:
+            pieces = [head, body[: size // 2], b"", body[size // 2 :]]  # b"": the stall
+        self.close_connection = True
+        deadline = time.monotonic() + MAX_SLOW_ANSWER_SECONDS
+        try:
+            for piece in pieces:
+                if time.monotonic() > deadline:
+                    return
+                if piece:
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                time.sleep(fault.trickle_interval if fault.trickle else 0 if piece else fault.stall_mid_body_seconds)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up
 
     def _pass_through(self) -> None:
         assert self.server.upstream, "FaultyS3 needs an upstream to pass requests through"
@@ -87,6 +132,7 @@ class _FaultServer(ThreadingHTTPServer):
         self.upstream = upstream
         self.requests = 0
         self.bytes_served = 0
+        self.closing = False
 
 
 class FaultyS3(LoopbackServer):
@@ -95,6 +141,10 @@ class FaultyS3(LoopbackServer):
     def __init__(self, fault: Fault, upstream: str | None = None) -> None:
         self._fault_server = _FaultServer(fault, upstream)
         super().__init__(self._fault_server)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._fault_server.closing = True
+        super().__exit__(*exc_info)
 
     @property
     def requests(self) -> int:

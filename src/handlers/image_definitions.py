@@ -13,13 +13,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from imagedefs.action import handle_job
 from imagedefs.artifacts import artifact_s3_client
 from imagedefs.budget import TimeBudget
+from imagedefs.job_event import JOB_KEY, job_id_of
 from imagedefs.observability import logger, metrics
 from imagedefs.reporting import JobReporter, codepipeline_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-JOB_KEY = "CodePipeline.job"
 
 
 @cache
@@ -36,17 +35,23 @@ def _artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> S3Client:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+# log_event=False: POWERTOOLS_LOGGER_LOG_EVENT=true would print the raw event, artifact credentials included.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    if not isinstance(event, dict) or not isinstance(event.get(JOB_KEY), dict) or "id" not in event[JOB_KEY]:
+    job_id = job_id_of(event)
+    if job_id is None:
         # Without a job id there is nothing to report to; only a misconfigured caller sends this.
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
         message = f'Not a CodePipeline job event: no "{JOB_KEY}" with an "id". Invoke it from a Lambda Invoke action.'
-        logger.error(message, extra={"event_keys": sorted(event)[:10] if isinstance(event, dict) else []})
+        logger.error(message, extra={"event_keys": sorted(map(str, event))[:10] if isinstance(event, dict) else []})
         raise ValueError(message)
-    job = CodePipelineJobEvent(event)
-    logger.set_correlation_id(job.get_id)
+    logger.set_correlation_id(job_id)
     outcome = handle_job(
-        job, context.aws_request_id, context.get_remaining_time_in_millis(), os.environ, _artifact_client, _reporter()
+        CodePipelineJobEvent(event),
+        context.aws_request_id,
+        context.get_remaining_time_in_millis(),
+        os.environ,
+        _artifact_client,
+        _reporter(),
     )
-    return {"jobId": job.get_id, "report": outcome}
+    return {"jobId": job_id, "report": outcome}

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from imagedefs.artifacts import ArtifactStore, S3Location
-from imagedefs.budget import TimeBudget
+from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.config import Settings, parse_user_parameters
 from imagedefs.errors import ImageDefsError, ReportNotDeliveredError, failure_type_of
+from imagedefs.job_event import check_job_event, secrets_of
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.reporting import JobReporter, ReportOutcome
-from imagedefs.transform import Plan, build_plan, select_inputs
+from imagedefs.transform import MergedDefinitions, Plan, build_plan, select_inputs, unpicked_definitions
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import CodePipelineArtifact
@@ -35,6 +35,12 @@ def run_job(job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore)
     if ignored:
         logger.info("Input artifacts not named in containers are ignored", extra={"ignored_artifacts": ignored})
     sources = [store.read_source(name, _location(inputs[name])) for name in selected]
+    for source in sources:
+        if isinstance(source, MergedDefinitions) and (left_out := unpicked_definitions(source, config)):
+            logger.info(
+                "Entries of a merged imagedefinitions.json not named in containers are left out",
+                extra={"artifact": source.artifact, "left_out_containers": left_out},
+            )
     plan = build_plan(sources, list(outputs), config, settings)
     for output in plan.outputs:
         store.write_output(_location(outputs[output.artifact]), output)
@@ -50,19 +56,22 @@ def handle_job(
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job and report its result once; a failure is reported, not raised."""
-    with redactor.hiding(*_secrets_of(job)):
-        budget = TimeBudget.from_remaining_millis(remaining_millis)
-        try:
-            settings = Settings.from_environment(environ)
-            key = job.data.encryption_key
-            store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
-            plan = run_job(job, settings, store)
-        except Exception as exc:  # every failure must end in a report, or the pipeline hangs
-            return _report_failure(job, request_id, reporter, exc)
-        return _report_success(job, request_id, reporter, plan)
+    redactor.hide(*secrets_of(job.raw_event))
+    budget = TimeBudget.from_remaining_millis(remaining_millis)
+    try:
+        check_job_event(job.raw_event)
+        settings = Settings.from_environment(environ)
+        key = job.data.encryption_key
+        store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
+        plan = run_job(job, settings, store)
+    except Exception as exc:  # every failure must end in a report, or the pipeline hangs
+        return _report_failure(job, request_id, reporter, budget, exc)
+    return _report_success(job, request_id, reporter, budget, plan)
 
 
-def _report_success(job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, plan: Plan) -> ReportOutcome:
+def _report_success(
+    job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, budget: TimeBudget, plan: Plan
+) -> ReportOutcome:
     logger.info(
         "Image definitions written",
         extra={
@@ -74,19 +83,13 @@ def _report_success(job: CodePipelineJobEvent, request_id: str, reporter: JobRep
     variables = plan.output_variables()
     if not variables:
         logger.warning("Output variables left out: together they pass CodePipeline's 122,880-byte limit")
-    with _reporting_tracked():
-        outcome = reporter.succeed(job.get_id, plan.summary(), request_id, variables)
+    outcome = _deliver(budget, lambda: reporter.succeed(job.get_id, plan.summary(), request_id, variables))
     _record_outcome(outcome, failure_type=None)
     return outcome
 
 
-def _secrets_of(job: CodePipelineJobEvent) -> tuple[str, str]:
-    credentials = job.data.get("artifactCredentials") or {}
-    return credentials.get("secretAccessKey", ""), credentials.get("sessionToken", "")
-
-
 def _report_failure(
-    job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, error: Exception
+    job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, budget: TimeBudget, error: Exception
 ) -> ReportOutcome:
     failure_type = failure_type_of(error)
     if isinstance(error, ImageDefsError):
@@ -98,16 +101,18 @@ def _report_failure(
             "The function's CloudWatch log has the details under that request id."
         )
         logger.exception("Job failed unexpectedly", extra={"outcome": "failed", "failure_type": failure_type})
-    with _reporting_tracked():
-        outcome = reporter.fail(job.get_id, failure_type, message, request_id)
+    outcome = _deliver(budget, lambda: reporter.fail(job.get_id, failure_type, message, request_id))
     _record_outcome(outcome, failure_type)
     return outcome
 
 
-@contextmanager
-def _reporting_tracked() -> Iterator[None]:
+def _deliver(budget: TimeBudget, report: Callable[[], ReportOutcome]) -> ReportOutcome:
+    """Send the report before Lambda's deadline; raise, so that Lambda retries the job, if it cannot be sent."""
     try:
-        yield
+        try:
+            return call_with_deadline(report, budget.left_to_report())
+        except DeadlineReachedError as exc:
+            raise ReportNotDeliveredError("CodePipeline did not answer before the function's deadline") from exc
     except ReportNotDeliveredError:
         logger.exception("The job's result could not be reported; raising so that Lambda retries the job")
         metrics.add_metric(name="ReportsNotDelivered", unit=MetricUnit.Count, value=1)

@@ -6,11 +6,12 @@ directory and the one member read, never a download of the whole object.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from imagedefs.archive import source_from_zip, zip_single_file
 from imagedefs.aws_session import create_client, error_code
@@ -19,6 +20,7 @@ from imagedefs.errors import (
     ArtifactAccessDeniedError,
     ArtifactContentError,
     ImageDefsError,
+    InvalidJobError,
     ServiceUnavailableError,
 )
 from imagedefs.transform import InputSource, OutputFile
@@ -56,7 +58,11 @@ class S3Location:
 
 
 class ArtifactStore:
-    """Reads input artifacts and writes output artifacts with the job's artifact credentials."""
+    """Reads input artifacts and writes output artifacts with the job's artifact credentials.
+
+    With a budget, every S3 call runs under its hard deadline; errors are classified here, where they
+    come from, so that a network failure can never pass for bad content further up.
+    """
 
     def __init__(self, client: S3Client, kms_key_id: str | None = None, budget: TimeBudget | None = None) -> None:
         self._client = client
@@ -66,9 +72,8 @@ class ArtifactStore:
     def read_source(self, artifact: str, location: S3Location) -> InputSource:
         """The imageDetail.json (or, failing that, imagedefinitions.json) inside an input artifact's zip."""
         doing = f'reading input artifact "{artifact}" ({location})'
-        with _s3_errors(doing):
-            reader = _RangedObjectReader(self._client, location, self._check_budget(doing))
-            return source_from_zip(artifact, reader, where=f"({location}, {reader.size} bytes)")
+        reader = _RangedObjectReader(self._client, location, lambda call: self._call(doing, call))
+        return source_from_zip(artifact, reader, where=f"({location}, {reader.size} bytes)")
 
     def write_output(self, location: S3Location, output: OutputFile) -> None:
         """Upload one output artifact zip, encrypted with the pipeline's KMS key when it has one."""
@@ -76,47 +81,55 @@ class ArtifactStore:
         encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id} if self._kms_key_id else {}
         )
-        doing = f'writing output artifact "{output.artifact}" ({location})'
-        with _s3_errors(doing):
-            self._check_budget(doing)()
-            self._client.put_object(
+        self._call(
+            f'writing output artifact "{output.artifact}" ({location})',
+            lambda: self._client.put_object(
                 Bucket=location.bucket, Key=location.key, Body=body, ContentType="application/zip", **encryption
-            )
+            ),
+        )
 
-    def _check_budget(self, doing: str) -> Callable[[], None]:
-        budget = self._budget
-        return (lambda: budget.check(doing)) if budget else (lambda: None)
+    def _call(self, doing: str, call: Callable[[], _Result]) -> _Result:
+        with _s3_errors(doing):
+            return self._budget.run(doing, call) if self._budget else call()
+
+
+_Result = TypeVar("_Result")
+_Call = Callable[[Callable[[], _Result]], _Result]
 
 
 class _RangedObjectReader(io.RawIOBase):
     """A seekable, read-only view of an S3 object that fetches only the byte ranges read."""
 
-    def __init__(self, client: S3Client, location: S3Location, before_each_request: Callable[[], None]) -> None:
+    def __init__(self, client: S3Client, location: S3Location, call: _Call[tuple[int, bytes, int]]) -> None:
         super().__init__()
         self._client = client
-        self._before_each_request = before_each_request
+        self._call = call
         self._location = location
         self._position = 0
         self._blocks: list[tuple[int, bytes]] = []
         # The zip directory sits at the end: fetch the tail first, which is the whole of a small object.
         self.size = 0
-        self._fetch(f"bytes=-{READ_BLOCK_BYTES}", tail=True)
+        start, data, self.size = self._call(lambda: self._get(f"bytes=-{READ_BLOCK_BYTES}", READ_BLOCK_BYTES))
+        self._blocks.append((start, data))
 
-    def _fetch(self, byte_range: str, tail: bool = False) -> None:
-        self._before_each_request()
+    def _get(self, byte_range: str, length: int) -> tuple[int, bytes, int]:
+        """(first byte's offset, the bytes, object size) of one ranged GET."""
         try:
             response = self._client.get_object(Bucket=self._location.bucket, Key=self._location.key, Range=byte_range)
         except Exception as exc:
             if error_code(exc) == "InvalidRange":  # an empty object has no byte to return
-                return
+                return 0, b"", 0
             raise
-        data = response["Body"].read()
+        with contextlib.closing(response["Body"]) as body:
+            data = body.read(length + 1)  # never more than asked, whatever the server sends
         content_range = response.get("ContentRange") or f"bytes 0-{len(data) - 1}/{len(data)}"
         span, _, total = content_range.removeprefix("bytes ").partition("/")
-        start = int(span.split("-")[0])
-        if tail:
-            self.size = int(total)
-        self._blocks.append((start, data))
+        if len(data) > length:
+            raise ServiceUnavailableError(
+                f"S3 sent more than the {length} bytes asked for ({byte_range}) reading {self._location}; retry the "
+                "action."
+            )
+        return int(span.split("-")[0]), data, int(total)
 
     def readable(self) -> bool:
         return True
@@ -139,11 +152,15 @@ class _RangedObjectReader(io.RawIOBase):
             return 0
         block = self._block_at(self._position)
         if block is None:
-            end = min(self.size, self._position + max(wanted, READ_BLOCK_BYTES)) - 1
-            self._fetch(f"bytes={self._position}-{end}")
+            length = min(self.size - self._position, max(wanted, READ_BLOCK_BYTES))
+            byte_range = f"bytes={self._position}-{self._position + length - 1}"
+            start, data, _ = self._call(lambda: self._get(byte_range, length))
+            self._blocks.append((start, data))
             block = self._block_at(self._position)
             if block is None:
-                raise OSError(f"{self._location} returned no bytes at offset {self._position}")
+                raise ServiceUnavailableError(
+                    f"S3 returned no bytes at offset {self._position} of {self._location}; retry the action."
+                )
         start, data = block
         chunk = data[self._position - start : self._position - start + wanted]
         view[: len(chunk)] = chunk
@@ -170,7 +187,14 @@ def _s3_errors(doing: str) -> Iterator[None]:
 
 def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
     """The job failure for an S3 or network error, or None when the error is not one of those."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        FlexibleChecksumError,
+        HTTPClientError,
+        IncompleteReadError,
+    )
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
     if isinstance(exc, ClientError):
         code = error_code(exc)
@@ -191,21 +215,35 @@ def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
                 f"S3 kept failing {doing} ({code}, HTTP {status}) after retries. Retry the action."
             )
         return None
-    if isinstance(exc, BotoCoreError):
+    # Failures of the connection or of the bytes on it (ResponseStreamingError is an HTTPClientError).
+    transient = (HTTPClientError, BotocoreConnectionError, IncompleteReadError, FlexibleChecksumError, OSError)
+    if isinstance(exc, transient):
         return ServiceUnavailableError(
             f"Could not reach S3 {doing}: {type(exc).__name__} after retries. Retry the action."
+        )
+    if isinstance(exc, BotoCoreError):  # raised before sending: the request itself is wrong, and stays wrong
+        return InvalidJobError(
+            f"Could not send the request {doing}: {_first_line(exc)} ({type(exc).__name__}). The job's artifact "
+            "location is not one S3 accepts; a retry cannot help: check the pipeline's artifact store."
         )
     return None
 
 
-def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:
-    """An S3 client signed with the job's artifact credentials, its timeouts cut to the job's time budget.
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines)[:500]
 
-    Endpoint and region come from boto3's standard configuration (AWS_ENDPOINT_URL_S3, AWS_REGION).
+
+def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:
+    """An S3 client signed with the job's artifact credentials, its timeouts and attempts cut to the job's budget.
+
+    It refuses to send any request once the budget is spent, so a call abandoned at the deadline cannot
+    retry, or write an output, after the job has reported. Endpoint and region come from boto3's standard
+    configuration (AWS_ENDPOINT_URL_S3, AWS_REGION).
     """
     from botocore.config import Config
 
-    timeouts = budget.s3_timeouts()
+    limits = budget.limits()
     client = create_client(
         "s3",
         aws_access_key_id=access_key_id,
@@ -213,9 +251,14 @@ def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token
         aws_session_token=session_token,
         config=Config(
             signature_version="s3v4",
-            connect_timeout=timeouts.connect_timeout,
-            read_timeout=timeouts.read_timeout,
-            retries={"mode": "standard", "max_attempts": timeouts.max_attempts},
+            connect_timeout=limits.connect_timeout,
+            read_timeout=limits.read_timeout,
+            retries={"mode": "standard", "total_max_attempts": limits.total_max_attempts},
         ),
     )
+
+    def refuse_once_spent(**_: Any) -> None:
+        budget.check("sending a request to S3")
+
+    client.meta.events.register("before-send.s3", refuse_once_spent)
     return cast("S3Client", client)

@@ -1,41 +1,55 @@
-"""The job's time budget: every S3 call must end early enough to leave time for the report.
+"""The job's time budget: a hard deadline on all S3 work, and a reserve kept to report before Lambda's.
 
-Lambda kills a function at its timeout; a job killed before it reports leaves the pipeline
-waiting 20 minutes. So the S3 client's timeouts and retries derive from the time Lambda
-says is left, and no S3 call starts once the budget is spent.
+Lambda kills a function at its timeout; a job killed before it reports leaves the pipeline waiting
+20 minutes. Socket timeouts cannot prevent that on their own: they bound each read, and a server that
+trickles one byte at a time, or answers every request just in time, never trips them. So each remote
+call runs in a worker thread that the job waits for only until the deadline; a call still running then
+is abandoned (the client refuses to send any further request once the budget is spent), and the job
+reports with the reserve still intact.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from imagedefs.errors import ServiceUnavailableError
 
 # Kept back for reporting the result: a share of the time left, at most this many seconds.
 REPORT_RESERVE_SHARE: Final = 0.3
 MAX_REPORT_RESERVE_SECONDS: Final = 10.0
+# The report itself stops waiting this long before Lambda's deadline, so the handler can still return or raise.
+FINAL_MARGIN_SHARE: Final = 0.2
+MIN_REPORT_SECONDS: Final = 1.0
 MAX_CONNECT_TIMEOUT_SECONDS: Final = 2.0
 MAX_READ_TIMEOUT_SECONDS: Final = 10.0
 MIN_TIMEOUT_SECONDS: Final = 0.2
-# One job makes a handful of S3 calls; let no single call use more than this share of the budget.
-SHARE_OF_ONE_CALL: Final = 0.5
+
+_Result = TypeVar("_Result")
+
+
+class DeadlineReachedError(TimeoutError):
+    """A call did not finish before its deadline; it was abandoned."""
 
 
 @dataclass(frozen=True)
-class S3Timeouts:
+class RemoteCallLimits:
+    """botocore settings for one client: `total_max_attempts` counts the first request too."""
+
     connect_timeout: float
     read_timeout: float
-    max_attempts: int
+    total_max_attempts: int
 
 
 @dataclass(frozen=True)
 class TimeBudget:
-    """Seconds the job may spend on S3, counted from `started`, on a monotonic clock."""
+    """`seconds` for the job's work and `reserve` after it for the report, from `started` on a monotonic clock."""
 
     seconds: float
+    reserve: float
     started: float
     clock: Callable[[], float] = time.monotonic
 
@@ -43,26 +57,71 @@ class TimeBudget:
     def from_remaining_millis(cls, remaining_millis: int, clock: Callable[[], float] = time.monotonic) -> TimeBudget:
         remaining = max(0.0, remaining_millis / 1000)
         reserve = min(MAX_REPORT_RESERVE_SECONDS, remaining * REPORT_RESERVE_SHARE)
-        return cls(seconds=remaining - reserve, started=clock(), clock=clock)
+        return cls(seconds=remaining - reserve, reserve=reserve, started=clock(), clock=clock)
 
     def left(self) -> float:
+        """Seconds of work left before the reserve."""
         return self.seconds - (self.clock() - self.started)
 
-    def check(self, doing: str) -> None:
-        """Refuse to start an S3 call once the budget is spent."""
-        if self.left() <= 0:
-            raise ServiceUnavailableError(
-                f"The function ran out of time before {doing} (budget {self.seconds:.1f} s, kept back time to "
-                "report). S3 was too slow; retry the action, or raise the function's Timeout."
-            )
+    def left_to_report(self) -> float:
+        """Seconds the report may take: up to Lambda's deadline, less a final margin.
 
-    def s3_timeouts(self) -> S3Timeouts:
-        """Timeouts and attempts such that one call, retries included, fits in its share of the budget."""
-        per_call = max(0.0, self.left()) * SHARE_OF_ONE_CALL
-        max_attempts = 3 if per_call >= 6 else 2 if per_call >= 2 else 1
-        per_attempt = per_call / max_attempts
-        return S3Timeouts(
+        At least MIN_REPORT_SECONDS: with no time left, trying costs nothing, as Lambda ends the invocation anyway.
+        """
+        return max(MIN_REPORT_SECONDS, self.left() + self.reserve * (1 - FINAL_MARGIN_SHARE))
+
+    def check(self, doing: str) -> None:
+        """Refuse to start anything once the work budget is spent."""
+        if self.left() <= 0:
+            raise self._spent(f"before {doing}")
+
+    def run(self, doing: str, call: Callable[[], _Result]) -> _Result:
+        """Run a remote call with the budget's end as a hard deadline, whatever the server does."""
+        self.check(doing)
+        try:
+            return call_with_deadline(call, self.left())
+        except DeadlineReachedError:
+            raise self._spent(f"while {doing}: the call was still running at the deadline") from None
+
+    def limits(self) -> RemoteCallLimits:
+        """Socket timeouts and attempts that let a retry happen within the budget (the deadline stays hard)."""
+        left = max(0.0, self.left())
+        attempts = 3 if left >= 6 else 2 if left >= 2 else 1
+        per_attempt = left / attempts
+        return RemoteCallLimits(
             connect_timeout=max(MIN_TIMEOUT_SECONDS, min(MAX_CONNECT_TIMEOUT_SECONDS, per_attempt / 3)),
             read_timeout=max(MIN_TIMEOUT_SECONDS, min(MAX_READ_TIMEOUT_SECONDS, per_attempt * 2 / 3)),
-            max_attempts=max_attempts,
+            total_max_attempts=attempts,
         )
+
+    def _spent(self, when: str) -> ServiceUnavailableError:
+        return ServiceUnavailableError(
+            f"The function ran out of time {when} (budget {self.seconds:.1f} s; {self.reserve:.1f} s more are kept "
+            "to report). S3 was too slow or stalled; retry the action, or raise the function's Timeout."
+        )
+
+
+def call_with_deadline(call: Callable[[], _Result], seconds: float) -> _Result:
+    """The call's result or exception, if it ends within `seconds`; else DeadlineReachedError.
+
+    The call runs in a daemon thread, which is abandoned at the deadline: a thread cannot be stopped
+    from outside, and the caller must not wait for it.
+    """
+    outcome: list[_Result] = []
+    failure: list[BaseException] = []
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # handed to the caller's thread as is
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, name="deadline-call", daemon=True).start()
+    if not finished.wait(max(0.0, seconds)):
+        raise DeadlineReachedError(f"no answer within {seconds:.1f} s")
+    if failure:
+        raise failure[0]
+    return outcome[0]

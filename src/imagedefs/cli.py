@@ -17,15 +17,46 @@ from pathlib import Path
 from typing import Final
 
 from imagedefs.archive import source_from_file, source_from_zip
-from imagedefs.config import ENV_ALLOWED_REGISTRIES, FORMATS, PINS, Settings, parse_user_parameters
+from imagedefs.config import (
+    ENV_ALLOWED_REGISTRIES,
+    ENV_DEFAULT_PIN,
+    ENV_DEFAULT_TAG_PATTERN,
+    FORMATS,
+    PINS,
+    Settings,
+    Wording,
+    parse_user_parameters,
+)
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
 from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE
+from imagedefs.json_text import JsonTextError, parse_json
 from imagedefs.transform import InputSource, build_plan, select_inputs
 
 EXIT_OK: Final = 0
 EXIT_BAD_CONTENT: Final = 1
 EXIT_USAGE: Final = 2
 OUTPUT_ARTIFACT: Final = "output"
+# Messages name the flags typed here, not UserParameters keys or stack parameters.
+CLI_WORDING: Final = Wording(
+    options={
+        "containers": "--container",
+        "pin": "--pin",
+        "tag": "--tag",
+        "format": "--format",
+        "file": "--file",
+        "outputs": "a separate imagedefs run for each container",
+    },
+    examples={
+        "containers": "--container WebImage=web --container ApiImage=api,worker",
+        "outputs": "one run per output file",
+        "tag": '--tag "v[0-9]+\\.[0-9]+\\.[0-9]+"',
+    },
+    settings={
+        ENV_DEFAULT_PIN: f"the environment variable {ENV_DEFAULT_PIN}",
+        ENV_DEFAULT_TAG_PATTERN: f"the environment variable {ENV_DEFAULT_TAG_PATTERN}",
+        ENV_ALLOWED_REGISTRIES: f"--allowed-registries (or the environment variable {ENV_ALLOWED_REGISTRIES})",
+    },
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             {
                 **os.environ,
                 **({ENV_ALLOWED_REGISTRIES: arguments.allowed_registries} if arguments.allowed_registries else {}),
-            }
+            },
+            CLI_WORDING,
         )
         config = parse_user_parameters(json.dumps(_user_parameters(arguments)), settings)
         selected, _ = select_inputs(list(inputs), config)
@@ -66,9 +98,17 @@ def _parser() -> argparse.ArgumentParser:
         help=f"an {IMAGE_DETAIL_FILE}, an {IMAGE_DEFINITIONS_FILE} to merge, an artifact zip, or a folder holding one. "
         "ARTIFACT names it (as in --containers); default: the zip's or folder's name, or the file's folder name",
     )
-    parser.add_argument("--containers", metavar="JSON", help='{"ARTIFACT": "container", ...}, as in UserParameters')
     parser.add_argument(
-        "--container", action="append", default=[], metavar="ARTIFACT=NAME", help="one entry of --containers"
+        "--containers",
+        metavar="JSON",
+        help='{"ARTIFACT": "container" or ["container", ...], ...}, as in UserParameters',
+    )
+    parser.add_argument(
+        "--container",
+        action="append",
+        default=[],
+        metavar="ARTIFACT=NAME[,NAME...]",
+        help="the container(s) that get the image of ARTIFACT (or the entries picked from its imagedefinitions.json)",
     )
     parser.add_argument("--pin", choices=PINS, help="tag: repository:tag; digest: repository@sha256:...")
     parser.add_argument("--tag", metavar="REGEX", help="use the first tag that fully matches REGEX")
@@ -85,18 +125,24 @@ def _user_parameters(arguments: argparse.Namespace) -> dict[str, object]:
     parameters: dict[str, object] = {}
     if arguments.containers is not None:
         try:
-            parameters["containers"] = json.loads(arguments.containers)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"--containers is not valid JSON ({exc.msg}).") from exc
+            parameters["containers"] = parse_json(arguments.containers)
+        except JsonTextError as exc:
+            raise ConfigurationError(f"--containers is {exc}.") from exc
     if arguments.container:
         containers = parameters.setdefault("containers", {})
         if not isinstance(containers, dict):
             raise ConfigurationError("--container adds to --containers, which must then be a JSON object.")
         for entry in arguments.container:
-            artifact, equals, name = entry.partition("=")
+            artifact, equals, names = entry.partition("=")
             if not equals:
-                raise ConfigurationError(f'--container "{entry}" must be ARTIFACT=NAME.')
-            containers[artifact] = name
+                raise ConfigurationError(f'--container "{entry}" must be ARTIFACT=NAME or ARTIFACT=NAME,NAME,...')
+            if artifact in containers:
+                raise ConfigurationError(
+                    f'--container names artifact "{artifact}" twice; give it all its containers at once, for example '
+                    f"--container {artifact}=web,worker."
+                )
+            listed = names.split(",")
+            containers[artifact] = listed if len(listed) > 1 else names
     for key in ("pin", "tag", "format", "file"):
         value = getattr(arguments, key)
         if value is not None:

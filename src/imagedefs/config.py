@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast
 
 from imagedefs.errors import ConfigurationError, quoted
-from imagedefs.references import is_valid_container_name
+from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.references import ECR_HOST_PATTERN, is_valid_container_name
+from imagedefs.tag_pattern import TagPattern
 
 Pin = Literal["tag", "digest"]
 OutputFormat = Literal["imagedefinitions", "imagedetail"]
@@ -27,12 +29,38 @@ ENV_DEFAULT_PIN: Final = "IMAGEDEFS_DEFAULT_PIN"
 ENV_DEFAULT_TAG_PATTERN: Final = "IMAGEDEFS_DEFAULT_TAG_PATTERN"
 ENV_ALLOWED_REGISTRIES: Final = "IMAGEDEFS_ALLOWED_REGISTRIES"
 
-_ACCOUNT_RULE: Final = re.compile(r"(?P<account>[0-9]{12})(?::(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]))?")
-_ECR_HOST: Final = re.compile(
-    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
-)
-_HOST_RULE: Final = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?")
+_ACCOUNT_RULE: Final = re.compile(r"(?P<account>[0-9]{12})(?::(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]))?", re.ASCII)
+_HOST_RULE: Final = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?", re.ASCII)
 _Choice = TypeVar("_Choice", bound=str)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How messages name what the user set, so that each reads the names they typed.
+
+    The action speaks of UserParameters keys and the stack's parameters; the command line of its flags.
+    """
+
+    options: Mapping[str, str]
+    examples: Mapping[str, str]
+    settings: Mapping[str, str]
+
+
+ACTION_WORDING: Final = Wording(
+    options={key: f'UserParameters "{key}"' for key in USER_PARAMETER_KEYS},
+    examples={
+        "containers": '{"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}',
+        "outputs": '{"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}',
+        "tag": '{"tag": "v[0-9]+\\\\.[0-9]+\\\\.[0-9]+"}',
+    },
+    settings={
+        ENV_DEFAULT_PIN: f"the DefaultPin parameter of the function's stack (environment variable {ENV_DEFAULT_PIN})",
+        ENV_DEFAULT_TAG_PATTERN: "the DefaultTagPattern parameter of the function's stack "
+        f"(environment variable {ENV_DEFAULT_TAG_PATTERN})",
+        ENV_ALLOWED_REGISTRIES: "the AllowedRegistries parameter of the function's stack "
+        f"(environment variable {ENV_ALLOWED_REGISTRIES})",
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +73,7 @@ class RegistryRule:
         account_rule = _ACCOUNT_RULE.fullmatch(self.text)
         if account_rule is None:
             return registry.lower() == self.text.lower()
-        ecr_host = _ECR_HOST.fullmatch(registry)
+        ecr_host = ECR_HOST_PATTERN.fullmatch(registry)
         if ecr_host is None or ecr_host["account"] != account_rule["account"]:
             return False
         return account_rule["region"] is None or ecr_host["region"] == account_rule["region"]
@@ -56,20 +84,20 @@ class Settings:
     """Function-level settings, set by whoever deploys the function (template parameters)."""
 
     default_pin: Pin = "tag"
-    default_tag_pattern: re.Pattern[str] | None = None
+    default_tag_pattern: TagPattern | None = None
     allowed_registries: tuple[RegistryRule, ...] = ()
+    wording: Wording = ACTION_WORDING
 
     def registry_allowed(self, registry: str) -> bool:
         """An empty allow-list allows every registry."""
         return not self.allowed_registries or any(rule.allows(registry) for rule in self.allowed_registries)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+    def from_environment(cls, environ: Mapping[str, str], wording: Wording = ACTION_WORDING) -> Settings:
         pin = environ.get(ENV_DEFAULT_PIN, "").strip() or "tag"
         if pin not in PINS:
             raise ConfigurationError(
-                f'The function\'s environment variable {ENV_DEFAULT_PIN} is "{pin}": it must be "tag" or "digest". '
-                "Fix the DefaultPin parameter of the function's stack."
+                f'{_capitalized(wording.settings[ENV_DEFAULT_PIN])} is {json.dumps(pin)}: it must be "tag" or "digest".'
             )
         pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")
         rules = tuple(RegistryRule(entry.strip()) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(","))
@@ -77,17 +105,17 @@ class Settings:
         for rule in rules:
             if _ACCOUNT_RULE.fullmatch(rule.text) is None and _HOST_RULE.fullmatch(rule.text) is None:
                 raise ConfigurationError(
-                    f'The function\'s environment variable {ENV_ALLOWED_REGISTRIES} holds "{rule.text}", which is '
-                    "neither a registry host (123456789012.dkr.ecr.eu-west-1.amazonaws.com, ghcr.io) nor an "
-                    "account (123456789012) or account:region (123456789012:eu-west-1). Fix the AllowedRegistries "
-                    "parameter of the function's stack."
+                    f"{_capitalized(wording.settings[ENV_ALLOWED_REGISTRIES])} holds {json.dumps(rule.text)}, which "
+                    "is neither a registry host (123456789012.dkr.ecr.eu-west-1.amazonaws.com, ghcr.io) nor an "
+                    "account (123456789012) or account:region (123456789012:eu-west-1)."
                 )
         return cls(
             default_pin=pin,
-            default_tag_pattern=_compile_tag_pattern(pattern_text, f"the function's {ENV_DEFAULT_TAG_PATTERN}")
+            default_tag_pattern=TagPattern.compile(pattern_text, wording.settings[ENV_DEFAULT_TAG_PATTERN])
             if pattern_text
             else None,
             allowed_registries=rules,
+            wording=wording,
         )
 
 
@@ -95,33 +123,36 @@ class Settings:
 class ActionConfig:
     """What one Invoke action asks for: UserParameters over the function's settings."""
 
-    containers: Mapping[str, str] | None = None
+    containers: Mapping[str, tuple[str, ...]] | None = None
     pin: Pin = "tag"
-    tag_pattern: re.Pattern[str] | None = None
+    tag_pattern: TagPattern | None = None
     outputs: Mapping[str, tuple[str, ...]] | None = None
     output_format: OutputFormat = "imagedefinitions"
     file_name: str = DEFAULT_FILE_NAMES["imagedefinitions"]
+    wording: Wording = ACTION_WORDING
 
 
 def parse_user_parameters(raw: str | None, settings: Settings) -> ActionConfig:
     """Validate UserParameters (a JSON object, every key optional) and resolve the defaults."""
+    wording = settings.wording
     parameters = _load_object(raw)
     unknown = sorted(set(parameters) - set(USER_PARAMETER_KEYS))
     if unknown:
         raise ConfigurationError(
             f"UserParameters has unknown key(s) {quoted(unknown)}. Valid keys: {quoted(USER_PARAMETER_KEYS)}."
         )
-    output_format = _choice(parameters, "format", FORMATS, "imagedefinitions")
+    output_format = _choice(parameters, "format", FORMATS, "imagedefinitions", wording)
     tag = parameters.get("tag")
     if tag is not None and not isinstance(tag, str):
-        raise ConfigurationError(f'UserParameters "tag" must be a string (a regular expression), not {_kind(tag)}.')
+        raise ConfigurationError(f"{wording.options['tag']} must be a string (a regular expression), not {_kind(tag)}.")
     return ActionConfig(
-        containers=_containers(parameters.get("containers")),
-        pin=_choice(parameters, "pin", PINS, settings.default_pin),
-        tag_pattern=_compile_tag_pattern(tag, 'UserParameters "tag"') if tag else settings.default_tag_pattern,
-        outputs=_outputs(parameters.get("outputs")),
+        containers=_containers(parameters.get("containers"), wording),
+        pin=_choice(parameters, "pin", PINS, settings.default_pin, wording),
+        tag_pattern=TagPattern.compile(tag, wording.options["tag"]) if tag else settings.default_tag_pattern,
+        outputs=_outputs(parameters.get("outputs"), wording),
         output_format=output_format,
-        file_name=_file_name(parameters.get("file"), DEFAULT_FILE_NAMES[output_format]),
+        file_name=_file_name(parameters.get("file"), DEFAULT_FILE_NAMES[output_format], wording),
+        wording=wording,
     )
 
 
@@ -133,11 +164,10 @@ def _load_object(raw: str | None) -> dict[str, Any]:
             f"UserParameters is {len(raw)} characters long; CodePipeline allows at most {MAX_USER_PARAMETERS_LENGTH}."
         )
     try:
-        parameters = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        parameters = parse_json(raw)
+    except JsonTextError as exc:
         raise ConfigurationError(
-            f"UserParameters is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}). "
-            'Write a JSON object, for example {"pin": "digest"}.'
+            f'UserParameters is {exc}. Write a JSON object, for example {{"pin": "digest"}}.'
         ) from exc
     if not isinstance(parameters, dict):
         raise ConfigurationError(
@@ -146,55 +176,55 @@ def _load_object(raw: str | None) -> dict[str, Any]:
     return parameters
 
 
-def _choice(parameters: Mapping[str, Any], key: str, choices: tuple[_Choice, ...], default: _Choice) -> _Choice:
+def _choice(
+    parameters: Mapping[str, Any], key: str, choices: tuple[_Choice, ...], default: _Choice, wording: Wording
+) -> _Choice:
     value = parameters.get(key, default)
     if value not in choices:
-        raise ConfigurationError(f'UserParameters "{key}" is {json.dumps(value)}: it must be one of {quoted(choices)}.')
+        raise ConfigurationError(f"{wording.options[key]} is {json.dumps(value)}: it must be one of {quoted(choices)}.")
     return cast(_Choice, value)
 
 
-def _compile_tag_pattern(text: str, where: str) -> re.Pattern[str]:
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise ConfigurationError(
-            f"{where} is not a valid regular expression ({exc}): {json.dumps(text)}. "
-            'Write a Python regular expression that a whole tag matches, for example "v[0-9]+\\\\.[0-9]+\\\\.[0-9]+".'
-        ) from exc
-
-
-def _containers(value: object) -> dict[str, str] | None:
+def _containers(value: object, wording: Wording) -> dict[str, tuple[str, ...]] | None:
+    """Input artifact → the container names it gives its image to (a name, or a list of names)."""
     if value is None:
         return None
+    option, example = wording.options["containers"], wording.examples["containers"]
     if not isinstance(value, dict) or not value:
         raise ConfigurationError(
-            'UserParameters "containers" must be a non-empty object mapping input artifact names to container '
-            f'names, for example {{"WebImage": "web"}}, not {_kind(value)}.'
-        )
-    seen: dict[str, str] = {}
-    for artifact, container in value.items():
-        if not isinstance(container, str) or not is_valid_container_name(container):
-            raise ConfigurationError(
-                f'UserParameters "containers" maps artifact "{artifact}" to {json.dumps(container)}, which is not a '
-                "valid ECS container name (1-255 letters, digits, hyphens and underscores)."
-            )
-        if container in seen:
-            raise ConfigurationError(
-                f'UserParameters "containers" maps both "{seen[container]}" and "{artifact}" to container '
-                f'"{container}": each container must come from one artifact.'
-            )
-        seen[container] = artifact
-    return dict(value)
-
-
-def _outputs(value: object) -> dict[str, tuple[str, ...]] | None:
-    if value is None:
-        return None
-    example = '{"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}'
-    if not isinstance(value, dict) or not value:
-        raise ConfigurationError(
-            'UserParameters "outputs" must be a non-empty object mapping output artifact names to lists of '
+            f"{option} must be a non-empty object mapping input artifact names to a container name or a list of "
             f"container names, for example {example}, not {_kind(value)}."
+        )
+    containers: dict[str, tuple[str, ...]] = {}
+    artifact_of: dict[str, str] = {}
+    for artifact, names in value.items():
+        listed = names if isinstance(names, list) else [names]
+        if not listed or not all(isinstance(name, str) and is_valid_container_name(name) for name in listed):
+            raise ConfigurationError(
+                f"{option} gives artifact {json.dumps(artifact)} {json.dumps(names)}, which is not a valid ECS "
+                "container name nor a non-empty list of them (1-255 letters, digits, hyphens and underscores), "
+                f"for example {example}."
+            )
+        for name in listed:
+            if name in artifact_of:
+                raise ConfigurationError(
+                    f"{option} names container {json.dumps(name)} for both {json.dumps(artifact_of[name])} and "
+                    f"{json.dumps(artifact)}" + (" (twice)" if artifact_of[name] == artifact else "") + ": each "
+                    "container must come from one artifact, once."
+                )
+            artifact_of[name] = artifact
+        containers[artifact] = tuple(listed)
+    return containers
+
+
+def _outputs(value: object, wording: Wording) -> dict[str, tuple[str, ...]] | None:
+    if value is None:
+        return None
+    option, example = wording.options["outputs"], wording.examples["outputs"]
+    if not isinstance(value, dict) or not value:
+        raise ConfigurationError(
+            f"{option} must be a non-empty object mapping output artifact names to lists of container names, for "
+            f"example {example}, not {_kind(value)}."
         )
     outputs: dict[str, tuple[str, ...]] = {}
     for artifact, containers in value.items():
@@ -204,18 +234,16 @@ def _outputs(value: object) -> dict[str, tuple[str, ...]] | None:
             or not all(isinstance(name, str) and is_valid_container_name(name) for name in containers)
         ):
             raise ConfigurationError(
-                f'UserParameters "outputs" gives output artifact "{artifact}" {json.dumps(containers)}: it must be a '
+                f"{option} gives output artifact {json.dumps(artifact)} {json.dumps(containers)}: it must be a "
                 f"non-empty list of ECS container names, for example {example}."
             )
         if len(set(containers)) != len(containers):
-            raise ConfigurationError(
-                f'UserParameters "outputs" lists a container twice for output artifact "{artifact}".'
-            )
+            raise ConfigurationError(f"{option} lists a container twice for output artifact {json.dumps(artifact)}.")
         outputs[artifact] = tuple(containers)
     return outputs
 
 
-def _file_name(value: object, default: str) -> str:
+def _file_name(value: object, default: str, wording: Wording) -> str:
     if value is None:
         return default
     if (
@@ -225,7 +253,7 @@ def _file_name(value: object, default: str) -> str:
         or any(char in value for char in "/\\\0")
     ):
         raise ConfigurationError(
-            f'UserParameters "file" is {json.dumps(value)}: it must be a plain file name (no folders), 1-255 '
+            f"{wording.options['file']} is {json.dumps(value)}: it must be a plain file name (no folders), 1-255 "
             f'characters, for example "{default}".'
         )
     return value
@@ -235,3 +263,7 @@ def _kind(value: object) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -6,6 +6,7 @@ console: what is wrong, where (artifact, file, field or key) and how to fix it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Final
 
@@ -20,6 +21,10 @@ class ConfigurationError(ImageDefsError):
 
 class ArtifactContentError(ImageDefsError):
     """An input artifact's content cannot be turned into image definitions."""
+
+
+class InvalidJobError(ImageDefsError):
+    """The job as CodePipeline sent it cannot be acted on (a malformed event or artifact location)."""
 
 
 class ArtifactAccessDeniedError(ImageDefsError):
@@ -38,6 +43,7 @@ class ReportNotDeliveredError(Exception):
 FAILURE_TYPES: Final[dict[type[ImageDefsError], str]] = {
     ConfigurationError: "ConfigurationError",
     ArtifactContentError: "JobFailed",
+    InvalidJobError: "JobFailed",
     ArtifactAccessDeniedError: "PermissionError",
     ServiceUnavailableError: "SystemUnavailable",
 }
@@ -53,5 +59,5 @@ def failure_type_of(error: BaseException) -> str:
 
 
 def quoted(names: Iterable[str]) -> str:
-    """Names as a message lists them: "a", "b"."""
-    return ", ".join(f'"{name}"' for name in names)
+    """Names as a message lists them: "a", "b" (JSON-quoted: a name from an artifact cannot break the message)."""
+    return ", ".join(json.dumps(name) for name in names)

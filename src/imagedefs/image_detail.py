@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from imagedefs.errors import ArtifactContentError
+from imagedefs.json_text import JsonTextError, parse_json
 from imagedefs.references import (
     DIGEST_PATTERN,
+    ECR_HOST_PATTERN,
     TAG_PATTERN,
     ImageReference,
     is_valid_container_name,
@@ -19,6 +21,17 @@ IMAGE_DETAIL_FILE: Final = "imageDetail.json"
 IMAGE_DEFINITIONS_FILE: Final = "imagedefinitions.json"
 # ECS reads at most 100 KB of imagedefinitions.json; no legitimate input file is larger.
 MAX_FILE_BYTES: Final = 100 * 1024
+# The fields the ECR source action writes besides ImageURI. A file with none of them names an image chosen
+# upstream (blue/green builds and this function's "imagedetail" format write {"ImageURI": ...} alone).
+ECR_SOURCE_FIELDS: Final = (
+    "ImageSizeInBytes",
+    "ImageDigest",
+    "Version",
+    "ImagePushedAt",
+    "RegistryId",
+    "RepositoryName",
+    "ImageTags",
+)
 
 
 @dataclass(frozen=True)
@@ -34,25 +47,38 @@ class ImageDetail:
 
 
 @dataclass(frozen=True)
+class ChosenImage:
+    """An image chosen upstream: an imageDetail.json holding only {"ImageURI": ...}, used as it is."""
+
+    artifact: str
+    image_uri: str
+    reference: ImageReference
+
+
+@dataclass(frozen=True)
 class ImageDefinition:
     """One entry of imagedefinitions.json: an ECS container and the image it runs."""
 
     name: str
     image_uri: str
+    reference: ImageReference
 
 
-def parse_image_detail(artifact: str, data: bytes) -> ImageDetail:
+def parse_image_detail(artifact: str, data: bytes) -> ImageDetail | ChosenImage:
     """Validate every field of imageDetail.json that the transform relies on."""
     where = file_location(artifact, IMAGE_DETAIL_FILE)
     document = _load_json(where, data)
     if not isinstance(document, dict):
         raise ArtifactContentError(f"{where}: the file must hold a JSON object, as the ECR source action writes it.")
     image_uri = _string_field(where, document, "ImageURI")
+    if not any(field in document for field in ECR_SOURCE_FIELDS):
+        return _chosen_image(where, artifact, image_uri)
     reference = parse_reference(image_uri)
     if reference is None or not reference.explicit_registry or reference.digest is None or reference.tag is not None:
         raise ArtifactContentError(
             f'{where}: field "ImageURI" is {json.dumps(image_uri)}, which is not an image in digest form '
-            "<registry>/<repository>@sha256:<64 hex digits>. Use the output artifact of an ECR source action."
+            "<registry>/<repository>@sha256:<64 hex digits> as the ECR source action writes it (the file has ECR "
+            'source fields). Use the output artifact of an ECR source action, or write {"ImageURI": ...} alone.'
         )
     digest = _string_field(where, document, "ImageDigest")
     if DIGEST_PATTERN.fullmatch(digest) is None:
@@ -71,7 +97,10 @@ def parse_image_detail(artifact: str, data: bytes) -> ImageDetail:
             f'{where}: field "RepositoryName" ({json.dumps(repository_name)}) is not the repository of "ImageURI" '
             f"({reference.repository}); the file does not describe one image. Rerun the ECR source action."
         )
-    tags = document.get("ImageTags")
+    _check_registry_id(where, document, reference)
+    if "ImageTags" not in document:
+        raise ArtifactContentError(f'{where}: field "ImageTags" is missing.')
+    tags = document["ImageTags"]
     if not isinstance(tags, list):
         raise ArtifactContentError(
             f'{where}: field "ImageTags" must be a list of tags (it may be empty), not {_describe(tags)}.'
@@ -92,6 +121,28 @@ def parse_image_detail(artifact: str, data: bytes) -> ImageDetail:
     )
 
 
+def _chosen_image(where: str, artifact: str, image_uri: str) -> ChosenImage:
+    reference = parse_reference(image_uri)
+    if reference is None or (reference.tag is None and reference.digest is None):
+        raise ArtifactContentError(
+            f'{where}: field "ImageURI" is {json.dumps(image_uri)}, which is not an image reference with a tag or a '
+            "digest: <registry>/<repository>:<tag>, <registry>/<repository>@sha256:<64 hex digits>, or both."
+        )
+    return ChosenImage(artifact=artifact, image_uri=image_uri, reference=reference)
+
+
+def _check_registry_id(where: str, document: dict[str, Any], reference: ImageReference) -> None:
+    if "RegistryId" not in document:
+        return
+    registry_id = _string_field(where, document, "RegistryId")
+    ecr_host = ECR_HOST_PATTERN.fullmatch(reference.registry)
+    if ecr_host is not None and ecr_host["account"] != registry_id:
+        raise ArtifactContentError(
+            f'{where}: field "RegistryId" ({json.dumps(registry_id)}) is not the account of the registry in '
+            f'"ImageURI" ({reference.registry}); the file does not describe one image. Rerun the ECR source action.'
+        )
+
+
 def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition, ...]:
     """Validate an imagedefinitions.json written by an earlier action, to merge it as is."""
     where = file_location(artifact, IMAGE_DEFINITIONS_FILE)
@@ -100,7 +151,8 @@ def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition
         raise ArtifactContentError(
             f'{where}: the file must hold a non-empty JSON array of {{"name": ..., "imageUri": ...}} objects.'
         )
-    definitions = []
+    definitions: list[ImageDefinition] = []
+    entry_of_name: dict[str, int] = {}
     for index, entry in enumerate(document):
         entry_where = f"{where}, entry {index}"
         if not isinstance(entry, dict):
@@ -112,12 +164,19 @@ def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition
                 "(1-255 letters, digits, hyphens and underscores)."
             )
         image_uri = _string_field(entry_where, entry, "imageUri")
-        if parse_reference(image_uri) is None:
+        reference = parse_reference(image_uri)
+        if reference is None:
             raise ArtifactContentError(
                 f'{entry_where}: field "imageUri" is {json.dumps(image_uri)}, which is not a valid image reference '
                 "<registry>/<repository>[:<tag>][@sha256:<digest>]."
             )
-        definitions.append(ImageDefinition(name=name, image_uri=image_uri))
+        if name in entry_of_name:
+            raise ArtifactContentError(
+                f'{entry_where}: container "{name}" is also entry {entry_of_name[name]}; the file is ambiguous. '
+                "Give each container one entry."
+            )
+        entry_of_name[name] = index
+        definitions.append(ImageDefinition(name=name, image_uri=image_uri, reference=reference))
     return tuple(definitions)
 
 
@@ -136,15 +195,14 @@ def file_location(artifact: str, file_name: str) -> str:
 def _load_json(where: str, data: bytes) -> Any:
     check_file_size(where, len(data))
     try:
-        text = data.decode("utf-8")
+        # A UTF-8 byte order mark (some Windows tools write one) is allowed; any other encoding is not.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ArtifactContentError(f"{where}: the file is not UTF-8 text (byte {exc.start} is invalid).") from exc
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ArtifactContentError(
-            f"{where}: the file is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
-        ) from exc
+        return parse_json(text)
+    except JsonTextError as exc:
+        raise ArtifactContentError(f"{where}: the file is {exc}.") from exc
 
 
 def _string_field(where: str, document: dict[str, Any], field: str) -> str:

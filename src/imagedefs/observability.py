@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
@@ -13,6 +11,8 @@ from aws_lambda_powertools import Logger, Metrics
 SERVICE: Final = "image-definitions"
 NAMESPACE: Final = "ImageDefinitions"
 REDACTED: Final = "***redacted***"
+# A job brings two secrets (secret key, session token): those of the last 8 jobs stay hidden.
+MAX_SECRETS_KEPT: Final = 16
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -30,13 +30,14 @@ class SecretRedactor:
         self._previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._create_record)
 
-    @contextmanager
-    def hiding(self, *secrets: str) -> Iterator[None]:
-        self._secrets = tuple(secret for secret in secrets if secret)
-        try:
-            yield
-        finally:
-            self._secrets = ()
+    def hide(self, *secrets: str) -> None:
+        """Hide these secrets from every record from now on.
+
+        They stay hidden after their job, for a few more jobs: a remote call abandoned at the job's
+        deadline may still log from its thread.
+        """
+        fresh = tuple(secret for secret in secrets if secret and secret not in self._secrets)
+        self._secrets = (fresh + self._secrets)[:MAX_SECRETS_KEPT]
 
     def _create_record(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self._previous_factory(*args, **kwargs)

@@ -14,12 +14,17 @@ _DOMAIN_COMPONENT: Final = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])
 _DOMAIN: Final = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
 _PATH_COMPONENT: Final = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _PATH: Final = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-TAG_PATTERN: Final = re.compile(r"[\w][\w.-]{0,127}")
-DIGEST_PATTERN: Final = re.compile(r"sha256:[0-9a-f]{64}")
-CONTAINER_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# Docker's grammar is ASCII: written out, not \w (which is Unicode in Python and accepts "v1-é").
+TAG_PATTERN: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+DIGEST_PATTERN: Final = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+CONTAINER_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
+ECR_HOST_PATTERN: Final = re.compile(
+    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?", re.ASCII
+)
 _REFERENCE: Final = re.compile(
     rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH})"
-    rf"(?::(?P<tag>{TAG_PATTERN.pattern}))?(?:@(?P<digest>{DIGEST_PATTERN.pattern}))?"
+    rf"(?::(?P<tag>{TAG_PATTERN.pattern}))?(?:@(?P<digest>{DIGEST_PATTERN.pattern}))?",
+    re.ASCII,
 )
 DOCKER_HUB: Final = "docker.io"
 # Longest reference Docker accepts.
@@ -52,7 +57,7 @@ def parse_reference(text: str) -> ImageReference | None:
     domain = match["domain"]
     # As in Docker: the first component is a registry only if it looks like a host.
     if domain is not None and not ("." in domain or ":" in domain or domain == "localhost"):
-        return None if not re.fullmatch(_PATH, domain) else _as_hub_path(match, domain)
+        return None if not re.fullmatch(_PATH, domain, re.ASCII) else _as_hub_path(match, domain)
     return ImageReference(
         registry=domain or DOCKER_HUB,
         repository=match["path"],

@@ -22,7 +22,9 @@ ReportOutcome = Literal["reported", "already_closed"]
 
 
 def fit(text: str, limit: int) -> str:
-    """Cut text to at most `limit` characters, marking the cut."""
+    """Cut text to at most `limit` characters, marking the cut; a lone surrogate (from JSON's "\\ud800") is escaped,
+    since the request could not be encoded with it."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) <= limit:
         return text
     return text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
@@ -76,11 +78,14 @@ class JobReporter:
 
 
 def codepipeline_client() -> CodePipelineClient:
-    """A CodePipeline client from boto3's standard configuration, retrying throttling in standard mode."""
+    """A CodePipeline client from boto3's standard configuration, retrying throttling in standard mode.
+
+    Its timeouts shape the retries; the report's hard deadline is Lambda's own (action._deliver).
+    """
     from botocore.config import Config
 
     client = create_client(
         "codepipeline",
-        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 5}),
+        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 5}),
     )
     return cast("CodePipelineClient", client)

@@ -7,10 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from imagedefs.config import ActionConfig, Settings
+from imagedefs.config import ENV_ALLOWED_REGISTRIES, ActionConfig, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
-from imagedefs.image_detail import MAX_FILE_BYTES, ImageDefinition, ImageDetail
-from imagedefs.references import is_valid_container_name, parse_reference
+from imagedefs.image_detail import (
+    IMAGE_DEFINITIONS_FILE,
+    MAX_FILE_BYTES,
+    ChosenImage,
+    ImageDefinition,
+    ImageDetail,
+    file_location,
+)
+from imagedefs.references import ImageReference, is_valid_container_name
 
 # CodePipeline's limit for all output variables of one action together.
 MAX_OUTPUT_VARIABLES_BYTES: Final = 122_880
@@ -21,13 +28,13 @@ DIGEST_SUFFIX: Final = "_digest"
 
 @dataclass(frozen=True)
 class MergedDefinitions:
-    """An input artifact holding an imagedefinitions.json, merged into the output as is."""
+    """An input artifact holding an imagedefinitions.json: its entries (those `containers` picks) are merged."""
 
     artifact: str
     definitions: tuple[ImageDefinition, ...]
 
 
-InputSource = ImageDetail | MergedDefinitions
+InputSource = ImageDetail | ChosenImage | MergedDefinitions
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,8 @@ def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple
     unknown = [name for name in config.containers if name not in input_artifacts]
     if unknown:
         raise ConfigurationError(
-            f'UserParameters "containers" names {quoted(unknown)}, which is not an input artifact of this action. '
-            f"Its input artifacts are {quoted(input_artifacts)}."
+            f"{config.wording.options['containers']} names {quoted(unknown)}, which is not an input artifact of this "
+            f"action. Its input artifacts are {quoted(input_artifacts)}."
         )
     return (
         [name for name in input_artifacts if name in config.containers],
@@ -114,10 +121,12 @@ def build_plan(
     images: list[ContainerImage] = []
     for source in sources:
         if isinstance(source, ImageDetail):
-            images.append(_image_from_detail(source, config))
+            images.extend(_images_from_detail(source, config))
+        elif isinstance(source, ChosenImage):
+            images.extend(_images_chosen_upstream(source, config))
         else:
-            images.extend(_image_from_definition(source.artifact, definition) for definition in source.definitions)
-    _check_unique_names(images)
+            images.extend(_images_from_definitions(source, config))
+    _check_unique_names(images, config)
     for image in images:
         _check_registry_allowed(image, settings)
     assignment = _assign_outputs(output_artifacts, [image.name for image in images], config)
@@ -128,68 +137,117 @@ def build_plan(
     return Plan(images=tuple(images), outputs=outputs)
 
 
-def _image_from_detail(detail: ImageDetail, config: ActionConfig) -> ContainerImage:
-    name = _container_name(detail, config)
+def unpicked_definitions(source: MergedDefinitions, config: ActionConfig) -> list[str]:
+    """The entries of a merged imagedefinitions.json that `containers` leaves out (for the log)."""
+    picked = _names_for(source.artifact, config)
+    return [] if picked is None else [entry.name for entry in source.definitions if entry.name not in picked]
+
+
+def _images_from_detail(detail: ImageDetail, config: ActionConfig) -> list[ContainerImage]:
     repository, registry = detail.reference.name, detail.reference.registry
     if config.tag_pattern is not None:
-        pattern = config.tag_pattern
-        tag = next((tag for tag in detail.tags if pattern.fullmatch(tag)), None)
+        tag = config.tag_pattern.first_match(detail.tags)
         if tag is None:
             raise ArtifactContentError(
                 f'Artifact "{detail.artifact}": no tag of image {detail.image_uri} fully matches the tag pattern '
-                f"{json.dumps(pattern.pattern)}; its tags are {quoted(detail.tags) or 'none'}. Push the image with a "
-                'matching tag, or change "tag" in UserParameters (or the function\'s DefaultTagPattern).'
+                f"{json.dumps(config.tag_pattern.text)} ({config.tag_pattern.source}); its tags are "
+                f"{quoted(detail.tags) or 'none'}. Push the image with a matching tag, or change the pattern."
             )
     else:
         tag = detail.tags[0] if detail.tags else None
+    names = _names_for(detail.artifact, config) or (_default_container_name(detail.artifact, detail.reference, config),)
     if config.pin == "digest":
-        return ContainerImage(name, detail.image_uri, detail.artifact, registry, tag=tag, digest=detail.digest)
+        return [
+            ContainerImage(name, detail.image_uri, detail.artifact, registry, tag=tag, digest=detail.digest)
+            for name in names
+        ]
     if tag is None:
-        return ContainerImage(
+        return [
+            ContainerImage(
+                name,
+                detail.image_uri,
+                detail.artifact,
+                registry,
+                digest=detail.digest,
+                note="image has no tag: pinned by digest",
+            )
+            for name in names
+        ]
+    return [
+        ContainerImage(name, f"{repository}:{tag}", detail.artifact, registry, tag=tag, digest=detail.digest)
+        for name in names
+    ]
+
+
+def _images_chosen_upstream(chosen: ChosenImage, config: ActionConfig) -> list[ContainerImage]:
+    """An image named upstream ({"ImageURI": ...} alone): used as it is; pin and tag do not apply."""
+    names = _names_for(chosen.artifact, config) or (_default_container_name(chosen.artifact, chosen.reference, config),)
+    reference = chosen.reference
+    return [
+        ContainerImage(
             name,
-            detail.image_uri,
-            detail.artifact,
-            registry,
-            digest=detail.digest,
-            note="image has no tag: pinned by digest",
+            chosen.image_uri,
+            chosen.artifact,
+            reference.registry,
+            tag=reference.tag,
+            digest=reference.digest,
+            note="image chosen upstream: used as it is",
         )
-    return ContainerImage(name, f"{repository}:{tag}", detail.artifact, registry, tag=tag, digest=detail.digest)
+        for name in names
+    ]
 
 
-def _container_name(detail: ImageDetail, config: ActionConfig) -> str:
-    if config.containers is not None:
-        return config.containers[detail.artifact]
-    name = detail.repository_name.rsplit("/", 1)[-1]
+def _images_from_definitions(source: MergedDefinitions, config: ActionConfig) -> list[ContainerImage]:
+    """The merged file's entries that `containers` picks (each must exist), or all of them without it."""
+    picked = _names_for(source.artifact, config)
+    entries = {entry.name: entry for entry in source.definitions}
+    if picked is not None:
+        absent = [name for name in picked if name not in entries]
+        if absent:
+            raise ConfigurationError(
+                f"{config.wording.options['containers']} picks container(s) {quoted(absent)} from "
+                f"{file_location(source.artifact, IMAGE_DEFINITIONS_FILE)}, which has no such entry. Its entries are "
+                f"{quoted(entries)}."
+            )
+    return [_image_from_definition(source.artifact, entries[name]) for name in picked or entries]
+
+
+def _names_for(artifact: str, config: ActionConfig) -> tuple[str, ...] | None:
+    return None if config.containers is None else config.containers[artifact]
+
+
+def _default_container_name(artifact: str, reference: ImageReference, config: ActionConfig) -> str:
+    name = reference.repository.rsplit("/", 1)[-1]
     if not is_valid_container_name(name):
         raise ConfigurationError(
-            f'Artifact "{detail.artifact}": the container name taken from repository "{detail.repository_name}" '
+            f'Artifact "{artifact}": the container name taken from repository "{reference.repository}" '
             f'is "{name}", which is not a valid ECS container name (letters, digits, hyphens and underscores). '
-            f'Name the container with UserParameters "containers", for example '
-            f'{{"containers": {{"{detail.artifact}": "web"}}}}.'
+            f"Name the container with {config.wording.options['containers']}, for example "
+            f"{config.wording.examples['containers']}."
         )
     return name
 
 
 def _image_from_definition(artifact: str, definition: ImageDefinition) -> ContainerImage:
-    reference = parse_reference(definition.image_uri)
+    reference = definition.reference
     return ContainerImage(
         definition.name,
         definition.image_uri,
         artifact,
-        registry=reference.registry if reference else definition.image_uri,
-        tag=reference.tag if reference else None,
-        digest=reference.digest if reference else None,
+        registry=reference.registry,
+        tag=reference.tag,
+        digest=reference.digest,
     )
 
 
-def _check_unique_names(images: Sequence[ContainerImage]) -> None:
+def _check_unique_names(images: Sequence[ContainerImage], config: ActionConfig) -> None:
     first_source: dict[str, str] = {}
     for image in images:
         if image.name in first_source:
             raise ConfigurationError(
                 f'Container "{image.name}" would get an image from both artifact "{first_source[image.name]}" and '
-                f'artifact "{image.artifact}". Give each artifact its own container with UserParameters '
-                '"containers", for example {"containers": {"WebImage": "web", "ApiImage": "api"}}.'
+                f'artifact "{image.artifact}". Give each artifact its own containers with '
+                f"{config.wording.options['containers']}, for example {config.wording.examples['containers']}."
             )
         first_source[image.name] = image.artifact
 
@@ -199,8 +257,8 @@ def _check_registry_allowed(image: ContainerImage, settings: Settings) -> None:
         allowed = ", ".join(rule.text for rule in settings.allowed_registries)
         raise ArtifactContentError(
             f'Artifact "{image.artifact}": image {image.image_uri} for container "{image.name}" comes from registry '
-            f"{image.registry}, which this function does not allow (allowed: {allowed}). Use an image from an allowed "
-            "registry, or ask whoever deployed the function to add the registry to its AllowedRegistries parameter."
+            f"{image.registry}, which is not allowed (allowed: {allowed}). Use an image from an allowed registry, "
+            f"or add the registry to {settings.wording.settings[ENV_ALLOWED_REGISTRIES]}."
         )
 
 
@@ -214,23 +272,24 @@ def _assign_outputs(
         )
     if config.outputs is None:
         return {artifact: tuple(containers) for artifact in output_artifacts}
+    option = config.wording.options["outputs"]
     unknown = [name for name in config.outputs if name not in output_artifacts]
     if unknown:
         raise ConfigurationError(
-            f'UserParameters "outputs" names {quoted(unknown)}, which is not an output artifact of this action. '
+            f"{option} names {quoted(unknown)}, which is not an output artifact of this action. "
             f"Its output artifacts are {quoted(output_artifacts)}."
         )
     missing = [name for name in output_artifacts if name not in config.outputs]
     if missing:
         raise ConfigurationError(
-            f'UserParameters "outputs" does not say which containers go to output artifact(s) {quoted(missing)}. '
-            'List every output artifact of the action in "outputs".'
+            f"{option} does not say which containers go to output artifact(s) {quoted(missing)}. "
+            f"List every output artifact of the action in it."
         )
     for artifact, names in config.outputs.items():
         absent = [name for name in names if name not in containers]
         if absent:
             raise ConfigurationError(
-                f'UserParameters "outputs" puts container(s) {quoted(absent)} into output artifact "{artifact}", '
+                f'{option} puts container(s) {quoted(absent)} into output artifact "{artifact}", '
                 f"but the job has no such container. Its containers are {quoted(containers)}."
             )
     return dict(config.outputs)
@@ -244,7 +303,7 @@ def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfi
                 f'Output artifact "{artifact}" would get {len(images)} containers '
                 f"({quoted(image.name for image in images)}), "
                 'but format "imagedetail" (ECS blue/green) holds exactly one image. Give each output artifact one '
-                'container with UserParameters "outputs".'
+                f"container with {config.wording.options['outputs']}."
             )
         document = {"ImageURI": images[0].image_uri}
     else:
@@ -254,6 +313,6 @@ def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfi
         raise ArtifactContentError(
             f'Output artifact "{artifact}": {config.file_name} would be {len(content)} bytes, over the '
             f"{MAX_FILE_BYTES // 1024} KB that ECS accepts. Split the containers across output artifacts with "
-            'UserParameters "outputs".'
+            f"{config.wording.options['outputs']}."
         )
     return OutputFile(artifact, config.file_name, content, tuple(image.name for image in images))

@@ -1,14 +1,18 @@
 """Property-based: whatever the artifacts and UserParameters hold, the job ends in exactly one valid report.
 
-Invariants, for any imageDetail.json content, UserParameters and zip layout:
+Invariants, for any imageDetail.json content, UserParameters and zip layout, hostile ones included
+(compression methods, lying sizes and end records, duplicate and NUL names, deep nesting, long numbers,
+duplicate keys, other encodings):
 - the handler returns normally and CodePipeline receives exactly one result, valid against its API model;
-- a success leaves valid output files: UTF-8 JSON, at most 100 KB, unique valid container names, valid images.
+- a success leaves valid output files: UTF-8 JSON, at most 100 KB, unique valid container names, valid images;
+- a hostile input is never an "Unexpected error": the failure names the artifact it refused.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+import zipfile
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -16,6 +20,14 @@ from hypothesis import strategies as st
 
 from devtools.local_aws import LocalAws, load_event, unzip_files, zip_files
 from imagedefs.references import is_valid_container_name, parse_reference
+from tests.hostile import (
+    duplicate_members,
+    renamed,
+    with_declared_size,
+    with_end_record,
+    with_method_number,
+    zip_with_method,
+)
 from tests.integration.conftest import Invoke
 from tests.samples import REGISTRY
 
@@ -134,6 +146,67 @@ def test_any_job_ends_in_exactly_one_valid_report(aws: LocalAws, invoke: Invoke,
     event("succeeded" if result.report.succeeded else result.failure["type"])
     if result.report.succeeded:
         _assert_valid_outputs(aws, job_event)
+
+
+def hostile_json(detail: Any) -> st.SearchStrategy[bytes]:
+    text = json.dumps(detail)
+    return st.one_of(
+        st.integers(1, 30_000).map(lambda depth: b"[" * depth + b"]" * depth),
+        st.integers(1, 6_000).map(lambda digits: f'{{"ImageURI": {"7" * digits}}}'.encode()),
+        st.sampled_from(["ImageURI", "ImageTags", "ImageDigest"]).map(
+            lambda key: (text[:-1] + f', "{key}": "x"}}').encode()
+        ),
+        st.text(max_size=12).map(lambda tag: json.dumps({**detail, "ImageTags": [tag]}, ensure_ascii=False).encode())
+        if isinstance(detail, dict)
+        else st.just(text.encode()),
+        st.sampled_from(["utf-16", "utf-8-sig", "latin-1"]).map(lambda codec: text.encode(codec, "replace")),
+        st.just(b'{"ImageURI": NaN}'),
+    )
+
+
+@st.composite
+def hostile_zips(draw: st.DrawFn, content: bytes) -> bytes:
+    """An artifact zip whose layout or headers are hostile."""
+    name = draw(st.sampled_from(["imageDetail.json", "imagedefinitions.json"]))
+    method = draw(st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]))
+    body = zip_with_method(name, content, method)
+    tampering = draw(st.integers(0, 5))
+    if tampering == 1:
+        body = with_declared_size(body, draw(st.integers(0, 2**32 - 1)))
+    elif tampering == 2:
+        body = with_end_record(body, draw(st.integers(0, 0xFFFF)), draw(st.integers(0, 2**32 - 1)))
+    elif tampering == 3:
+        body = with_method_number(body, draw(st.sampled_from([1, 6, 9, 12, 14, 93, 98, 99])))
+    elif tampering == 4:
+        body = duplicate_members(name, content, draw(st.binary(max_size=40)))
+    elif tampering == 5:
+        body = renamed(body, name.encode(), name[:-1].encode() + draw(st.sampled_from([b"\0", b"/", b"\\"])))
+    return body
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_hostile_artifact_ends_in_exactly_one_report_naming_it(
+    aws: LocalAws, invoke: Invoke, data: st.DataObject
+) -> None:
+    job_event = load_event("single-ecr-source.json")
+    job = job_event["CodePipeline.job"]
+    job["id"] = str(uuid.uuid4())
+    aws.seed(job_event, artifacts={})
+    location = job["data"]["inputArtifacts"][0]["location"]["s3Location"]
+    location["objectKey"] = f"hostile/{uuid.uuid4()}"
+    detail = data.draw(image_details())
+    content = data.draw(st.one_of(hostile_json(detail), st.just(json.dumps(detail).encode())))
+    aws.put(location["bucketName"], location["objectKey"], data.draw(hostile_zips(content)))
+
+    result = invoke(job_event)
+
+    assert len(result.reports) == 1, "exactly one report per job"
+    assert not aws.double.rejected
+    event("succeeded" if result.report.succeeded else result.failure["type"])
+    if not result.report.succeeded:
+        assert "Unexpected error" not in result.failure["message"]
+        assert 'Artifact "SourceArtifact"' in result.failure["message"]
 
 
 def _assert_valid_outputs(aws: LocalAws, event: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from devtools.faulty_s3 import Fault, FaultyS3
 from devtools.local_aws import LocalAws, load_event
+from imagedefs.budget import TimeBudget
 from tests.integration.conftest import Invoke
 
 REMAINING_MILLIS = 6_000
@@ -59,3 +60,40 @@ def test_no_s3_call_starts_once_the_budget_is_spent(aws: LocalAws, invoke: Invok
 
     assert failure["type"] == "SystemUnavailable"
     assert "ran out of time before reading input artifact" in failure["message"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "remaining_millis", "expected"),
+    [
+        pytest.param(
+            Fault(trickle="body"), 6_000, "still running at the deadline", id="body trickled a byte at a time"
+        ),
+        pytest.param(Fault(trickle="headers"), 6_000, "still running at the deadline", id="headers trickled"),
+        pytest.param(
+            Fault(stall_mid_body_seconds=30), 6_000, "Could not reach S3", id="stall in the middle of the body"
+        ),
+        pytest.param(Fault(delay_seconds=0.6), 2_000, "still running at the deadline", id="every answer late"),
+    ],
+)
+def test_a_slow_s3_cannot_push_the_report_past_the_deadline(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, fault: Fault, remaining_millis: int, expected: str
+) -> None:
+    # Given S3 that answers slowly in one of the ways socket timeouts cannot catch, and a two-artifact job
+    event = load_event("two-ecr-sources.json")
+    aws.seed(event)
+    budget = TimeBudget.from_remaining_millis(remaining_millis)
+    with FaultyS3(fault, upstream=aws.s3_url) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        started = time.monotonic()
+
+        # When the job runs
+        result = invoke(event, remaining_millis=remaining_millis)
+        elapsed = time.monotonic() - started
+
+    # Then exactly one SystemUnavailable report went out with the reserve for it intact, and nothing was written
+    assert result.failure["type"] == "SystemUnavailable"
+    assert expected in result.failure["message"]
+    assert "not a zip" not in result.failure["message"]
+    assert elapsed < budget.seconds + 0.5 < remaining_millis / 1000
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)

@@ -103,7 +103,9 @@ def test_a_member_whose_header_lies_about_its_size_is_not_inflated() -> None:
 
 
 def test_too_many_entries_are_refused() -> None:
-    with pytest.raises(ArtifactContentError, match="holds 10001 files; at most 10000"):
+    with pytest.raises(
+        ArtifactContentError, match=r"has a zip directory of 10001 entries and .* at most 10000 entries"
+    ):
         read(zip_files({f"f{i}": "" for i in range(10_001)}))
 
 

@@ -1,10 +1,13 @@
-"""The time budget keeps time back for the report and sizes S3 timeouts to what is left."""
+"""The time budget keeps time back for the report, sizes S3 timeouts to what is left, and is a hard deadline."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
-from imagedefs.budget import TimeBudget
+from imagedefs.budget import MIN_REPORT_SECONDS, DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.errors import ServiceUnavailableError
 
 
@@ -22,17 +25,56 @@ def test_time_is_kept_back_for_the_report() -> None:
 
 
 @pytest.mark.parametrize("remaining_millis", [3_000, 6_000, 60_000, 900_000])
-def test_one_s3_call_with_its_retries_fits_in_half_of_what_is_left(remaining_millis: int) -> None:
+def test_every_attempt_of_one_call_fits_in_what_is_left(remaining_millis: int) -> None:
     budget = TimeBudget.from_remaining_millis(remaining_millis, FakeClock())
-    timeouts = budget.s3_timeouts()
-    worst_case = timeouts.max_attempts * (timeouts.connect_timeout + timeouts.read_timeout)
-    assert worst_case <= budget.seconds / 2 + 1e-9
+    limits = budget.limits()
+    worst_case = limits.total_max_attempts * (limits.connect_timeout + limits.read_timeout)
+    assert worst_case <= budget.seconds + 1e-9
+    assert limits.total_max_attempts == (3 if budget.seconds >= 6 else 2 if budget.seconds >= 2 else 1)
 
 
 def test_little_time_left_means_a_single_short_attempt() -> None:
-    timeouts = TimeBudget.from_remaining_millis(1_000, FakeClock()).s3_timeouts()
-    assert timeouts.max_attempts == 1
-    assert timeouts.connect_timeout + timeouts.read_timeout < 0.5
+    limits = TimeBudget.from_remaining_millis(1_000, FakeClock()).limits()
+    assert limits.total_max_attempts == 1
+    assert limits.connect_timeout + limits.read_timeout < 0.8
+
+
+def test_the_report_may_use_the_reserve_but_not_all_of_it() -> None:
+    clock = FakeClock()
+    budget = TimeBudget.from_remaining_millis(10_000, clock)
+    clock.now += 7.5  # the work budget (7 s) is spent: 2.5 s to Lambda's deadline
+    assert budget.left() == pytest.approx(-0.5)
+    assert budget.left_to_report() == pytest.approx(-0.5 + 3.0 * 0.8)
+    clock.now += 10.0  # past Lambda's deadline: trying is all that is left
+    assert budget.left_to_report() == MIN_REPORT_SECONDS
+
+
+def test_a_call_that_outlives_the_budget_is_abandoned_at_the_deadline() -> None:
+    budget = TimeBudget.from_remaining_millis(1_000)
+    release = threading.Event()
+    started = time.monotonic()
+
+    with pytest.raises(ServiceUnavailableError, match="ran out of time while reading: the call was still running"):
+        budget.run("reading", lambda: release.wait(30))
+
+    assert 0.6 <= time.monotonic() - started < 0.9
+    release.set()
+
+
+def test_a_call_within_the_budget_gives_its_result_or_its_error() -> None:
+    budget = TimeBudget.from_remaining_millis(10_000)
+    assert budget.run("reading", lambda: "bytes") == "bytes"
+    with pytest.raises(KeyError, match="from the call"):
+        budget.run("reading", _raise_key_error)
+
+
+def _raise_key_error() -> None:
+    raise KeyError("from the call")
+
+
+def test_call_with_deadline_raises_when_the_time_is_up() -> None:
+    with pytest.raises(DeadlineReachedError):
+        call_with_deadline(lambda: time.sleep(1), 0.05)
 
 
 def test_a_spent_budget_refuses_new_calls() -> None:

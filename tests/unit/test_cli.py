@@ -53,9 +53,16 @@ def test_options_are_the_user_parameters(workdir: Path) -> None:
         (["WebImage", "--containers", '{"Nope": "web"}'], '"Nope", which is not an input artifact'),
         (["WebImage", "--containers", "[]", "--container", "WebImage=web"], "--containers, which must then be a JSON"),
         (["WebImage", "--container", "web"], '--container "web" must be ARTIFACT=NAME'),
-        (["WebImage", "--file", "../x.json"], 'UserParameters "file" is "../x.json"'),
+        (["WebImage", "--container", "WebImage=web", "--container", "WebImage=api"], 'names artifact "WebImage" twice'),
+        (["WebImage", "--containers", '{"WebImage": "a", "WebImage": "b"}'], 'key "WebImage" appears more than once'),
+        (["WebImage", "--container", "WebImage=web,web"], '--container names container "web" for both'),
+        (["WebImage", "--container", "Nope=web"], '--container names "Nope", which is not an input artifact'),
+        (["WebImage", "--file", "../x.json"], '--file is "../x.json"'),
         (["missing-folder"], "does not exist"),
-        (["WebImage", "--allowed-registries", "not a host"], 'holds "not a host"'),
+        (
+            ["WebImage", "--allowed-registries", "not a host"],
+            '--allowed-registries (or the environment variable IMAGEDEFS_ALLOWED_REGISTRIES) holds "not a host"',
+        ),
     ],
 )
 def test_usage_and_configuration_errors_exit_2(
@@ -113,3 +120,16 @@ def test_python_dash_m_runs_it(workdir: Path) -> None:
     )
     assert result.returncode == 0
     assert b"Exit codes: 0 written, 1 bad input content, 2 usage or configuration error." in result.stdout
+
+
+def test_one_image_for_several_containers(workdir: Path) -> None:
+    assert main(["WebImage", "--container", "WebImage=web,worker", "--output", "out.json"]) == 0
+    assert [entry["name"] for entry in json.loads((workdir / "out.json").read_text())] == ["web", "worker"]
+
+
+def test_what_the_command_line_writes_it_reads_back(workdir: Path) -> None:
+    assert main(["WebImage", "--format", "imagedetail", "--output", "chained/imageDetail.json"]) == 0
+    assert main(["chained", "--output", "again.json"]) == 0
+    assert json.loads((workdir / "again.json").read_text()) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:latest"}
+    ]

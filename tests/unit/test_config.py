@@ -20,9 +20,9 @@ def test_every_key_is_read() -> None:
         ' "format": "imagedetail", "file": "web.json"}',
         Settings(),
     )
-    assert config.containers == {"A": "web"}
+    assert config.containers == {"A": ("web",)}
     assert config.pin == "digest"
-    assert config.tag_pattern is not None and config.tag_pattern.pattern == "v.*"
+    assert config.tag_pattern is not None and config.tag_pattern.text == "v.*"
     assert config.outputs == {"Out": ("web",)}
     assert (config.output_format, config.file_name) == ("imagedetail", "web.json")
 
@@ -34,7 +34,12 @@ def test_imagedetail_format_defaults_its_file_name() -> None:
 def test_function_settings_are_the_defaults_and_user_parameters_win() -> None:
     settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "digest", "IMAGEDEFS_DEFAULT_TAG_PATTERN": "v.*"})
     assert parse_user_parameters(None, settings).pin == "digest"
-    assert parse_user_parameters('{"pin": "tag", "tag": "r.*"}', settings).tag_pattern.pattern == "r.*"  # type: ignore[union-attr]
+    assert parse_user_parameters('{"pin": "tag", "tag": "r.*"}', settings).tag_pattern.text == "r.*"  # type: ignore[union-attr]
+
+
+def test_containers_take_a_name_or_a_list_of_names() -> None:
+    config = parse_user_parameters('{"containers": {"A": "web", "B": ["api", "worker"]}}', Settings())
+    assert config.containers == {"A": ("web",), "B": ("api", "worker")}
 
 
 @pytest.mark.parametrize(
@@ -48,8 +53,16 @@ def test_function_settings_are_the_defaults_and_user_parameters_win() -> None:
         ('{"tag": "v[0-9"}', 'UserParameters "tag" is not a valid regular expression'),
         ('{"tag": 3}', 'UserParameters "tag" must be a string'),
         ('{"containers": []}', '"containers" must be a non-empty object'),
-        ('{"containers": {"A": "web app"}}', 'maps artifact "A" to "web app", which is not a valid ECS container name'),
-        ('{"containers": {"A": "web", "B": "web"}}', 'maps both "A" and "B" to container "web"'),
+        ('{"containers": {"A": "web app"}}', 'gives artifact "A" "web app", which is not a valid ECS container name'),
+        ('{"containers": {"A": []}}', 'gives artifact "A" [], which is not a valid ECS container name nor a non-empty'),
+        ('{"containers": {"A": ["web", 5]}}', 'gives artifact "A" ["web", 5], which is not a valid ECS container'),
+        ('{"containers": {"A": "web", "B": "web"}}', 'names container "web" for both "A" and "B"'),
+        ('{"containers": {"A": ["web", "web"]}}', 'names container "web" for both "A" and "A" (twice)'),
+        ('{"pin": "tag", "pin": "digest"}', 'ambiguous: key "pin" appears more than once'),
+        ('{"containers": {"A": "web", "A": "api"}}', 'ambiguous: key "A" appears more than once'),
+        ('{"pin": NaN}', "holds NaN, which is not JSON"),
+        ('{"pin": ' + "9" * 900 + "}", "holds a number 900 characters long"),
+        (r'{"caf\u00e9": 1}', r'unknown key(s) "caf\u00e9"'),
         ('{"outputs": {"Out": "web"}}', 'gives output artifact "Out" "web": it must be a non-empty list'),
         ('{"outputs": {"Out": ["web", "web"]}}', 'lists a container twice for output artifact "Out"'),
         ('{"file": "../imagedefinitions.json"}', '"file" is "../imagedefinitions.json": it must be a plain file name'),
@@ -65,9 +78,19 @@ def test_bad_user_parameters_say_what_to_fix(raw: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"IMAGEDEFS_DEFAULT_PIN": "sha"}, 'IMAGEDEFS_DEFAULT_PIN is "sha"'),
-        ({"IMAGEDEFS_DEFAULT_TAG_PATTERN": "("}, "IMAGEDEFS_DEFAULT_TAG_PATTERN is not a valid regular expression"),
-        ({"IMAGEDEFS_ALLOWED_REGISTRIES": "ghcr.io, not a host"}, 'holds "not a host"'),
+        (
+            {"IMAGEDEFS_DEFAULT_PIN": "sha"},
+            'DefaultPin parameter of the function\'s stack (environment variable IMAGEDEFS_DEFAULT_PIN) is "sha"',
+        ),
+        (
+            {"IMAGEDEFS_DEFAULT_TAG_PATTERN": "("},
+            "(environment variable IMAGEDEFS_DEFAULT_TAG_PATTERN) is not a valid regular",
+        ),
+        (
+            {"IMAGEDEFS_ALLOWED_REGISTRIES": "ghcr.io, not a host"},
+            "AllowedRegistries parameter of the function's stack (environment variable IMAGEDEFS_ALLOWED_REGISTRIES) "
+            'holds "not a host"',
+        ),
     ],
 )
 def test_bad_function_settings_name_the_stack_parameter(environ: dict[str, str], message: str) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from imagedefs.errors import ArtifactContentError
-from imagedefs.image_detail import parse_image_definitions, parse_image_detail
+from imagedefs.image_detail import ChosenImage, ImageDetail, parse_image_definitions, parse_image_detail
 from imagedefs.references import is_valid_container_name, parse_reference
 from tests.samples import DIGEST_A, REGISTRY, documented_image_detail, image_detail
 
@@ -18,6 +19,7 @@ def test_the_documented_ecr_source_output_is_read() -> None:
 
     detail = parse_image_detail("SourceArtifact", json.dumps(document).encode())
 
+    assert isinstance(detail, ImageDetail)
     assert detail.tags == ("latest",)
     assert detail.reference.registry == "123456789012.dkr.ecr.us-west-2.amazonaws.com"
     assert detail.reference.repository == "dk-image-repo"
@@ -99,3 +101,51 @@ def test_container_names_follow_ecs_rules() -> None:
     assert not is_valid_container_name("web.app")
     assert not is_valid_container_name("")
     assert not is_valid_container_name("x" * 256)
+
+
+@pytest.mark.parametrize(
+    "image_uri",
+    [
+        f"{REGISTRY}/shop/web:v1.2",
+        f"{REGISTRY}/shop/web@{DIGEST_A}",
+        f"{REGISTRY}/shop/web:v1.2@{DIGEST_A}",
+        "nginx:1.27",
+    ],
+)
+def test_an_imagedetail_with_only_imageuri_is_an_image_chosen_upstream(image_uri: str) -> None:
+    chosen = parse_image_detail("Built", json.dumps({"ImageURI": image_uri}).encode())
+    assert isinstance(chosen, ChosenImage)
+    assert (chosen.artifact, chosen.image_uri) == ("Built", image_uri)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"ImageURI": f"{REGISTRY}/shop/web"}, "not an image reference with a tag or a digest"),
+        ({"ImageURI": f"{REGISTRY}/shop/web:v1-\u00e9"}, "not an image reference with a tag or a digest"),
+        ({"ImageURI": f"{REGISTRY}/shop/web:v1", "ImageDigest": DIGEST_A}, "not an image in digest form"),
+        ({**image_detail(), "RegistryId": "210987654321"}, '"RegistryId" ("210987654321") is not the account'),
+        ({k: v for k, v in image_detail().items() if k != "ImageTags"}, 'field "ImageTags" is missing'),
+    ],
+)
+def test_a_file_with_ecr_fields_must_agree_with_them(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(ArtifactContentError, match=re.escape(message)):
+        parse_image_detail("WebImage", json.dumps(document).encode())
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'[{"name": "web", "imageUri": "a/b:1"}, {"name": "web", "imageUri": "a/c:1"}]', 'entry 1: container "web"'),
+        ('[{"name": "w\u00e9b", "imageUri": "a/b:1"}]'.encode(), "not a valid ECS container name"),
+        ('[{"name": "web", "imageUri": "a/b:v1-\u00e9"}]'.encode(), "not a valid image reference"),
+        (b'[{"name": "web", "imageUri": "a/b:1", "imageUri": "evil/miner:1"}]', 'key "imageUri" appears more'),
+    ],
+)
+def test_imagedefinitions_are_refused_when_ambiguous_or_not_ascii(data: bytes, message: str) -> None:
+    with pytest.raises(ArtifactContentError, match=re.escape(message)):
+        parse_image_definitions("Built", data)
+
+
+def test_a_utf8_byte_order_mark_is_allowed() -> None:
+    assert isinstance(parse_image_detail("Web", b"\xef\xbb\xbf" + json.dumps(image_detail()).encode()), ImageDetail)

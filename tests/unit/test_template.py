@@ -89,3 +89,10 @@ def test_every_function_setting_comes_from_a_parameter() -> None:
     assert variables["IMAGEDEFS_DEFAULT_TAG_PATTERN"] == {"Ref": "DefaultTagPattern"}
     assert variables["IMAGEDEFS_ALLOWED_REGISTRIES"] == {"Ref": "AllowedRegistries"}
     assert set(template["Outputs"]) == {"FunctionName", "FunctionArn"}
+
+
+def test_the_stack_can_be_deployed_again_after_it_was_deleted() -> None:
+    # A retained log group with a fixed name would still exist, and block a new stack of the same name.
+    log_group = sam_template()["Resources"]["FunctionLogGroup"]
+    assert log_group["DeletionPolicy"] == "Retain"
+    assert "LogGroupName" not in log_group["Properties"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
@@ -11,7 +10,9 @@ import pytest
 from imagedefs.config import ActionConfig, RegistryRule, Settings, parse_user_parameters
 from imagedefs.errors import ArtifactContentError, ConfigurationError
 from imagedefs.image_detail import ImageDefinition, parse_image_detail
-from imagedefs.transform import MergedDefinitions, build_plan, select_inputs
+from imagedefs.references import parse_reference
+from imagedefs.tag_pattern import TagPattern
+from imagedefs.transform import MergedDefinitions, build_plan, select_inputs, unpicked_definitions
 from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, image_detail
 
 SETTINGS = Settings()
@@ -19,6 +20,12 @@ SETTINGS = Settings()
 
 def detail(artifact: str, document: dict[str, Any]) -> Any:
     return parse_image_detail(artifact, json.dumps(document).encode())
+
+
+def definition(name: str, image_uri: str) -> ImageDefinition:
+    reference = parse_reference(image_uri)
+    assert reference is not None
+    return ImageDefinition(name, image_uri, reference)
 
 
 def classic_buildspec(container: str, document: dict[str, Any]) -> dict[str, str]:
@@ -55,7 +62,7 @@ def test_a_repository_name_that_is_no_container_name_asks_for_containers() -> No
 
 
 def test_tag_pattern_picks_the_first_fully_matching_tag() -> None:
-    config = ActionConfig(tag_pattern=re.compile(r"v\d+"))
+    config = ActionConfig(tag_pattern=TagPattern.compile(r"v\d+", 'UserParameters "tag"'))
     plan = build_plan([detail("Src", image_detail(tags=["latest", "v12x", "v7", "v8"]))], ["Out"], config, SETTINGS)
     assert plan.images[0].image_uri == f"{REGISTRY}/shop/web:v7"
     assert plan.output_variables()["web_tag"] == "v7"
@@ -69,13 +76,13 @@ def test_an_untagged_image_falls_back_to_its_digest_and_says_so() -> None:
 
 
 def test_no_tag_matching_the_pattern_names_the_pattern_and_the_tags() -> None:
-    config = ActionConfig(tag_pattern=re.compile("release-.*"))
-    with pytest.raises(ArtifactContentError, match=r'"release-\.\*"; its tags are "latest"'):
+    config = ActionConfig(tag_pattern=TagPattern.compile("release-.*", 'UserParameters "tag"'))
+    with pytest.raises(ArtifactContentError, match=r'"release-\.\*" \(UserParameters "tag"\); its tags are "latest"'):
         build_plan([detail("Src", image_detail())], ["Out"], config, SETTINGS)
 
 
 def test_merged_definitions_keep_their_names_and_images() -> None:
-    merged = MergedDefinitions("Built", (ImageDefinition("sidecar", "ghcr.io/acme/envoy:1.30"),))
+    merged = MergedDefinitions("Built", (definition("sidecar", "ghcr.io/acme/envoy:1.30"),))
     plan = build_plan([detail("Src", image_detail()), merged], ["Out"], ActionConfig(), SETTINGS)
     assert json.loads(plan.outputs[0].content) == [
         {"name": "web", "imageUri": f"{REGISTRY}/shop/web:latest"},
@@ -113,13 +120,51 @@ def test_registry_allow_list_accepts_hosts_accounts_and_account_regions() -> Non
 
 
 def test_select_inputs_reads_only_the_mapped_artifacts() -> None:
-    config = ActionConfig(containers={"Web": "web"})
+    config = ActionConfig(containers={"Web": ("web",)})
     assert select_inputs(["Web", "Docs"], config) == (["Web"], ["Docs"])
     with pytest.raises(ConfigurationError, match="no input artifact"):
         select_inputs([], ActionConfig())
 
 
 def test_an_output_over_100_kb_is_refused() -> None:
-    definitions = tuple(ImageDefinition(f"c{i}", f"ghcr.io/acme/{'x' * 200}:{i}") for i in range(500))
+    definitions = tuple(definition(f"c{i}", f"ghcr.io/acme/{'x' * 200}:{i}") for i in range(500))
     with pytest.raises(ArtifactContentError, match="over the 100 KB that ECS accepts"):
         build_plan([MergedDefinitions("Big", definitions)], ["Out"], ActionConfig(), SETTINGS)
+
+
+def test_one_image_can_serve_several_containers() -> None:
+    config = parse_user_parameters('{"containers": {"Src": ["web", "worker"]}}', SETTINGS)
+    plan = build_plan([detail("Src", image_detail(tags=["v3"]))], ["Out"], config, SETTINGS)
+    assert json.loads(plan.outputs[0].content) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v3"},
+        {"name": "worker", "imageUri": f"{REGISTRY}/shop/web:v3"},
+    ]
+    assert plan.output_variables()["worker_tag"] == "v3"
+
+
+def test_an_image_chosen_upstream_is_used_as_it_is() -> None:
+    chosen = parse_image_detail("Built", json.dumps({"ImageURI": f"{REGISTRY}/team/api:v7"}).encode())
+    config = parse_user_parameters('{"pin": "digest", "tag": "release-.*"}', SETTINGS)
+    plan = build_plan([chosen], ["Out"], config, SETTINGS)
+    assert json.loads(plan.outputs[0].content) == [{"name": "api", "imageUri": f"{REGISTRY}/team/api:v7"}]
+    assert plan.summary() == f"api → {REGISTRY}/team/api:v7 (image chosen upstream: used as it is)"
+
+
+def test_containers_pick_entries_of_a_merged_file() -> None:
+    merged = MergedDefinitions(
+        "Built", (definition("web", "ghcr.io/acme/web:1"), definition("logrouter", "evil.example.com/miner:1"))
+    )
+    config = parse_user_parameters('{"containers": {"Built": "web"}}', SETTINGS)
+    plan = build_plan([merged], ["Out"], config, SETTINGS)
+    assert [image.name for image in plan.images] == ["web"]
+    assert unpicked_definitions(merged, config) == ["logrouter"]
+    assert unpicked_definitions(merged, ActionConfig()) == []
+
+
+def test_the_allow_list_applies_to_merged_entries_and_digest_pins() -> None:
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012"})
+    merged = MergedDefinitions("Built", (definition("sidecar", "ghcr.io/acme/envoy:1.30"),))
+    with pytest.raises(ArtifactContentError, match=r"registry ghcr.io, which is not allowed \(allowed: 123456789012\)"):
+        build_plan([merged], ["Out"], ActionConfig(), settings)
+    config = parse_user_parameters('{"pin": "digest"}', settings)
+    assert build_plan([detail("Src", image_detail())], ["Out"], config, settings).images[0].digest == DIGEST_A

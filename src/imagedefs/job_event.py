@@ -1,0 +1,94 @@
+"""The shape of a CodePipeline job event, checked before any of it is used.
+
+Powertools' CodePipelineJobEvent reads fields lazily and raises KeyError or TypeError on a malformed
+event. Once an event has a job id there is someone to report to, so every field the job uses is checked
+here first, and a malformed one becomes a report that names it, never a crash before the report path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from imagedefs.errors import InvalidJobError
+
+JOB_KEY: Final = "CodePipeline.job"
+CREDENTIAL_FIELDS: Final = ("accessKeyId", "secretAccessKey", "sessionToken")
+_KINDS: Final[dict[type, str]] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def job_id_of(event: object) -> str | None:
+    """The job id, if the event is a CodePipeline job with one (a non-empty string)."""
+    job = event.get(JOB_KEY) if isinstance(event, dict) else None
+    job_id = job.get("id") if isinstance(job, dict) else None
+    return job_id if isinstance(job_id, str) and job_id else None
+
+
+def secrets_of(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """The artifact credentials' secret parts, as far as the event has them as strings (for redaction)."""
+    data = event.get(JOB_KEY, {}).get("data")
+    credentials = data.get("artifactCredentials") if isinstance(data, dict) else None
+    if not isinstance(credentials, dict):
+        return ()
+    values = (credentials.get("secretAccessKey"), credentials.get("sessionToken"))
+    return tuple(value for value in values if isinstance(value, str) and value)
+
+
+def check_job_event(event: Mapping[str, Any]) -> None:
+    """Raise InvalidJobError naming the first field the job needs that is missing or of the wrong kind."""
+    data = _field(event[JOB_KEY], "data", dict, "")
+    configuration = _field(
+        _field(data, "actionConfiguration", dict, "data"), "configuration", dict, "data.actionConfiguration"
+    )
+    if configuration.get("UserParameters") is not None:
+        _field(configuration, "UserParameters", str, "data.actionConfiguration.configuration")
+    for kind in ("inputArtifacts", "outputArtifacts"):
+        names: set[str] = set()
+        for index, artifact in enumerate(_field(data, kind, list, "data")):
+            where = f"data.{kind}[{index}]"
+            if not isinstance(artifact, dict):
+                raise _malformed(where, "an object", artifact)
+            name = _field(artifact, "name", str, where)
+            if name in names:
+                raise InvalidJobError(
+                    f'The job event from CodePipeline is malformed: two of {kind} are named "{name}".'
+                )
+            names.add(name)
+            s3_location = _field(_field(artifact, "location", dict, where), "s3Location", dict, f"{where}.location")
+            for key in ("bucketName", "objectKey"):
+                _field(s3_location, key, str, f"{where}.location.s3Location")
+    credentials = _field(data, "artifactCredentials", dict, "data")
+    for key in CREDENTIAL_FIELDS:
+        _field(credentials, key, str, "data.artifactCredentials")
+    if data.get("encryptionKey") is not None:
+        _field(_field(data, "encryptionKey", dict, "data"), "id", str, "data.encryptionKey")
+
+
+def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> Any:
+    path = f"{parent}.{key}" if parent else key
+    if key not in container:
+        raise InvalidJobError(
+            f'The job event from CodePipeline is malformed: "{path}" is missing. The function acts only on events that '
+            "a CodePipeline Invoke action sends."
+        )
+    value = container[key]
+    if not isinstance(value, kind) or (kind is str and not value):
+        raise _malformed(path, _KINDS[kind], value)
+    return value
+
+
+def _malformed(path: str, expected: str, value: object) -> InvalidJobError:
+    # The value itself is never shown: it may be a secret.
+    found = "an empty string" if value == "" else _KINDS.get(type(value), "something else")
+    return InvalidJobError(
+        f'The job event from CodePipeline is malformed: "{path}" must be {expected}, not {found}. The function acts '
+        "only on events that a CodePipeline Invoke action sends."
+    )

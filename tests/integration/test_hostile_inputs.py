@@ -1,0 +1,299 @@
+"""Hostile artifacts, UserParameters and events: each ends in exactly one report that names what was refused."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from devtools.local_aws import LocalAws, load_event, zip_files
+from tests.hostile import (
+    duplicate_members,
+    many_entries,
+    renamed,
+    with_declared_size,
+    with_end_record,
+    with_method_number,
+    zip_with_method,
+)
+from tests.integration.conftest import Invoke
+from tests.samples import DIGEST_A, REGISTRY, image_detail, input_location, with_user_parameters
+
+DETAIL = json.dumps(image_detail()).encode()
+BOMB = b"\0" * (20 * 1024 * 1024)  # inflates to 20 MB; its header will say 300 bytes
+
+
+def _job_with_artifact(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    event = with_user_parameters(load_event("single-ecr-source.json"), user_parameters)
+    aws.seed(event, artifacts={})
+    aws.put(*input_location(event), body)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_parts"),
+    [
+        pytest.param(
+            with_declared_size(zip_with_method("imageDetail.json", BOMB, zipfile.ZIP_BZIP2), 300),
+            ["file imageDetail.json", "zip method 12", "only stored and deflate"],
+            id="bzip2 bomb with a lying size",
+        ),
+        pytest.param(
+            with_declared_size(zip_with_method("imageDetail.json", BOMB, zipfile.ZIP_LZMA), 300),
+            ["zip method 14"],
+            id="lzma bomb with a lying size",
+        ),
+        pytest.param(
+            with_method_number(zip_with_method("imageDetail.json", DETAIL, zipfile.ZIP_STORED), 9),
+            ["zip method 9"],
+            id="deflate64",
+        ),
+        pytest.param(
+            with_declared_size(zip_with_method("imageDetail.json", BOMB, zipfile.ZIP_DEFLATED), 300),
+            ["file imageDetail.json", "cannot be read from the zip"],
+            id="deflate bomb with a lying size",
+        ),
+        pytest.param(
+            zip_with_method("imageDetail.json", BOMB, zipfile.ZIP_DEFLATED),
+            ["file imageDetail.json", "larger than 100 KB"],
+            id="deflate bomb with an honest size",
+        ),
+        pytest.param(
+            many_entries(20_000),
+            ["zip directory of 20000 entries", "at most 10000 entries"],
+            id="20,000 entries",
+        ),
+        pytest.param(
+            zip_files({f"{index}{'x' * 30_000}": b"" for index in range(40)}),
+            ["zip directory of 40 entries and 120", "1024 KB are read"],
+            id="few entries with huge names",
+        ),
+        pytest.param(
+            with_end_record(zip_files({"imageDetail.json": DETAIL}), 1, 0x7FFF_FFFF),
+            ["2147483647 bytes", "1024 KB are read"],
+            id="end record claiming a 2 GB directory",
+        ),
+        pytest.param(
+            with_end_record(zip_files({"imageDetail.json": DETAIL}), 60_000, 100),
+            ["zip directory of 60000 entries"],
+            id="end record claiming 60,000 entries",
+        ),
+        pytest.param(
+            duplicate_members("imageDetail.json", DETAIL, json.dumps(image_detail("evil/miner")).encode()),
+            ["holds imageDetail.json 2 times", "ambiguous"],
+            id="imageDetail.json twice",
+        ),
+        pytest.param(
+            renamed(zip_files({"imageDetail.jsonXold": DETAIL}), b"imageDetail.jsonXold", b"imageDetail.json\0old"),
+            ["file name with a NUL character"],
+            id="member name with a NUL",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": b"[" * 50_000 + b"]" * 50_000}),
+            ["file imageDetail.json", "nested too deeply"],
+            id="JSON nested 50,000 deep",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": DETAIL[:-1] + b', "ImageSizeInBytes": ' + b"9" * 5000 + b"}"}),
+            ["file imageDetail.json", "a number 5000 characters long"],
+            id="5,000-digit number",
+        ),
+        pytest.param(
+            zip_files(
+                {
+                    "imageDetail.json": DETAIL[:-1]
+                    + b', "ImageURI": "evil.example.com/miner@'
+                    + DIGEST_A.encode()
+                    + b'"}'
+                }
+            ),
+            ["file imageDetail.json", 'key "ImageURI" appears more than once'],
+            id="duplicate key in imageDetail.json",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": image_detail(tags=["v1-\u00e9"])}),
+            ['"ImageTags" holds "v1-\\u00e9"', "not a valid Docker tag"],
+            id="non-ASCII tag",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": {**image_detail(), "ImageURI": 5}}),
+            ['file imageDetail.json: field "ImageURI" must be a non-empty string, not int 5'],
+            id="ImageURI a number",
+        ),
+        pytest.param(
+            zip_files({"imagedefinitions.json": '[{"name": "web", "imageUri": "a/b:1", "name": "api"}]'}),
+            ["file imagedefinitions.json", 'key "name" appears more than once'],
+            id="duplicate key in imagedefinitions.json",
+        ),
+    ],
+)
+def test_hostile_artifacts_fail_the_job_naming_what_was_refused(
+    aws: LocalAws, invoke: Invoke, body: bytes, expected_parts: list[str]
+) -> None:
+    result = invoke(_job_with_artifact(aws, body))
+
+    assert result.failure["type"] == "JobFailed"
+    assert 'Artifact "SourceArtifact"' in result.failure["message"]
+    for part in expected_parts:
+        assert part in result.failure["message"]
+    assert result.returned["report"] == "reported"
+
+
+BACKTRACKING_TAG = "a" * 40 + "-"
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(a|aa)+", "(a*)*b", "([a-z]+)*[0-9]", "(?:a|a?)+x"])
+def test_a_tag_pattern_that_backtracks_is_refused_within_the_time_limit(
+    aws: LocalAws, invoke: Invoke, pattern: str
+) -> None:
+    # Given an image whose tag makes the pattern backtrack exponentially
+    event = _job_with_artifact(aws, zip_files({"imageDetail.json": image_detail(tags=[BACKTRACKING_TAG])}))
+
+    # When the action's UserParameters use that pattern
+    failure = invoke(with_user_parameters(event, {"tag": pattern})).failure
+
+    # Then it is refused, naming the pattern, the tag and why
+    assert failure["type"] == "ConfigurationError"
+    assert f'UserParameters "tag" {json.dumps(pattern)} was refused' in failure["message"]
+    assert f'tag "{BACKTRACKING_TAG}" took more than 1 s' in failure["message"]
+    assert "backtracks catastrophically" in failure["message"]
+
+
+def test_a_default_tag_pattern_that_backtracks_names_the_stack_parameter(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGEDEFS_DEFAULT_TAG_PATTERN", "(a|a)+$")
+    event = _job_with_artifact(aws, zip_files({"imageDetail.json": image_detail(tags=[BACKTRACKING_TAG])}))
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert "the DefaultTagPattern parameter of the function's stack (environment variable" in failure["message"]
+    assert '"(a|a)+$" was refused' in failure["message"]
+
+
+def _mutate(path: str, value: object) -> Callable[[dict[str, Any]], None]:
+    """Set (or, with ..., delete) the field at a dotted path under the job."""
+
+    def apply(job: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = job
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if value is ...:
+            del target[last]
+        else:
+            target[last] = value
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_mutate("data", ...), '"data" is missing'),
+        (_mutate("data.artifactCredentials", "AKIA-a-string"), '"data.artifactCredentials" must be an object, not a'),
+        (
+            _mutate("data.artifactCredentials.secretAccessKey", 12345),
+            '"data.artifactCredentials.secretAccessKey" must be a string, not a number',
+        ),
+        (_mutate("data.artifactCredentials.sessionToken", ...), '"data.artifactCredentials.sessionToken" is missing'),
+        (_mutate("data.inputArtifacts", {}), '"data.inputArtifacts" must be a list, not an object'),
+        (_mutate("data.inputArtifacts.0.location", ...), '"data.inputArtifacts[0].location" is missing'),
+        (
+            _mutate("data.outputArtifacts.0.location.s3Location.bucketName", ""),
+            '"data.outputArtifacts[0].location.s3Location.bucketName" must be a string, not an empty string',
+        ),
+        (_mutate("data.encryptionKey", {"id": 5, "type": "KMS"}), '"data.encryptionKey.id" must be a string'),
+        (
+            _mutate("data.actionConfiguration.configuration.UserParameters", 5),
+            '"data.actionConfiguration.configuration.UserParameters" must be a string, not a number',
+        ),
+    ],
+)
+def test_a_malformed_event_with_a_job_id_is_reported_naming_the_field(
+    aws: LocalAws, invoke: Invoke, change: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    event = load_event("kms-encrypted.json")
+    aws.seed(event)
+    change(event["CodePipeline.job"])
+
+    result = invoke(event)
+
+    assert result.failure["type"] == "JobFailed"
+    assert "The job event from CodePipeline is malformed" in result.failure["message"]
+    assert expected in result.failure["message"]
+    assert "12345" not in result.failure["message"] and "AKIA" not in result.failure["message"]
+    assert "Traceback" not in result.log
+
+
+def test_an_invalid_bucket_name_in_the_event_is_no_retryable_failure(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    event["CodePipeline.job"]["data"]["inputArtifacts"][0]["location"]["s3Location"]["bucketName"] = "no such/bucket!"
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "JobFailed"
+    assert 'reading input artifact "SourceArtifact"' in failure["message"]
+    assert "Invalid bucket name" in failure["message"]
+    assert "a retry cannot help" in failure["message"]
+
+
+def test_containers_pick_entries_of_a_merged_file_and_nothing_else_is_written(aws: LocalAws, invoke: Invoke) -> None:
+    # Given an earlier action's imagedefinitions.json that adds a container nobody asked for
+    merged = [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v2"},
+        {"name": "logrouter", "imageUri": "evil.example.com/miner:latest"},
+    ]
+    event = _job_with_artifact(
+        aws, zip_files({"imagedefinitions.json": merged}), {"containers": {"SourceArtifact": "web"}}
+    )
+
+    # When the action names only "web" for that artifact
+    result = invoke(event)
+
+    # Then only "web" is written, and the log says what was left out
+    assert result.report.succeeded
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [merged[0]]
+    left_out = [record for record in result.log_records if record.get("left_out_containers")]
+    assert left_out[0]["left_out_containers"] == ["logrouter"]
+
+
+def test_a_container_picked_from_a_merged_file_must_be_in_it(aws: LocalAws, invoke: Invoke) -> None:
+    merged = [{"name": "web", "imageUri": f"{REGISTRY}/shop/web:v2"}]
+    event = _job_with_artifact(
+        aws, zip_files({"imagedefinitions.json": merged}), {"containers": {"SourceArtifact": ["web", "worker"]}}
+    )
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert (
+        'picks container(s) "worker" from Artifact "SourceArtifact", file imagedefinitions.json' in failure["message"]
+    )
+    assert 'Its entries are "web"' in failure["message"]
+
+
+def test_event_logging_cannot_be_turned_on_to_print_the_credentials(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an operator who sets Powertools' standard switch to log every event
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    from handlers import image_definitions
+
+    importlib.reload(image_definitions)  # the decorator reads the setting when the handler is defined
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    credentials = event["CodePipeline.job"]["data"]["artifactCredentials"]
+
+    result = invoke(event)
+
+    assert result.report.succeeded
+    assert credentials["secretAccessKey"] not in result.log
+    assert credentials["sessionToken"] not in result.log
+    assert "artifactCredentials" not in result.log
