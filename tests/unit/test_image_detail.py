@@ -99,3 +99,15 @@ def test_container_names_follow_ecs_rules() -> None:
     assert not is_valid_container_name("web.app")
     assert not is_valid_container_name("")
     assert not is_valid_container_name("x" * 256)
+
+
+def test_a_missing_image_tags_field_is_said_to_be_missing() -> None:
+    document = image_detail()
+    del document["ImageTags"]
+
+    with pytest.raises(ArtifactContentError) as raised:
+        parse_image_detail("WebImage", json.dumps(document).encode())
+
+    assert str(raised.value) == (
+        'Artifact "WebImage", file imageDetail.json: field "ImageTags" is missing (a list of tags; it may be empty).'
+    )
