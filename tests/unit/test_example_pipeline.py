@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
-from pathlib import Path
-from typing import Any
 
-from cfnlint.decode import decode_str
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def template(path: Path) -> dict[str, Any]:
-    decoded, problems = decode_str(path.read_text())
-    assert not problems
-    loaded: dict[str, Any] = json.loads(json.dumps(decoded))
-    return loaded
+from tests.templates import ROOT, load_template
 
 
 def imported_exports(node: object) -> list[str]:
@@ -31,8 +19,8 @@ def imported_exports(node: object) -> list[str]:
 
 
 def test_the_pipeline_imports_the_function_stacks_exports_by_the_deployed_stack_name() -> None:
-    pipeline = template(ROOT / "examples" / "pipeline.yaml")
-    function_stack = template(ROOT / "template.yaml")
+    pipeline = load_template(ROOT / "examples" / "pipeline.yaml")
+    function_stack = load_template(ROOT / "template.yaml")
     stack_name = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]["global"]["parameters"]["stack_name"]
 
     exported = {output["Export"]["Name"]["Fn::Sub"] for output in function_stack["Outputs"].values()}
