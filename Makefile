@@ -12,7 +12,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 LAMBDA_PYTHON := 3.13
 export LAMBDA_PYTHON_BIN ?= $(firstword $(foreach candidate,python$(LAMBDA_PYTHON) $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON)*/bin/python$(LAMBDA_PYTHON)),$(shell $(candidate) -c '' >/dev/null 2>&1 && echo $(candidate))))
 
-.PHONY: demo bench local-pipeline test lint typecheck unit template build runtime clean
+# `make demo` puts the output of its setup (venvs, sam build) here, so that its own story stays readable.
+DEMO_SETUP_LOG := .aws-sam/demo-setup.log
+# `make deploy/publish/delete REGION=eu-west-1`; without it SAM uses your AWS configuration's region.
+SAM_REGION := $(if $(REGION),--region $(REGION))
+
+.PHONY: demo bench local-pipeline test lint typecheck unit template build runtime deploy publish delete clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -32,8 +37,14 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 	touch $@
 
 ## demo: run the packaged function on the two-container sample job against local S3 and CodePipeline
-demo: build runtime
-	$(BIN)/python -m devtools.demo events/two-ecr-sources.json
+## (`make demo LOG=1` also prints the function's structured log and EMF metrics)
+demo:
+	@mkdir -p $(dir $(DEMO_SETUP_LOG))
+	@echo "Setting up: virtual environments on first use, sam build, Lambda's runtime client (output: $(DEMO_SETUP_LOG))"
+	@$(MAKE) --no-print-directory build runtime > $(DEMO_SETUP_LOG) 2>&1 || { \
+		tail -n 20 $(DEMO_SETUP_LOG); echo "make demo: the setup failed; its whole output is in $(DEMO_SETUP_LOG)"; exit 1; }
+	@echo
+	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json $(if $(LOG),--show-log)
 
 ## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory (figures in the README)
 bench: build runtime
@@ -64,6 +75,19 @@ build: $(VENV_SAM)/.installed $(BIN)/.installed
 
 unit: build runtime
 	$(BIN)/pytest
+
+## deploy: sam build (as `make build`), then `sam deploy --guided`; needs AWS credentials (README, "Deploy")
+deploy: build
+	$(VENV_SAM)/bin/sam deploy --guided $(SAM_REGION)
+
+## publish: package to SAM's managed bucket and publish to the Serverless Application Repository (private)
+publish: build
+	$(VENV_SAM)/bin/sam package --resolve-s3 --output-template-file .aws-sam/packaged.yaml $(SAM_REGION)
+	$(VENV_SAM)/bin/sam publish --template .aws-sam/packaged.yaml $(SAM_REGION)
+
+## delete: delete the stack (`sam delete`; asks first). The log group is kept: see the README
+delete: $(VENV_SAM)/.installed
+	$(VENV_SAM)/bin/sam delete $(SAM_REGION)
 
 ## runtime: what Lambda's Python runtime provides (awslambdaric, boto3), for running the packaged function
 runtime: $(RUNTIME)/.installed

@@ -3,7 +3,8 @@
 The function is the `sam build` output, run by awslambdaric (Lambda's runtime interface client)
 against a local Runtime API. S3 is moto's server and CodePipeline a double that validates every
 request against the real API model, both on loopback, reached through boto3's AWS_ENDPOINT_URL_*
-variables. No AWS account, no Docker.
+variables. No AWS account, no Docker. The function's own output (its structured log and its metrics in
+CloudWatch's embedded metric format) goes to FUNCTION_LOG, and with --show-log to the screen as well.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from devtools.local_aws import load_event, local_aws, sample_artifacts
-from devtools.packaged_function import PackagedFunction
+from devtools.packaged_function import ROOT, PackagedFunction
+
+FUNCTION_LOG = ROOT / ".aws-sam" / "demo-function.log"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("event", help="a sample job from events/, for example events/two-ecr-sources.json")
-    event_name = Path(parser.parse_args().event).name
+    parser.add_argument("--show-log", action="store_true", help="print the function's log and metrics too")
+    arguments = parser.parse_args()
+    event_name = Path(arguments.event).name
     event = load_event(event_name)
     job = event["CodePipeline.job"]
     artifacts = sample_artifacts()
@@ -41,7 +46,7 @@ def main() -> None:
         with PackagedFunction(aws.environment) as function:
             result = function.invoke(event)
             cold_seconds = time.perf_counter() - started
-            log_lines = len(function.log.splitlines())
+            function_log = function.log
         print(
             f"\n2. Lambda starts the packaged function cold (.aws-sam/build, under awslambdaric) and runs the job: "
             f"{cold_seconds * 1000:.0f} ms from process start to answer. It returned {result.body}."
@@ -56,7 +61,28 @@ def main() -> None:
             print(f"   {report.operation}\n{_indent(report.request, 5)}")
         for operation, problems in aws.double.rejected:
             print(f"   REJECTED {operation}: {problems}")
-    print(f"\n(The function's structured log, {log_lines} JSON lines, was kept out of this view.)")
+    _tell_function_log(function_log, arguments.show_log)
+
+
+def _tell_function_log(function_log: str, show: bool) -> None:
+    FUNCTION_LOG.write_text(function_log)
+    lines = function_log.splitlines()
+    where = FUNCTION_LOG.relative_to(ROOT)
+    if not show:
+        print(
+            f"\n5. The function wrote {len(lines)} lines to its log (CloudWatch Logs on AWS): its structured JSON log\n"
+            f"   and its metrics in embedded metric format. They are in {where}; `make demo LOG=1` prints them here."
+        )
+        return
+    print(f"\n5. The function's log, as CloudWatch Logs would receive it (also in {where}):")
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            print(f"   {line}")
+            continue
+        kind = "Metrics (embedded metric format, turned into CloudWatch metrics)" if "_aws" in record else "Log record"
+        print(f"   {kind}:\n{_indent(record, 5)}")
 
 
 def _indent(document: Any, spaces: int) -> str:

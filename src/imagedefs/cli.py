@@ -2,7 +2,7 @@
 
 Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes
 the same options as UserParameters; writes the output file. Exit codes: 0 success, 1 bad content,
-2 usage or configuration error. It never imports boto3.
+2 usage or configuration error, or the output could not be written. It never imports boto3.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
-        inputs = dict(_named_input(text) for text in arguments.inputs)
+        inputs = _named_inputs(arguments.inputs)
         settings = Settings.from_environment(
             {
                 **os.environ,
@@ -76,11 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sources = [_read_input(name, inputs[name]) for name in selected]
         plan = build_plan(sources, [OUTPUT_ARTIFACT], config, settings)
         (output,) = plan.outputs
-        destination = Path(arguments.output) if arguments.output else Path(output.file_name)
-        _write_atomically(destination, output.content)
     except ImageDefsError as error:
-        print(f"imagedefs: error: {error}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT
+        return _fail(str(error), EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT)
+    destination = _destination(arguments.output, output.file_name)
+    try:
+        _write_atomically(destination, output.content)
+    except OSError as error:
+        return _fail(f"Cannot write {destination}: {error.strerror or error}.", EXIT_USAGE)
     print(f"Wrote {destination}: {plan.summary()}")
     return EXIT_OK
 
@@ -89,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagedefs",
         description="Turn ECR imageDetail.json files into the imagedefinitions.json of an ECS deploy.",
-        epilog="Exit codes: 0 written, 1 bad input content, 2 usage or configuration error.",
+        epilog="Exit codes: 0 written, 1 bad input content, 2 usage or configuration error, or the output could not "
+        "be written.",
     )
     parser.add_argument(
         "inputs",
@@ -114,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", metavar="REGEX", help="use the first tag that fully matches REGEX")
     parser.add_argument("--format", choices=FORMATS, help="imagedefinitions (ECS) or imagedetail (blue/green)")
     parser.add_argument("--file", metavar="NAME", help="output file name (default by format)")
-    parser.add_argument("--output", metavar="PATH", help="where to write (default: ./NAME)")
+    parser.add_argument(
+        "--output", metavar="PATH", help="the file to write, or a folder to write NAME in (default: ./NAME)"
+    )
     parser.add_argument(
         "--allowed-registries", metavar="LIST", help=f"comma-separated allow-list (default: ${ENV_ALLOWED_REGISTRIES})"
     )
@@ -150,14 +155,34 @@ def _user_parameters(arguments: argparse.Namespace) -> dict[str, object]:
     return parameters
 
 
+def _fail(message: str, exit_code: int) -> int:
+    print(f"imagedefs: error: {message}", file=sys.stderr)
+    return exit_code
+
+
+def _named_inputs(texts: Sequence[str]) -> dict[str, Path]:
+    """Each input by artifact name; two inputs of one name would leave one image out, so they are refused."""
+    inputs: dict[str, Path] = {}
+    for text in texts:
+        name, path = _named_input(text)
+        if name in inputs:
+            raise ConfigurationError(
+                f'Inputs {inputs[name]} and {path} are both artifact "{name}"; name each one with ARTIFACT=PATH.'
+            )
+        inputs[name] = path
+    return inputs
+
+
 def _named_input(text: str) -> tuple[str, Path]:
     name, equals, path_text = text.partition("=")
     path = Path(path_text if equals else text)
+    if not path.exists():
+        # Without ARTIFACT= the name comes from what the path is, which a missing path cannot tell.
+        where = f'Input "{name}": {path}' if equals else f"Input {path}"
+        raise ConfigurationError(f"{where} does not exist.")
     if not equals:
         resolved = path.resolve()
         name = resolved.stem if path.suffix == ".zip" or path.is_dir() else resolved.parent.name
-    if not path.exists():
-        raise ConfigurationError(f'Input "{name}": {path} does not exist.')
     return name, path
 
 
@@ -175,9 +200,28 @@ def _read_input(artifact: str, path: Path) -> InputSource:
     return source_from_file(artifact, path.name, path.read_bytes())
 
 
+def _destination(output: str | None, file_name: str) -> Path:
+    """--output names the file, or a folder (an existing one, or any path ending in /) to write FILE_NAME in."""
+    if output is None:
+        return Path(file_name)
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        return Path(output) / file_name
+    return Path(output)
+
+
 def _write_atomically(destination: Path, content: bytes) -> None:
-    """Write to a temporary file beside the destination, then rename: never a half-written file."""
+    """Write to a temporary file beside the destination, then rename: never a half-written file.
+
+    The file is created with mode 0o666 less the umask, as any program's files are (0644 under umask 022);
+    the temporary file is removed whatever fails after it was created.
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{destination.name}.", delete=False) as file:
-        file.write(content)
-    Path(file.name).replace(destination)
+    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+        temporary.replace(destination)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -98,13 +98,10 @@ def parse_image_detail(artifact: str, data: bytes) -> ImageDetail | ChosenImage:
             f"({reference.repository}); the file does not describe one image. Rerun the ECR source action."
         )
     _check_registry_id(where, document, reference)
-    if "ImageTags" not in document:
-        raise ArtifactContentError(f'{where}: field "ImageTags" is missing.')
-    tags = document["ImageTags"]
+    tags = document.get("ImageTags")
     if not isinstance(tags, list):
-        raise ArtifactContentError(
-            f'{where}: field "ImageTags" must be a list of tags (it may be empty), not {_describe(tags)}.'
-        )
+        state = "is missing" if "ImageTags" not in document else f"must be a list of tags, not {_describe(tags)}"
+        raise ArtifactContentError(f'{where}: field "ImageTags" {state} (a list of tags; it may be empty).')
     for tag in tags:
         if not isinstance(tag, str) or TAG_PATTERN.fullmatch(tag) is None:
             raise ArtifactContentError(

@@ -12,9 +12,10 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from aws_lambda_powertools.shared.version import VERSION
 
 from devtools.local_aws import LocalAws, load_event
-from devtools.packaged_function import PackagedFunction
+from devtools.packaged_function import PackagedFunction, function_configuration
 from tests.samples import REGISTRY
 
 
@@ -60,3 +61,10 @@ def test_nothing_from_this_machine_is_on_the_functions_path(aws: LocalAws, packa
         [sys.executable, "-S", "-c", probe], env=packaged.process_environment(), capture_output=True
     )
     assert completed.returncode == 0, completed.stderr
+
+
+def test_the_package_holds_the_powertools_the_tests_ran_with() -> None:
+    code_dir, _, _ = function_configuration()
+    assert [path.name for path in code_dir.glob("aws_lambda_powertools-*.dist-info")] == [
+        f"aws_lambda_powertools-{VERSION}.dist-info"
+    ]

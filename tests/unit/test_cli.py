@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ def test_options_are_the_user_parameters(workdir: Path) -> None:
         (["WebImage", "--container", "WebImage=web,web"], '--container names container "web" for both'),
         (["WebImage", "--container", "Nope=web"], '--container names "Nope", which is not an input artifact'),
         (["WebImage", "--file", "../x.json"], '--file is "../x.json"'),
-        (["missing-folder"], "does not exist"),
+        (["missing-folder"], "Input missing-folder does not exist."),
+        (["web=missing.zip"], 'Input "web": missing.zip does not exist.'),
         (
             ["WebImage", "--allowed-registries", "not a host"],
             '--allowed-registries (or the environment variable IMAGEDEFS_ALLOWED_REGISTRIES) holds "not a host"',
@@ -119,7 +121,73 @@ def test_python_dash_m_runs_it(workdir: Path) -> None:
         [sys.executable, "-m", "imagedefs", "--help"], env={"PYTHONPATH": str(ROOT / "src")}, capture_output=True
     )
     assert result.returncode == 0
-    assert b"Exit codes: 0 written, 1 bad input content, 2 usage or configuration error." in result.stdout
+    assert b"Exit codes: 0 written, 1 bad input content, 2 usage or configuration error" in result.stdout
+
+
+@pytest.mark.parametrize("output", ["out", "new/"])
+def test_an_output_folder_gets_the_default_file_name(workdir: Path, output: str) -> None:
+    (workdir / "out").mkdir()
+
+    assert main(["WebImage", "--output", output]) == 0
+
+    assert json.loads((workdir / output / "imagedefinitions.json").read_text())[0]["name"] == "web"
+
+
+def test_an_output_that_cannot_be_created_exits_2_in_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "taken").write_text("a file, not a folder")
+
+    assert main(["WebImage", "--output", "taken/imagedefinitions.json"]) == 2
+
+    error = capsys.readouterr().err
+    assert error.startswith("imagedefs: error: Cannot write taken/imagedefinitions.json: ")
+    assert error.count("\n") == 1
+    assert "Traceback" not in error
+
+
+def test_a_failed_write_leaves_no_temporary_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a folder where the output's name is taken by a folder: the rename fails after the write
+    (workdir / "out" / "imagedefinitions.json").mkdir(parents=True)
+
+    assert main(["WebImage", "--output", "out"]) == 2
+
+    assert capsys.readouterr().err.startswith(
+        "imagedefs: error: Cannot write out/imagedefinitions.json: Is a directory"
+    )
+    assert [path.name for path in (workdir / "out").iterdir()] == ["imagedefinitions.json"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_the_output_file_mode_follows_the_umask(workdir: Path, umask: int, mode: int) -> None:
+    previous = os.umask(umask)
+    try:
+        assert main(["WebImage"]) == 0
+    finally:
+        os.umask(previous)
+
+    assert (workdir / "imagedefinitions.json").stat().st_mode & 0o777 == mode
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [["WebImage=WebImage", "WebImage=ApiImage.zip"], ["WebImage", "WebImage/imageDetail.json"]],
+)
+def test_two_inputs_of_one_artifact_name_exit_2_naming_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str], inputs: list[str]
+) -> None:
+    assert main(inputs) == 2
+
+    assert 'are both artifact "WebImage"; name each one with ARTIFACT=PATH.' in capsys.readouterr().err
+    assert not (workdir / "imagedefinitions.json").exists()
+
+
+def test_a_missing_input_is_not_named_after_the_current_folder(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["nope"]) == 2
+
+    assert capsys.readouterr().err == "imagedefs: error: Input nope does not exist.\n"
 
 
 def test_one_image_for_several_containers(workdir: Path) -> None:

@@ -149,3 +149,15 @@ def test_imagedefinitions_are_refused_when_ambiguous_or_not_ascii(data: bytes, m
 
 def test_a_utf8_byte_order_mark_is_allowed() -> None:
     assert isinstance(parse_image_detail("Web", b"\xef\xbb\xbf" + json.dumps(image_detail()).encode()), ImageDetail)
+
+
+def test_a_missing_image_tags_field_is_said_to_be_missing() -> None:
+    document = image_detail()
+    del document["ImageTags"]
+
+    with pytest.raises(ArtifactContentError) as raised:
+        parse_image_detail("WebImage", json.dumps(document).encode())
+
+    assert str(raised.value) == (
+        'Artifact "WebImage", file imageDetail.json: field "ImageTags" is missing (a list of tags; it may be empty).'
+    )
