@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from devtools.local_aws import LocalAws, load_event, zip_files
 from imagedefs.cli import main
 from tests.integration.conftest import Invoke
-from tests.samples import image_detail, input_location
+from tests.samples import image_detail, input_location, with_user_parameters
 
 
 def _artifacts_on_disk(aws: LocalAws, event: dict[str, Any], folder: Path) -> list[str]:
@@ -56,3 +57,39 @@ def test_same_message_as_the_action(
 
     assert exit_code == 1
     assert capsys.readouterr().err.strip() == f"imagedefs: error: {failure['message']}"
+
+
+@pytest.mark.parametrize(
+    "first_parameters",
+    [{"format": "imagedetail"}, {"format": "imagedetail", "pin": "digest"}, {}, {"pin": "digest"}],
+    ids=["imagedetail by tag", "imagedetail by digest", "imagedefinitions", "imagedefinitions by digest"],
+)
+def test_every_format_the_action_writes_is_read_back_with_the_same_images(
+    aws: LocalAws, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_parameters: dict[str, Any]
+) -> None:
+    # Given a job that wrote its output in one of the formats
+    first = with_user_parameters(load_event("single-ecr-source.json"), first_parameters)
+    aws.seed(first)
+    assert invoke(first).report.succeeded
+    written = aws.output_object(first)["Body"].read()
+    images = _image_uris_in(aws.output_files(first))
+
+    # When the next job takes that output as its input artifact, and so does the command line
+    second = load_event("single-ecr-source.json")
+    second["CodePipeline.job"]["id"] = str(uuid.uuid4())
+    aws.put(*input_location(second), written)
+    second_report = invoke(second).report
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Chained.zip").write_bytes(written)
+    assert main(["Chained.zip", "--output", "again.json"]) == 0
+
+    # Then both write the same images
+    assert second_report.succeeded
+    assert [entry["imageUri"] for entry in json.loads(aws.output_files(second)["imagedefinitions.json"])] == images
+    assert [entry["imageUri"] for entry in json.loads((tmp_path / "again.json").read_text())] == images
+
+
+def _image_uris_in(files: dict[str, bytes]) -> list[str]:
+    (content,) = files.values()
+    document = json.loads(content)
+    return [entry["imageUri"] for entry in document] if isinstance(document, list) else [document["ImageURI"]]
