@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_SAM := .venv-sam
 VENV_CHECKOV := .venv-checkov
+VENV_BENCH := .venv-bench
 BIN := $(VENV)/bin
 RUNTIME := .lambda-runtime
 export SAM_CLI_TELEMETRY := 0
@@ -31,6 +32,11 @@ $(VENV_CHECKOV)/.installed: requirements-checkov.txt
 	$(VENV_CHECKOV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
+$(VENV_BENCH)/.installed: requirements-bench.txt
+	test -x $(VENV_BENCH)/bin/python || $(PYTHON) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
 $(VENV_SAM)/.installed: requirements-sam.txt
 	test -x $(VENV_SAM)/bin/python || $(PYTHON) -m venv $(VENV_SAM)
 	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
@@ -46,9 +52,11 @@ demo:
 	@echo
 	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json $(if $(LOG),--show-log)
 
-## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory (figures in the README)
-bench: build runtime
+## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory; then each MemorySize under
+## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures in the README)
+bench: build runtime $(VENV_BENCH)/.installed
 	$(BIN)/python -m devtools.bench
+	$(VENV_BENCH)/bin/python devtools/bench_chart.py
 
 ## local-pipeline: local S3 and CodePipeline on 127.0.0.1:4571/4572 for `sam local invoke` (needs Docker)
 local-pipeline: $(BIN)/.installed
@@ -98,4 +106,4 @@ $(RUNTIME)/.installed: requirements-runtime.txt $(BIN)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(RUNTIME) .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(RUNTIME) .aws-sam .mypy_cache .pytest_cache .ruff_cache

@@ -11,6 +11,8 @@ import pytest
 from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
+from devtools.bench import MEMORY_SIZES_MB
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_ACTIONS = {"codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -96,3 +98,14 @@ def test_the_stack_can_be_deployed_again_after_it_was_deleted() -> None:
     log_group = sam_template()["Resources"]["FunctionLogGroup"]
     assert log_group["DeletionPolicy"] == "Retain"
     assert "LogGroupName" not in log_group["Properties"]
+
+
+def test_memory_size_is_a_parameter_whose_default_the_bench_measured_and_the_readme_states() -> None:
+    # The default is chosen from `make bench`'s table (README, "Performance and cost"); an operator may pick another.
+    template = sam_template()
+    parameter = template["Parameters"]["MemorySize"]
+    assert template["Resources"]["ImageDefinitionsFunction"]["Properties"]["MemorySize"] == {"Ref": "MemorySize"}
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (128, 10240)  # Lambda's limits
+    assert parameter["Default"] in MEMORY_SIZES_MB
+    assert f"MemorySize={parameter['Default']}" in (ROOT / "samconfig.toml").read_text()
+    assert f"arm64, {parameter['Default']} MB by default" in (ROOT / "README.md").read_text()
