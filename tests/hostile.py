@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import struct
+import uuid
 import warnings
 import zipfile
+from typing import Any
 
-from devtools.local_aws import zip_files
+from devtools.local_aws import LocalAws, load_event, zip_files
+from tests.samples import with_user_parameters
 
 LOCAL_HEADER = b"PK\x03\x04"
 CENTRAL_HEADER = b"PK\x01\x02"
@@ -23,22 +26,20 @@ def zip_with_method(name: str, content: bytes, method: int) -> bytes:
 
 def with_declared_size(data: bytes, size: int) -> bytes:
     """The zip with every member's uncompressed size, in local and central headers, set to `size` (a lie)."""
-    patched = bytearray(data)
-    for signature, offset in ((LOCAL_HEADER, 22), (CENTRAL_HEADER, 24)):
-        at = patched.find(signature)
-        while at >= 0:
-            struct.pack_into("<L", patched, at + offset, size)
-            at = patched.find(signature, at + 4)
-    return bytes(patched)
+    return _with_header_field(data, "<L", {LOCAL_HEADER: 22, CENTRAL_HEADER: 24}, size)
 
 
 def with_method_number(data: bytes, method: int) -> bytes:
     """The zip with every member's compression method field set to `method` (deflate64, PPMd, ...)."""
+    return _with_header_field(data, "<H", {LOCAL_HEADER: 8, CENTRAL_HEADER: 10}, method)
+
+
+def _with_header_field(data: bytes, layout: str, offsets: dict[bytes, int], value: int) -> bytes:
     patched = bytearray(data)
-    for signature, offset in ((LOCAL_HEADER, 8), (CENTRAL_HEADER, 10)):
+    for signature, offset in offsets.items():
         at = patched.find(signature)
         while at >= 0:
-            struct.pack_into("<H", patched, at + offset, method)
+            struct.pack_into(layout, patched, at + offset, value)
             at = patched.find(signature, at + 4)
     return bytes(patched)
 
@@ -68,3 +69,15 @@ def duplicate_members(name: str, first: bytes, second: bytes) -> bytes:
         archive.writestr(name, first)
         archive.writestr(zipfile.ZipInfo(name), second)
     return buffer.getvalue()
+
+
+def job_reading(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A fresh single-source job (new id, new object key) whose input artifact is `body`."""
+    event = with_user_parameters(load_event("single-ecr-source.json"), user_parameters)
+    job = event["CodePipeline.job"]
+    job["id"] = str(uuid.uuid4())
+    aws.seed(event, artifacts={})
+    location = job["data"]["inputArtifacts"][0]["location"]["s3Location"]
+    location["objectKey"] = f"hostile/{uuid.uuid4()}"
+    aws.put(location["bucketName"], location["objectKey"], body)
+    return event

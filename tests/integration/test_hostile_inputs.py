@@ -13,6 +13,7 @@ import pytest
 from devtools.local_aws import LocalAws, load_event, zip_files
 from tests.hostile import (
     duplicate_members,
+    job_reading,
     many_entries,
     renamed,
     with_declared_size,
@@ -21,17 +22,10 @@ from tests.hostile import (
     zip_with_method,
 )
 from tests.integration.conftest import Invoke
-from tests.samples import DIGEST_A, REGISTRY, image_detail, input_location, with_user_parameters
+from tests.samples import DIGEST_A, REGISTRY, image_detail, with_user_parameters
 
 DETAIL = json.dumps(image_detail()).encode()
 BOMB = b"\0" * (20 * 1024 * 1024)  # inflates to 20 MB; its header will say 300 bytes
-
-
-def _job_with_artifact(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | None = None) -> dict[str, Any]:
-    event = with_user_parameters(load_event("single-ecr-source.json"), user_parameters)
-    aws.seed(event, artifacts={})
-    aws.put(*input_location(event), body)
-    return event
 
 
 @pytest.mark.parametrize(
@@ -134,7 +128,7 @@ def _job_with_artifact(aws: LocalAws, body: bytes, user_parameters: dict[str, An
 def test_hostile_artifacts_fail_the_job_naming_what_was_refused(
     aws: LocalAws, invoke: Invoke, body: bytes, expected_parts: list[str]
 ) -> None:
-    result = invoke(_job_with_artifact(aws, body))
+    result = invoke(job_reading(aws, body))
 
     assert result.failure["type"] == "JobFailed"
     assert 'Artifact "SourceArtifact"' in result.failure["message"]
@@ -151,7 +145,7 @@ def test_a_tag_pattern_that_backtracks_is_refused_within_the_time_limit(
     aws: LocalAws, invoke: Invoke, pattern: str
 ) -> None:
     # Given an image whose tag makes the pattern backtrack exponentially
-    event = _job_with_artifact(aws, zip_files({"imageDetail.json": image_detail(tags=[BACKTRACKING_TAG])}))
+    event = job_reading(aws, zip_files({"imageDetail.json": image_detail(tags=[BACKTRACKING_TAG])}))
 
     # When the action's UserParameters use that pattern
     failure = invoke(with_user_parameters(event, {"tag": pattern})).failure
@@ -167,7 +161,7 @@ def test_a_default_tag_pattern_that_backtracks_names_the_stack_parameter(
     aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IMAGEDEFS_DEFAULT_TAG_PATTERN", "(a|a)+$")
-    event = _job_with_artifact(aws, zip_files({"imageDetail.json": image_detail(tags=[BACKTRACKING_TAG])}))
+    event = job_reading(aws, zip_files({"imageDetail.json": image_detail(tags=[BACKTRACKING_TAG])}))
 
     failure = invoke(event).failure
 
@@ -250,9 +244,7 @@ def test_containers_pick_entries_of_a_merged_file_and_nothing_else_is_written(aw
         {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v2"},
         {"name": "logrouter", "imageUri": "evil.example.com/miner:latest"},
     ]
-    event = _job_with_artifact(
-        aws, zip_files({"imagedefinitions.json": merged}), {"containers": {"SourceArtifact": "web"}}
-    )
+    event = job_reading(aws, zip_files({"imagedefinitions.json": merged}), {"containers": {"SourceArtifact": "web"}})
 
     # When the action names only "web" for that artifact
     result = invoke(event)
@@ -266,7 +258,7 @@ def test_containers_pick_entries_of_a_merged_file_and_nothing_else_is_written(aw
 
 def test_a_container_picked_from_a_merged_file_must_be_in_it(aws: LocalAws, invoke: Invoke) -> None:
     merged = [{"name": "web", "imageUri": f"{REGISTRY}/shop/web:v2"}]
-    event = _job_with_artifact(
+    event = job_reading(
         aws, zip_files({"imagedefinitions.json": merged}), {"containers": {"SourceArtifact": ["web", "worker"]}}
     )
 

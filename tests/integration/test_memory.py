@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
-from devtools.local_aws import LocalAws, load_event, zip_files
-from tests.hostile import many_entries, with_declared_size, with_end_record, zip_with_method
+from devtools.local_aws import LocalAws, zip_files
+from tests.hostile import job_reading, many_entries, with_declared_size, with_end_record, zip_with_method
 from tests.samples import image_detail
 
 MAX_PEAK_RSS_BYTES = 96 * 1024 * 1024
@@ -41,16 +39,7 @@ def hostile_artifacts() -> dict[str, bytes]:
 
 def test_no_input_artifact_takes_the_function_past_96_mb(aws: LocalAws, tmp_path: Path) -> None:
     # Given one job per hostile artifact, each in S3
-    events: list[dict[str, Any]] = []
-    for name, body in hostile_artifacts().items():
-        event = load_event("single-ecr-source.json")
-        job = event["CodePipeline.job"]
-        job["id"] = str(uuid.uuid4())
-        aws.seed(event, artifacts={})
-        location = job["data"]["inputArtifacts"][0]["location"]["s3Location"]
-        location["objectKey"] = f"hostile/{name}"
-        aws.put(location["bucketName"], location["objectKey"], body)
-        events.append(event)
+    events = [job_reading(aws, body) for body in hostile_artifacts().values()]
     jobs_file = tmp_path / "jobs.json"
     jobs_file.write_text(json.dumps(events))
 

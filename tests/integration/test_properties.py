@@ -22,6 +22,7 @@ from devtools.local_aws import LocalAws, load_event, unzip_files, zip_files
 from imagedefs.references import is_valid_container_name, parse_reference
 from tests.hostile import (
     duplicate_members,
+    job_reading,
     renamed,
     with_declared_size,
     with_end_record,
@@ -189,15 +190,9 @@ def hostile_zips(draw: st.DrawFn, content: bytes) -> bytes:
 def test_any_hostile_artifact_ends_in_exactly_one_report_naming_it(
     aws: LocalAws, invoke: Invoke, data: st.DataObject
 ) -> None:
-    job_event = load_event("single-ecr-source.json")
-    job = job_event["CodePipeline.job"]
-    job["id"] = str(uuid.uuid4())
-    aws.seed(job_event, artifacts={})
-    location = job["data"]["inputArtifacts"][0]["location"]["s3Location"]
-    location["objectKey"] = f"hostile/{uuid.uuid4()}"
     detail = data.draw(image_details())
     content = data.draw(st.one_of(hostile_json(detail), st.just(json.dumps(detail).encode())))
-    aws.put(location["bucketName"], location["objectKey"], data.draw(hostile_zips(content)))
+    job_event = job_reading(aws, data.draw(hostile_zips(content)))
 
     result = invoke(job_event)
 
