@@ -7,6 +7,7 @@ import struct
 import uuid
 import warnings
 import zipfile
+import zlib
 from typing import Any
 
 from devtools.local_aws import LocalAws, load_event, zip_files
@@ -50,6 +51,22 @@ def with_end_record(data: bytes, entries: int, directory_bytes: int) -> bytes:
     at = patched.rfind(END_RECORD)
     struct.pack_into("<HHL", patched, at + 8, min(entries, 0xFFFF), min(entries, 0xFFFF), directory_bytes)
     return bytes(patched)
+
+
+def with_version_needed(data: bytes, version: int) -> bytes:
+    """The zip with its directory entries asking for zip format version `version` (64: 6.4) to extract."""
+    return _with_header_field(data, "<H", {CENTRAL_HEADER: 6}, version)
+
+
+def with_unicode_path(real_name: str, unicode_path: bytes, content: bytes) -> bytes:
+    """A member named `real_name` whose Info-ZIP Unicode Path extra field (0x7075) says `unicode_path`."""
+    field = b"\x01" + struct.pack("<L", zlib.crc32(real_name.encode())) + unicode_path
+    info = zipfile.ZipInfo(real_name)
+    info.extra = struct.pack("<HH", 0x7075, len(field)) + field
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(info, content)
+    return buffer.getvalue()
 
 
 def many_entries(count: int, name_length: int = 8) -> bytes:

@@ -45,6 +45,7 @@ _ZIP64_LOCATOR_SIGNATURE: Final = b"PK\x06\x07"
 _ZIP64_END_RECORD: Final = struct.Struct("<4sQ2H2L4Q")
 _ZIP64_END_RECORD_SIGNATURE: Final = b"PK\x06\x06"
 _MAX_COMMENT_BYTES: Final = 0xFFFF
+_SMALLEST_DIRECTORY_ENTRY_BYTES: Final = 46
 
 
 def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -> InputSource:
@@ -56,26 +57,30 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
     """
     bounded = _BoundedReader(file, MAX_BYTES_READ, f'Artifact "{artifact}" {where}')
     entries, directory_bytes = _directory_extent(bounded, artifact, where)
-    if entries > MAX_ZIP_ENTRIES or directory_bytes > MAX_DIRECTORY_BYTES:
+    # zipfile walks all the directory's bytes, whatever count the end record gives: judge both.
+    room_for_entries = directory_bytes // _SMALLEST_DIRECTORY_ENTRY_BYTES
+    if max(entries, room_for_entries) > MAX_ZIP_ENTRIES or directory_bytes > MAX_DIRECTORY_BYTES:
         raise ArtifactContentError(
-            f'Artifact "{artifact}" {where} has a zip directory of {entries} entries and {directory_bytes} bytes; at '
-            f"most {MAX_ZIP_ENTRIES} entries and {MAX_DIRECTORY_BYTES // 1024} KB are read. An ECR source artifact "
-            "holds one small file."
+            f'Artifact "{artifact}" {where} has a zip directory of {entries} entries and {directory_bytes} bytes '
+            f"(room for {room_for_entries} entries); at most {MAX_ZIP_ENTRIES} entries and "
+            f"{MAX_DIRECTORY_BYTES // 1024} KB are read. An ECR source artifact holds one small file."
         )
     try:
         archive = zipfile.ZipFile(bounded)
-    except (zipfile.BadZipFile, EOFError, ValueError, struct.error) as exc:
-        raise _not_a_zip(artifact, where) from exc
+    except (zipfile.BadZipFile, EOFError, ValueError, struct.error, NotImplementedError, RuntimeError) as exc:
+        raise _not_a_zip(artifact, where, f" ({exc})" if isinstance(exc, NotImplementedError) else "") from exc
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_ZIP_ENTRIES:
             raise ArtifactContentError(
                 f'Artifact "{artifact}" {where} holds {len(infos)} files; at most {MAX_ZIP_ENTRIES} are read.'
             )
-        if any("\0" in info.orig_filename for info in infos):
+        if any("\0" in info.orig_filename or info.filename != info.orig_filename for info in infos):
+            # zipfile cuts a name at a NUL (also one from a Unicode path extra field, in Python 3.13): other
+            # tools would read another name than the one this function acts on.
             raise ArtifactContentError(
-                f'Artifact "{artifact}" {where} holds a file name with a NUL character, which zip readers cut short '
-                "differently; the zip is refused."
+                f'Artifact "{artifact}" {where} holds a file name with a NUL character, or two different names for '
+                "one file, which zip readers read differently; the zip is refused."
             )
         names = [info.filename for info in infos]
         for name in (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE):
@@ -137,10 +142,10 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, artifact: str)
     return data
 
 
-def _not_a_zip(artifact: str, where: str) -> ArtifactContentError:
+def _not_a_zip(artifact: str, where: str, detail: str = "") -> ArtifactContentError:
     return ArtifactContentError(
-        f'Artifact "{artifact}" {where} is not a zip file. Use the output artifact of an ECR source action, '
-        "or of a build that zips an imageDetail.json."
+        f'Artifact "{artifact}" {where} is not a zip file this function reads{detail}. Use the output artifact of an '
+        "ECR source action, or of a build that zips an imageDetail.json."
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 READ_BLOCK_BYTES: Final = 64 * 1024
+_CONTENT_RANGE: Final = re.compile(r"bytes (?P<start>[0-9]{1,15})-[0-9]{1,15}/(?P<size>[0-9]{1,15})", re.ASCII)
 
 _ACCESS_DENIED_CODES: Final = frozenset(
     {
@@ -122,14 +124,21 @@ class _RangedObjectReader(io.RawIOBase):
             raise
         with contextlib.closing(response["Body"]) as body:
             data = body.read(length + 1)  # never more than asked, whatever the server sends
-        content_range = response.get("ContentRange") or f"bytes 0-{len(data) - 1}/{len(data)}"
-        span, _, total = content_range.removeprefix("bytes ").partition("/")
         if len(data) > length:
             raise ServiceUnavailableError(
                 f"S3 sent more than the {length} bytes asked for ({byte_range}) reading {self._location}; retry the "
                 "action."
             )
-        return int(span.split("-")[0]), data, int(total)
+        content_range = response.get("ContentRange")
+        if not content_range:  # the whole object, as S3 answers a range that covers it
+            return 0, data, len(data)
+        parsed = _CONTENT_RANGE.fullmatch(content_range)
+        if parsed is None:
+            raise ServiceUnavailableError(
+                f"S3 answered {byte_range} of {self._location} with Content-Range {content_range[:80]!r}, which is not "
+                "a byte range; retry the action."
+            )
+        return int(parsed["start"]), data, int(parsed["size"])
 
     def readable(self) -> bool:
         return True

@@ -48,8 +48,9 @@ def check_job_event(event: Mapping[str, Any]) -> None:
     configuration = _field(
         _field(data, "actionConfiguration", dict, "data"), "configuration", dict, "data.actionConfiguration"
     )
-    if configuration.get("UserParameters") is not None:
-        _field(configuration, "UserParameters", str, "data.actionConfiguration.configuration")
+    user_parameters = configuration.get("UserParameters")
+    if user_parameters is not None and not isinstance(user_parameters, str):  # empty is allowed: no parameters
+        raise _malformed("data.actionConfiguration.configuration.UserParameters", "a string", user_parameters)
     for kind in ("inputArtifacts", "outputArtifacts"):
         names: set[str] = set()
         for index, artifact in enumerate(_field(data, kind, list, "data")):

@@ -16,7 +16,7 @@ MAX_NUMBER_CHARS: Final = 64
 
 
 class JsonTextError(ValueError):
-    """The text is not JSON this function accepts; the message says why, for "<where>: the file is ..."."""
+    """The text is not JSON this function accepts; the message says why, read after "the file is" / "... is"."""
 
 
 def parse_json(text: str) -> Any:
@@ -49,14 +49,16 @@ def _object_with_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _bounded_number(convert: type[int] | type[float]) -> Any:
     def parse(text: str) -> int | float:
         if len(text) > MAX_NUMBER_CHARS:
-            raise JsonTextError(f"holds a number {len(text)} characters long; at most {MAX_NUMBER_CHARS} are read")
+            raise JsonTextError(
+                f"not readable: it holds a number {len(text)} characters long; at most {MAX_NUMBER_CHARS} are read"
+            )
         number = convert(text)
         if not math.isfinite(number):
-            raise JsonTextError(f"holds the number {text}, which is too large to be read")
+            raise JsonTextError(f"not readable: it holds the number {text}, which is too large to be read")
         return number
 
     return parse
 
 
 def _refuse_constant(name: str) -> Any:
-    raise JsonTextError(f"holds {name}, which is not JSON")
+    raise JsonTextError(f"not valid JSON: it holds {name}")

@@ -19,6 +19,8 @@ from tests.hostile import (
     with_declared_size,
     with_end_record,
     with_method_number,
+    with_unicode_path,
+    with_version_needed,
     zip_with_method,
 )
 from tests.integration.conftest import Invoke
@@ -55,6 +57,16 @@ BOMB = b"\0" * (20 * 1024 * 1024)  # inflates to 20 MB; its header will say 300 
             zip_with_method("imageDetail.json", BOMB, zipfile.ZIP_DEFLATED),
             ["file imageDetail.json", "larger than 100 KB"],
             id="deflate bomb with an honest size",
+        ),
+        pytest.param(
+            with_version_needed(zip_files({"imageDetail.json": DETAIL}), 64),
+            ["is not a zip file this function reads (zip file version 6.4)"],
+            id="zip format version 6.4",
+        ),
+        pytest.param(
+            with_end_record(many_entries(20_000), 1, 1_000_000),
+            ["zip directory of 1 entries and 1000000 bytes (room for 21739 entries)"],
+            id="end record claiming 1 entry before 20,000",
         ),
         pytest.param(
             many_entries(20_000),
@@ -138,6 +150,16 @@ def test_hostile_artifacts_fail_the_job_naming_what_was_refused(
 
 
 BACKTRACKING_TAG = "a" * 40 + "-"
+
+
+def test_a_name_cut_at_a_nul_in_a_unicode_path_field_is_never_read(aws: LocalAws, invoke: Invoke) -> None:
+    # Python 3.13's zipfile reads the Unicode Path field and cuts it at the NUL; 3.11 sees "x.json" only
+    body = with_unicode_path("x.json", b"imageDetail.json\0evil", DETAIL)
+
+    failure = invoke(job_reading(aws, body)).failure
+
+    assert failure["type"] == "JobFailed"
+    assert ("two different names for one file" in failure["message"]) or ("it holds: x.json" in failure["message"])
 
 
 @pytest.mark.parametrize("pattern", ["(a+)+$", "(a|aa)+", "(a*)*b", "([a-z]+)*[0-9]", "(?:a|a?)+x"])

@@ -9,11 +9,12 @@ import zipfile
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from devtools.local_aws import zip_files
 from imagedefs.archive import zip_single_file
 from imagedefs.artifacts import ArtifactStore, S3Location
-from imagedefs.errors import ArtifactContentError
+from imagedefs.errors import ArtifactContentError, ServiceUnavailableError
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import MergedDefinitions, OutputFile
 from tests.samples import image_detail
@@ -31,6 +32,8 @@ class InMemoryS3:
 
     def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
         size = len(self.body)
+        if size == 0:  # S3 has no byte to return: 416 InvalidRange
+            raise ClientError({"Error": {"Code": "InvalidRange"}}, "GetObject")
         spec = Range.removeprefix("bytes=")
         if spec.startswith("-"):
             start, end = max(0, size - int(spec[1:])), size - 1
@@ -118,3 +121,13 @@ def test_output_zips_are_byte_identical_across_runs_and_encrypted_when_asked() -
     assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", "arn:aws:kms:us-west-2:123456789012:key/k")
     with zipfile.ZipFile(io.BytesIO(put["Body"])) as archive:
         assert archive.read("imagedefinitions.json") == b"[]\n"
+
+
+@pytest.mark.parametrize("content_range", ["bytes */123", "bytes 0-5", "bytes x-y/9", "garbage", "bytes -1-2/3"])
+def test_a_content_range_that_is_no_byte_range_is_a_system_failure(content_range: str) -> None:
+    class OddS3(InMemoryS3):
+        def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+            return {**super().get_object(Bucket, Key, Range), "ContentRange": content_range}
+
+    with pytest.raises(ServiceUnavailableError, match="which is not a byte range"):
+        ArtifactStore(OddS3(zip_files({"imageDetail.json": image_detail()}))).read_source("Src", LOCATION)  # type: ignore[arg-type]

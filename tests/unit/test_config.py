@@ -60,7 +60,7 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"containers": {"A": ["web", "web"]}}', 'names container "web" for both "A" and "A" (twice)'),
         ('{"pin": "tag", "pin": "digest"}', 'ambiguous: key "pin" appears more than once'),
         ('{"containers": {"A": "web", "A": "api"}}', 'ambiguous: key "A" appears more than once'),
-        ('{"pin": NaN}', "holds NaN, which is not JSON"),
+        ('{"pin": NaN}', "UserParameters is not valid JSON: it holds NaN"),
         ('{"pin": ' + "9" * 900 + "}", "holds a number 900 characters long"),
         (r'{"caf\u00e9": 1}', r'unknown key(s) "caf\u00e9"'),
         ('{"outputs": {"Out": "web"}}', 'gives output artifact "Out" "web": it must be a non-empty list'),
