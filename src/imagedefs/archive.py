@@ -71,10 +71,6 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
         raise _not_a_zip(artifact, where, f" ({exc})" if isinstance(exc, NotImplementedError) else "") from exc
     with archive:
         infos = archive.infolist()
-        if len(infos) > MAX_ZIP_ENTRIES:
-            raise ArtifactContentError(
-                f'Artifact "{artifact}" {where} holds {len(infos)} files; at most {MAX_ZIP_ENTRIES} are read.'
-            )
         if any("\0" in info.orig_filename or info.filename != info.orig_filename for info in infos):
             # zipfile cuts a name at a NUL (also one from a Unicode path extra field, in Python 3.13): other
             # tools would read another name than the one this function acts on.

@@ -144,7 +144,6 @@ def unpicked_definitions(source: MergedDefinitions, config: ActionConfig) -> lis
 
 
 def _images_from_detail(detail: ImageDetail, config: ActionConfig) -> list[ContainerImage]:
-    repository, registry = detail.reference.name, detail.reference.registry
     if config.tag_pattern is not None:
         tag = config.tag_pattern.first_match(detail.tags)
         if tag is None:
@@ -155,33 +154,19 @@ def _images_from_detail(detail: ImageDetail, config: ActionConfig) -> list[Conta
             )
     else:
         tag = detail.tags[0] if detail.tags else None
-    names = _names_for(detail.artifact, config) or (_default_container_name(detail.artifact, detail.reference, config),)
-    if config.pin == "digest":
-        return [
-            ContainerImage(name, detail.image_uri, detail.artifact, registry, tag=tag, digest=detail.digest)
-            for name in names
-        ]
-    if tag is None:
-        return [
-            ContainerImage(
-                name,
-                detail.image_uri,
-                detail.artifact,
-                registry,
-                digest=detail.digest,
-                note="image has no tag: pinned by digest",
-            )
-            for name in names
-        ]
+    by_digest = config.pin == "digest" or tag is None
+    image_uri = detail.image_uri if by_digest else f"{detail.reference.name}:{tag}"
+    note = "image has no tag: pinned by digest" if tag is None and config.pin != "digest" else None
     return [
-        ContainerImage(name, f"{repository}:{tag}", detail.artifact, registry, tag=tag, digest=detail.digest)
-        for name in names
+        ContainerImage(
+            name, image_uri, detail.artifact, detail.reference.registry, tag=tag, digest=detail.digest, note=note
+        )
+        for name in _container_names(detail.artifact, detail.reference, config)
     ]
 
 
 def _images_chosen_upstream(chosen: ChosenImage, config: ActionConfig) -> list[ContainerImage]:
     """An image named upstream ({"ImageURI": ...} alone): used as it is; pin and tag do not apply."""
-    names = _names_for(chosen.artifact, config) or (_default_container_name(chosen.artifact, chosen.reference, config),)
     reference = chosen.reference
     return [
         ContainerImage(
@@ -193,7 +178,7 @@ def _images_chosen_upstream(chosen: ChosenImage, config: ActionConfig) -> list[C
             digest=reference.digest,
             note="image chosen upstream: used as it is",
         )
-        for name in names
+        for name in _container_names(chosen.artifact, reference, config)
     ]
 
 
@@ -216,7 +201,11 @@ def _names_for(artifact: str, config: ActionConfig) -> tuple[str, ...] | None:
     return None if config.containers is None else config.containers[artifact]
 
 
-def _default_container_name(artifact: str, reference: ImageReference, config: ActionConfig) -> str:
+def _container_names(artifact: str, reference: ImageReference, config: ActionConfig) -> tuple[str, ...]:
+    """The containers `containers` names for the artifact, or the last segment of the image's repository."""
+    named = _names_for(artifact, config)
+    if named is not None:
+        return named
     name = reference.repository.rsplit("/", 1)[-1]
     if not is_valid_container_name(name):
         raise ConfigurationError(
@@ -225,7 +214,7 @@ def _default_container_name(artifact: str, reference: ImageReference, config: Ac
             f"Name the container with {config.wording.options['containers']}, for example "
             f"{config.wording.examples['containers']}."
         )
-    return name
+    return (name,)
 
 
 def _image_from_definition(artifact: str, definition: ImageDefinition) -> ContainerImage:
