@@ -12,7 +12,7 @@ from imagedefs.artifacts import ArtifactStore, S3Location
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.config import Settings, parse_user_parameters
 from imagedefs.errors import ImageDefsError, ReportNotDeliveredError, failure_type_of
-from imagedefs.job_event import check_job_event, secrets_of
+from imagedefs.job_event import FUNCTION_SECRET_VARIABLES, check_job_event, secrets_of
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.reporting import JobReporter, ReportOutcome
 from imagedefs.transform import MergedDefinitions, Plan, build_plan, select_inputs, unpicked_definitions
@@ -56,7 +56,7 @@ def handle_job(
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job and report its result once; a failure is reported, not raised."""
-    redactor.hide(*secrets_of(job.raw_event))
+    redactor.hide(*secrets_of(job.raw_event), *(environ.get(name, "") for name in FUNCTION_SECRET_VARIABLES))
     budget = TimeBudget.from_remaining_millis(remaining_millis)
     try:
         check_job_event(job.raw_event)

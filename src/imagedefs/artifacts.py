@@ -246,9 +246,9 @@ def _first_line(error: BaseException) -> str:
 def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:
     """An S3 client signed with the job's artifact credentials, its timeouts and attempts cut to the job's budget.
 
-    It refuses to send any request once the budget is spent, so a call abandoned at the deadline cannot
-    retry, or write an output, after the job has reported. Endpoint and region come from boto3's standard
-    configuration (AWS_ENDPOINT_URL_S3, AWS_REGION).
+    It refuses to sign (and so to send) any request once the budget is spent, so a call abandoned at the
+    deadline cannot retry, write an output, or log a freshly signed request, after the job has reported.
+    Endpoint and region come from boto3's standard configuration (AWS_ENDPOINT_URL_S3, AWS_REGION).
     """
     from botocore.config import Config
 
@@ -269,5 +269,5 @@ def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token
     def refuse_once_spent(**_: Any) -> None:
         budget.check("sending a request to S3")
 
-    client.meta.events.register("before-send.s3", refuse_once_spent)
+    client.meta.events.register("before-sign.s3", refuse_once_spent)
     return cast("S3Client", client)

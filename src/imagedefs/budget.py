@@ -23,7 +23,6 @@ REPORT_RESERVE_SHARE: Final = 0.3
 MAX_REPORT_RESERVE_SECONDS: Final = 10.0
 # The report itself stops waiting this long before Lambda's deadline, so the handler can still return or raise.
 FINAL_MARGIN_SHARE: Final = 0.2
-MIN_REPORT_SECONDS: Final = 1.0
 MAX_CONNECT_TIMEOUT_SECONDS: Final = 2.0
 MAX_READ_TIMEOUT_SECONDS: Final = 10.0
 MIN_TIMEOUT_SECONDS: Final = 0.2
@@ -64,11 +63,9 @@ class TimeBudget:
         return self.seconds - (self.clock() - self.started)
 
     def left_to_report(self) -> float:
-        """Seconds the report may take: up to Lambda's deadline, less a final margin.
-
-        At least MIN_REPORT_SECONDS: with no time left, trying costs nothing, as Lambda ends the invocation anyway.
-        """
-        return max(MIN_REPORT_SECONDS, self.left() + self.reserve * (1 - FINAL_MARGIN_SHARE))
+        """Seconds the report may take: up to Lambda's deadline, less a final margin in which the handler returns
+        or raises (none when that time is gone: Lambda's retry is then the job's only chance)."""
+        return max(0.0, self.left() + self.reserve * (1 - FINAL_MARGIN_SHARE))
 
     def check(self, doing: str) -> None:
         """Refuse to start anything once the work budget is spent."""

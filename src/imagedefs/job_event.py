@@ -7,6 +7,7 @@ here first, and a malformed one becomes a report that names it, never a crash be
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -14,6 +15,12 @@ from imagedefs.errors import InvalidJobError
 
 JOB_KEY: Final = "CodePipeline.job"
 CREDENTIAL_FIELDS: Final = ("accessKeyId", "secretAccessKey", "sessionToken")
+# The function's own role credentials, which botocore's DEBUG output would print too.
+FUNCTION_SECRET_VARIABLES: Final = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# CodePipeline's jobId pattern (its API model): an id outside it can never be reported to.
+JOB_ID_PATTERN: Final = re.compile(r"[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}", re.ASCII)
+# A KMS key id, alias or ARN as an S3 request header can carry it: printable ASCII, KMS's 2048 at most.
+KMS_KEY_ID_PATTERN: Final = re.compile(r"[!-~]{1,2048}", re.ASCII)
 _KINDS: Final[dict[type, str]] = {
     dict: "an object",
     list: "a list",
@@ -26,10 +33,10 @@ _KINDS: Final[dict[type, str]] = {
 
 
 def job_id_of(event: object) -> str | None:
-    """The job id, if the event is a CodePipeline job with one (a non-empty string)."""
+    """The job id, if the event is a CodePipeline job with one that CodePipeline can take a report for."""
     job = event.get(JOB_KEY) if isinstance(event, dict) else None
     job_id = job.get("id") if isinstance(job, dict) else None
-    return job_id if isinstance(job_id, str) and job_id else None
+    return job_id if isinstance(job_id, str) and JOB_ID_PATTERN.fullmatch(job_id) else None
 
 
 def secrets_of(event: Mapping[str, Any]) -> tuple[str, ...]:
@@ -70,7 +77,12 @@ def check_job_event(event: Mapping[str, Any]) -> None:
     for key in CREDENTIAL_FIELDS:
         _field(credentials, key, str, "data.artifactCredentials")
     if data.get("encryptionKey") is not None:
-        _field(_field(data, "encryptionKey", dict, "data"), "id", str, "data.encryptionKey")
+        key_id = _field(_field(data, "encryptionKey", dict, "data"), "id", str, "data.encryptionKey")
+        if KMS_KEY_ID_PATTERN.fullmatch(key_id) is None:
+            raise InvalidJobError(
+                'The job event from CodePipeline is malformed: "data.encryptionKey.id" is not a KMS key id, alias or '
+                "ARN (1-2048 printable ASCII characters without spaces)."
+            )
 
 
 def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> Any:

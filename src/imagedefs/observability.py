@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
+from collections.abc import Callable
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
@@ -11,8 +13,8 @@ from aws_lambda_powertools import Logger, Metrics
 SERVICE: Final = "image-definitions"
 NAMESPACE: Final = "ImageDefinitions"
 REDACTED: Final = "***redacted***"
-# A job brings two secrets (secret key, session token): those of the last 8 jobs stay hidden.
-MAX_SECRETS_KEPT: Final = 16
+# Lambda's longest invocation: no thread of a job outlives it by more.
+SECRETS_KEPT_SECONDS: Final = 15 * 60
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -25,19 +27,24 @@ class SecretRedactor:
     output (which prints the session token header) and any handler a user or the runtime adds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._expiry: dict[str, float] = {}
         self._secrets: tuple[str, ...] = ()
         self._previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._create_record)
 
     def hide(self, *secrets: str) -> None:
-        """Hide these secrets from every record from now on.
+        """Hide these secrets from every record for the next SECRETS_KEPT_SECONDS.
 
-        They stay hidden after their job, for a few more jobs: a remote call abandoned at the job's
-        deadline may still log from its thread.
+        They stay hidden after their job: a remote call abandoned at the job's deadline may still log
+        from its thread, until at most Lambda's longest invocation later.
         """
-        fresh = tuple(secret for secret in secrets if secret and secret not in self._secrets)
-        self._secrets = (fresh + self._secrets)[:MAX_SECRETS_KEPT]
+        now = self._clock()
+        kept = {secret: expiry for secret, expiry in self._expiry.items() if expiry > now}
+        kept.update((secret, now + SECRETS_KEPT_SECONDS) for secret in secrets if secret)
+        self._expiry = kept
+        self._secrets = tuple(kept)
 
     def _create_record(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self._previous_factory(*args, **kwargs)

@@ -305,7 +305,10 @@ def test_codepipeline_throttling_on_the_report_is_retried(aws: LocalAws, invoke:
     assert invoke(event).report.succeeded
 
 
-@pytest.mark.parametrize("event", [{}, {"CodePipeline.job": {}}, {"Records": []}])
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"CodePipeline.job": {}}, {"Records": []}, {"CodePipeline.job": {"id": "not-a-codepipeline-job-id"}}],
+)
 def test_an_event_that_is_no_codepipeline_job_is_refused_clearly(invoke: Invoke, event: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=re.escape('Not a CodePipeline job event: no "CodePipeline.job" with an "id"')):
         invoke(event)

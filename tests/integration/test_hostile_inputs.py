@@ -226,6 +226,11 @@ def _mutate(path: str, value: object) -> Callable[[dict[str, Any]], None]:
         ),
         (_mutate("data.encryptionKey", {"id": 5, "type": "KMS"}), '"data.encryptionKey.id" must be a string'),
         (
+            _mutate("data.encryptionKey", {"id": "k\u00e9y\ud800\n", "type": "KMS"}),
+            '"data.encryptionKey.id" is not a KMS key id',
+        ),
+        (_mutate("data.encryptionKey", {"id": "k" * 100_000, "type": "KMS"}), '"data.encryptionKey.id" is not a KMS'),
+        (
             _mutate("data.actionConfiguration.configuration.UserParameters", 5),
             '"data.actionConfiguration.configuration.UserParameters" must be a string, not a number',
         ),

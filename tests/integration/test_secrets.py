@@ -76,3 +76,19 @@ def test_credentials_are_never_printed(
 
 def _raise_with_secret(*args: object, **kwargs: object) -> None:
     raise RuntimeError(f"a library that put {SESSION_TOKEN} into its exception")
+
+
+def test_the_functions_own_credentials_are_never_printed(
+    aws: LocalAws, invoke: Invoke, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the function's role credentials in its environment, as Lambda sets them, and everything at DEBUG
+    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN.swapcase())
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    with everything_at_debug():
+        log = invoke(event).log
+    printed = log + "".join(capfd.readouterr())
+
+    # Then botocore's dump of the report request is there, without the role's token
+    assert "PutJobSuccessResult" in printed
+    assert SESSION_TOKEN.swapcase() not in printed

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 
 from devtools.local_aws import zip_files
 from imagedefs.archive import zip_single_file
-from imagedefs.artifacts import ArtifactStore, S3Location
+from imagedefs.artifacts import ArtifactStore, S3Location, artifact_s3_client
+from imagedefs.budget import TimeBudget
 from imagedefs.errors import ArtifactContentError, ServiceUnavailableError
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import MergedDefinitions, OutputFile
@@ -131,3 +132,11 @@ def test_a_content_range_that_is_no_byte_range_is_a_system_failure(content_range
 
     with pytest.raises(ServiceUnavailableError, match="which is not a byte range"):
         ArtifactStore(OddS3(zip_files({"imageDetail.json": image_detail()}))).read_source("Src", LOCATION)  # type: ignore[arg-type]
+
+
+def test_an_s3_client_refuses_to_sign_a_request_once_the_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A call abandoned at the deadline must not retry: nothing is signed (and logged), nothing sent (no socket here)
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    client = artifact_s3_client("AKID", "secret", "token", TimeBudget.from_remaining_millis(0))
+    with pytest.raises(ServiceUnavailableError, match="ran out of time before sending a request to S3"):
+        client.get_object(Bucket="bucket", Key="key")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from imagedefs.budget import MIN_REPORT_SECONDS, DeadlineReachedError, TimeBudget, call_with_deadline
+from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.errors import ServiceUnavailableError
 
 
@@ -45,8 +45,8 @@ def test_the_report_may_use_the_reserve_but_not_all_of_it() -> None:
     clock.now += 7.5  # the work budget (7 s) is spent: 2.5 s to Lambda's deadline
     assert budget.left() == pytest.approx(-0.5)
     assert budget.left_to_report() == pytest.approx(-0.5 + 3.0 * 0.8)
-    clock.now += 10.0  # past Lambda's deadline: trying is all that is left
-    assert budget.left_to_report() == MIN_REPORT_SECONDS
+    clock.now += 10.0  # past Lambda's deadline: no time to report in; Lambda's retry must
+    assert budget.left_to_report() == 0.0
 
 
 def test_a_call_that_outlives_the_budget_is_abandoned_at_the_deadline() -> None:
