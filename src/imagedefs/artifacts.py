@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from imagedefs.archive import source_from_zip, zip_single_file
+from imagedefs.archive import source_from_zip, zip_output_files
 from imagedefs.aws_session import create_client, error_code
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
@@ -24,7 +24,7 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
-from imagedefs.transform import InputSource, OutputFile
+from imagedefs.transform import InputSource, OutputArtifact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -77,9 +77,9 @@ class ArtifactStore:
         reader = _RangedObjectReader(self._client, location, lambda call: self._call(doing, call))
         return source_from_zip(artifact, reader, where=f"({location}, {reader.size} bytes)")
 
-    def write_output(self, location: S3Location, output: OutputFile) -> None:
+    def write_output(self, location: S3Location, output: OutputArtifact) -> None:
         """Upload one output artifact zip, encrypted with the pipeline's KMS key when it has one."""
-        body = zip_single_file(output.file_name, output.content)
+        body = zip_output_files(output.files)
         encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id} if self._kms_key_id else {}
         )

@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -30,7 +30,7 @@ from imagedefs.config import (
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
 from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE
 from imagedefs.json_text import JsonTextError, parse_json
-from imagedefs.transform import InputSource, build_plan, select_inputs
+from imagedefs.transform import InputSource, OutputFile, build_plan, select_inputs
 
 EXIT_OK: Final = 0
 EXIT_BAD_CONTENT: Final = 1
@@ -78,12 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         (output,) = plan.outputs
     except ImageDefsError as error:
         return _fail(str(error), EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT)
-    destination = _destination(arguments.output, output.file_name)
+    contents = _destinations(arguments.output, output.files)
     try:
-        _write_atomically(destination, output.content)
-    except OSError as error:
-        return _fail(f"Cannot write {destination}: {error.strerror or error}.", EXIT_USAGE)
-    print(f"Wrote {destination}: {plan.summary()}")
+        _write_atomically(contents)
+    except _WriteError as error:
+        return _fail(f"Cannot write {error.destination}: {error.reason}.", EXIT_USAGE)
+    print(f"Wrote {', '.join(map(str, contents))}: {plan.summary()}")
     return EXIT_OK
 
 
@@ -200,28 +200,44 @@ def _read_input(artifact: str, path: Path) -> InputSource:
     return source_from_file(artifact, path.name, path.read_bytes())
 
 
-def _destination(output: str | None, file_name: str) -> Path:
-    """--output names the file, or a folder (an existing one, or any path ending in /) to write FILE_NAME in."""
-    if output is None:
-        return Path(file_name)
-    if output.endswith(("/", os.sep)) or Path(output).is_dir():
-        return Path(output) / file_name
-    return Path(output)
-
-
-def _write_atomically(destination: Path, content: bytes) -> None:
-    """Write to a temporary file beside the destination, then rename: never a half-written file.
-
-    The file is created with mode 0o666 less the umask, as any program's files are (0644 under umask 022);
-    the temporary file is removed whatever fails after it was created.
+def _destinations(output: str | None, files: Sequence[OutputFile]) -> dict[Path, bytes]:
+    """Where each file goes. --output names the file, or a folder (an existing one, or any path ending in /) to
+    write the file in; a format that writes several files always takes a folder (default: the current one).
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    if output is None:
+        return {Path(file.name): file.content for file in files}
+    if len(files) > 1 or output.endswith(("/", os.sep)) or Path(output).is_dir():
+        return {Path(output) / file.name: file.content for file in files}
+    return {Path(output): files[0].content}
+
+
+class _WriteError(Exception):
+    def __init__(self, destination: Path, reason: str) -> None:
+        super().__init__(f"{destination}: {reason}")
+        self.destination = destination
+        self.reason = reason
+
+
+def _write_atomically(contents: Mapping[Path, bytes]) -> None:
+    """Write each file to a temporary file beside its destination, then rename them all: never a half-written
+    file, and no file is replaced unless every one could be written.
+
+    Files are created with mode 0o666 less the umask, as any program's files are (0644 under umask 022);
+    the temporary files are removed whatever fails after they were created.
+    """
+    temporaries: dict[Path, Path] = {}
     try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(content)
-        temporary.replace(destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        for destination, content in contents.items():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            temporaries[destination] = temporary
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(content)
+        for destination, temporary in temporaries.items():
+            temporary.replace(destination)
+    except OSError as error:
+        raise _WriteError(destination, str(error.strerror or error)) from error
+    finally:
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)

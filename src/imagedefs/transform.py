@@ -52,11 +52,18 @@ class ContainerImage:
 
 @dataclass(frozen=True)
 class OutputFile:
-    """The one file written into one output artifact's zip."""
+    """One file inside an output artifact's zip."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class OutputArtifact:
+    """What one output artifact's zip holds, and the containers whose images it carries."""
 
     artifact: str
-    file_name: str
-    content: bytes
+    files: tuple[OutputFile, ...]
     containers: tuple[str, ...]
 
 
@@ -65,7 +72,7 @@ class Plan:
     """Everything the job writes and reports, decided before anything is written."""
 
     images: tuple[ContainerImage, ...]
-    outputs: tuple[OutputFile, ...]
+    outputs: tuple[OutputArtifact, ...]
 
     def summary(self) -> str:
         lines = [
@@ -284,7 +291,7 @@ def _assign_outputs(
     return dict(config.outputs)
 
 
-def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfig) -> OutputFile:
+def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfig) -> OutputArtifact:
     document: object
     if config.output_format == "imagedetail":
         if len(images) != 1:
@@ -304,4 +311,4 @@ def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfi
             f"{MAX_FILE_BYTES // 1024} KB that ECS accepts. Split the containers across output artifacts with "
             f"{config.wording.options['outputs']}."
         )
-    return OutputFile(artifact, config.file_name, content, tuple(image.name for image in images))
+    return OutputArtifact(artifact, (OutputFile(config.file_name, content),), tuple(image.name for image in images))
