@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from devtools.local_aws import load_event, sample_artifacts
+from devtools.local_aws import EVENTS_DIR, load_event, sample_artifacts
 
 REGISTRY = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
 DIGEST_A = "sha256:" + "a" * 64
@@ -51,3 +51,11 @@ def input_location(event: dict[str, Any], index: int = 0) -> tuple[str, str]:
 
 def artifact_names(event: dict[str, Any], kind: str) -> list[str]:
     return [artifact["name"] for artifact in event["CodePipeline.job"]["data"][kind]]
+
+
+def described_task_definition() -> dict[str, Any]:
+    """events/describe-task-definition.json: `aws ecs describe-task-definition --include TAGS` of a three-container
+    service, read-only members (ARN, revision, status, requiresAttributes, compatibilities, registration) included.
+    """
+    described: dict[str, Any] = json.loads((EVENTS_DIR / "describe-task-definition.json").read_text())
+    return described

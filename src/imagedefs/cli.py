@@ -1,7 +1,8 @@
 """`imagedefs`: the action's rewrite on files, outside CodePipeline (a CodeBuild step, GitHub Actions, a shell).
 
 Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes
-the same options as UserParameters; writes the output file. Exit codes: 0 success, 1 bad content,
+the same options as UserParameters; writes the output file (with `--format codedeploy`, taskdef.json and
+appspec.yaml from a task definition file given with --taskdef). Exit codes: 0 success, 1 bad content,
 2 usage or configuration error, or the output could not be written. It never imports boto3.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from imagedefs.archive import source_from_file, source_from_zip
+from imagedefs.codedeploy import BlueGreenService, service_from_task_definition_file
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
     ENV_DEFAULT_PIN,
@@ -35,6 +37,8 @@ from imagedefs.transform import InputSource, OutputFile, build_plan, select_inpu
 EXIT_OK: Final = 0
 EXIT_BAD_CONTENT: Final = 1
 EXIT_USAGE: Final = 2
+# Read at most this much of a --taskdef file (ECS allows 64 KB; describe-task-definition's output adds a little).
+MAX_TASKDEF_FILE_BYTES: Final = 1024 * 1024
 OUTPUT_ARTIFACT: Final = "output"
 # Messages name the flags typed here, not UserParameters keys or stack parameters.
 CLI_WORDING: Final = Wording(
@@ -45,11 +49,13 @@ CLI_WORDING: Final = Wording(
         "format": "--format",
         "file": "--file",
         "outputs": "a separate imagedefs run for each container",
+        "service": "--taskdef",
     },
     examples={
         "containers": "--container WebImage=web --container ApiImage=api,worker",
         "outputs": "one run per output file",
         "tag": '--tag "v[0-9]+\\.[0-9]+\\.[0-9]+"',
+        "service": "--format codedeploy --taskdef current-taskdef.json",
     },
     settings={
         ENV_DEFAULT_PIN: f"the environment variable {ENV_DEFAULT_PIN}",
@@ -63,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
+        _check_codedeploy_flags(arguments)
         inputs = _named_inputs(arguments.inputs)
         settings = Settings.from_environment(
             {
@@ -74,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = parse_user_parameters(json.dumps(_user_parameters(arguments)), settings)
         selected, _ = select_inputs(list(inputs), config)
         sources = [_read_input(name, inputs[name]) for name in selected]
-        plan = build_plan(sources, [OUTPUT_ARTIFACT], config, settings)
+        service = _blue_green_service(arguments) if config.output_format == "codedeploy" else None
+        plan = build_plan(sources, [OUTPUT_ARTIFACT], config, settings, service)
         (output,) = plan.outputs
     except ImageDefsError as error:
         return _fail(str(error), EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT)
@@ -115,10 +123,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pin", choices=PINS, help="tag: repository:tag; digest: repository@sha256:...")
     parser.add_argument("--tag", metavar="REGEX", help="use the first tag that fully matches REGEX")
-    parser.add_argument("--format", choices=FORMATS, help="imagedefinitions (ECS) or imagedetail (blue/green)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="imagedefinitions (ECS), imagedetail (blue/green, one image), or codedeploy (blue/green: taskdef.json "
+        "and appspec.yaml from --taskdef)",
+    )
     parser.add_argument("--file", metavar="NAME", help="output file name (default by format)")
     parser.add_argument(
-        "--output", metavar="PATH", help="the file to write, or a folder to write NAME in (default: ./NAME)"
+        "--output",
+        metavar="PATH",
+        help="the file to write, or a folder to write NAME in (default: ./NAME); with --format codedeploy, the folder "
+        "for taskdef.json and appspec.yaml (default: .)",
+    )
+    parser.add_argument(
+        "--taskdef",
+        metavar="FILE",
+        help="with --format codedeploy: the service's current task definition, as `aws ecs describe-task-definition "
+        "--include TAGS` prints it or the bare task definition",
+    )
+    parser.add_argument(
+        "--lb-container",
+        metavar="NAME",
+        help="with --format codedeploy: the container the load balancer sends traffic to (default: the task "
+        "definition's one container that maps a port)",
+    )
+    parser.add_argument(
+        "--lb-port",
+        metavar="PORT",
+        type=int,
+        help="with --format codedeploy: that container's port (default: the one port it maps)",
     )
     parser.add_argument(
         "--allowed-registries", metavar="LIST", help=f"comma-separated allow-list (default: ${ENV_ALLOWED_REGISTRIES})"
@@ -153,6 +187,45 @@ def _user_parameters(arguments: argparse.Namespace) -> dict[str, object]:
         if value is not None:
             parameters[key] = value
     return parameters
+
+
+def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:
+    if arguments.taskdef is None:
+        raise ConfigurationError(
+            "--format codedeploy needs --taskdef FILE: the service's current task definition, for example from "
+            "`aws ecs describe-task-definition --task-definition FAMILY --include TAGS > current-taskdef.json`."
+        )
+    path = Path(arguments.taskdef)
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_TASKDEF_FILE_BYTES + 1)
+    except OSError as error:
+        raise ConfigurationError(f"Cannot read --taskdef {path}: {error.strerror or error}.") from error
+    if len(data) > MAX_TASKDEF_FILE_BYTES:
+        raise ConfigurationError(
+            f"--taskdef {path} is larger than {MAX_TASKDEF_FILE_BYTES // 1024} KB; a task definition is at most 64 KB."
+        )
+    return service_from_task_definition_file(
+        data,
+        str(path),
+        arguments.lb_container,
+        arguments.lb_port,
+        {"container_name": "--lb-container", "container_port": "--lb-port"},
+    )
+
+
+def _check_codedeploy_flags(arguments: argparse.Namespace) -> None:
+    given = [
+        flag
+        for flag, value in (
+            ("--taskdef", arguments.taskdef),
+            ("--lb-container", arguments.lb_container),
+            ("--lb-port", arguments.lb_port),
+        )
+        if value is not None
+    ]
+    if given and arguments.format != "codedeploy":
+        raise ConfigurationError(f"{', '.join(given)} applies to --format codedeploy only.")
 
 
 def _fail(message: str, exit_code: int) -> int:
