@@ -64,7 +64,9 @@ def test_taskdef_and_appspec_are_rendered_from_the_live_service(
     # every other member and container unchanged, the two images set
     registered = aws.ecs.describe_task_definition(taskDefinition="shop:1", include=["TAGS"])
     assert {"taskDefinitionArn", "revision", "status", "compatibilities"} <= set(registered["taskDefinition"])
-    expected = {key: value for key, value in registered["taskDefinition"].items() if key not in READ_ONLY_MEMBERS}
+    expected: dict[str, Any] = {
+        key: value for key, value in registered["taskDefinition"].items() if key not in READ_ONLY_MEMBERS
+    }
     web, api, _ = expected["containerDefinitions"]
     web["image"], api["image"] = f"{REGISTRY}/shop/web:v1.4.2", f"{REGISTRY}/shop/api:v2.0.1"
     expected["tags"] = described_task_definition()["tags"]
