@@ -74,7 +74,7 @@ typecheck: $(BIN)/.installed
 
 ## template: sam validate --lint, cfn-lint, checkov (skips and reasons: docs/reliability.md) and sam build
 template: build $(BIN)/.installed $(VENV_CHECKOV)/.installed
-	$(BIN)/cfn-lint template.yaml examples/pipeline.yaml
+	$(BIN)/cfn-lint template.yaml examples/*.yaml
 	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: $(VENV_SAM)/.installed $(BIN)/.installed
