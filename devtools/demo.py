@@ -61,7 +61,7 @@ def _run_job(event_name: str) -> str:
             environment["IMAGEDEFS_ECS_SERVICES"] = service_arn
             print(
                 "   ECS service prod/shop is deployed blue/green (deployment controller CODE_DEPLOY) and runs task\n"
-                "   definition shop:1 (containers web, api, log-router). The function's stack lets it read the service:\n"
+                "   definition shop:1 (containers web, api, log-router). The function's stack lets it read it:\n"
                 f"   EcsServiceArns={service_arn}"
             )
         started = time.perf_counter()
