@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
 from imagedefs.json_text import JsonTextError, parse_json
@@ -44,6 +44,7 @@ REGISTER_TASK_DEFINITION_MEMBERS: Final = frozenset(
         "trustedExecutionConfiguration",
     }
 )
+_Candidate = TypeVar("_Candidate", str, int)
 # The service's awsvpcConfiguration members, as the appspec names them.
 _APPSPEC_NETWORK_KEYS: Final = {
     "subnets": "Subnets",
@@ -196,13 +197,11 @@ def service_from_task_definition_file(
     containers: list[dict[str, Any]] = task_definition["containerDefinitions"]
     if container_name is None:
         with_ports = [container["name"] for container in containers if _container_ports(container)]
-        if len(with_ports) != 1:
-            raise ConfigurationError(
-                f"{capitalized(described_as)} has {len(with_ports)} containers that map a port "
-                f"({quoted(with_ports) or 'none'}); say which one the load balancer sends traffic to with "
-                f"{flags['container_name']}."
-            )
-        container_name = with_ports[0]
+        container_name = _the_one(
+            with_ports,
+            f"{capitalized(described_as)} has {len(with_ports)} containers that map a port",
+            flags["container_name"],
+        )
     chosen = [container for container in containers if container["name"] == container_name]
     if not chosen:
         raise ConfigurationError(
@@ -211,19 +210,23 @@ def service_from_task_definition_file(
         )
     if container_port is None:
         ports = _container_ports(chosen[0])
-        if len(ports) != 1:
-            raise ConfigurationError(
-                f'Container "{container_name}" in {path} maps {len(ports)} ports '
-                f"({', '.join(map(str, ports)) or 'none'}); say which one the load balancer sends traffic to with "
-                f"{flags['container_port']}."
-            )
-        container_port = ports[0]
+        container_port = _the_one(
+            ports, f'Container "{container_name}" in {path} maps {len(ports)} ports', flags["container_port"]
+        )
     return BlueGreenService(
         described_as=described_as,
         task_definition=task_definition,
         tags=tuple(tags),
         load_balancer=LoadBalancerTarget(container_name, container_port),
     )
+
+
+def _the_one(candidates: Sequence[_Candidate], found: str, flag: str) -> _Candidate:
+    """The only candidate; else an error saying what was found and which flag chooses."""
+    if len(candidates) != 1:
+        shown = ", ".join(json.dumps(candidate) for candidate in candidates) or "none"
+        raise ConfigurationError(f"{found} ({shown}); say which one the load balancer sends traffic to with {flag}.")
+    return candidates[0]
 
 
 def _container_ports(container: Mapping[str, Any]) -> Sequence[int]:

@@ -13,17 +13,8 @@ from devtools.faulty_s3 import Fault, FaultyS3
 from devtools.local_aws import SAMPLE_SERVICE_ARN, LocalAws, load_event
 from imagedefs.budget import TimeBudget
 from tests.integration.conftest import Invoke
-from tests.samples import REGISTRY, described_task_definition, with_user_parameters
+from tests.samples import READ_ONLY_MEMBERS, REGISTRY, described_task_definition, web_appspec, with_user_parameters
 
-READ_ONLY_MEMBERS = {
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-}
 STACK_PARAMETER = "EcsServiceArns parameter of the function's stack (environment variable IMAGEDEFS_ECS_SERVICES)"
 
 
@@ -74,28 +65,9 @@ def test_taskdef_and_appspec_are_rendered_from_the_live_service(
     assert taskdef == expected
     assert not READ_ONLY_MEMBERS & set(taskdef)
     # appspec.yaml: the placeholder, the load balancer's container and port, platform version and network
-    assert yaml.safe_load(files["appspec.yaml"]) == {
-        "version": 0.0,
-        "Resources": [
-            {
-                "TargetService": {
-                    "Type": "AWS::ECS::Service",
-                    "Properties": {
-                        "TaskDefinition": "<TASK_DEFINITION>",
-                        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
-                        "PlatformVersion": "1.4.0",
-                        "NetworkConfiguration": {
-                            "AwsvpcConfiguration": {
-                                "Subnets": network["awsvpcConfiguration"]["subnets"],
-                                "SecurityGroups": network["awsvpcConfiguration"]["securityGroups"],
-                                "AssignPublicIp": "DISABLED",
-                            }
-                        },
-                    },
-                }
-            }
-        ],
-    }
+    assert yaml.safe_load(files["appspec.yaml"]) == web_appspec(
+        network["awsvpcConfiguration"]["subnets"], network["awsvpcConfiguration"]["securityGroups"]
+    )
     assert result.report.request["executionDetails"]["summary"] == (
         f"web → {REGISTRY}/shop/web:v1.4.2; api → {REGISTRY}/shop/api:v2.0.1"
     )

@@ -19,17 +19,16 @@ from imagedefs.codedeploy import (
 from imagedefs.config import Settings, parse_user_parameters
 from imagedefs.errors import ConfigurationError
 from imagedefs.image_detail import parse_image_detail
-from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, described_task_definition, image_detail
+from tests.samples import (
+    DIGEST_A,
+    DIGEST_B,
+    READ_ONLY_MEMBERS,
+    REGISTRY,
+    described_task_definition,
+    image_detail,
+    web_appspec,
+)
 
-READ_ONLY_MEMBERS = {
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-}
 FLAGS = {"container_name": "--lb-container", "container_port": "--lb-port"}
 
 
@@ -93,28 +92,7 @@ def test_appspec_yaml_names_the_placeholder_the_load_balancer_target_and_the_net
         },
     )
 
-    assert yaml.safe_load(appspec_yaml(service)) == {
-        "version": 0.0,
-        "Resources": [
-            {
-                "TargetService": {
-                    "Type": "AWS::ECS::Service",
-                    "Properties": {
-                        "TaskDefinition": "<TASK_DEFINITION>",
-                        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
-                        "PlatformVersion": "1.4.0",
-                        "NetworkConfiguration": {
-                            "AwsvpcConfiguration": {
-                                "Subnets": ["subnet-1", "subnet-2"],
-                                "SecurityGroups": ["sg-1"],
-                                "AssignPublicIp": "DISABLED",
-                            }
-                        },
-                    },
-                }
-            }
-        ],
-    }
+    assert yaml.safe_load(appspec_yaml(service)) == web_appspec(["subnet-1", "subnet-2"], ["sg-1"])
 
 
 def test_appspec_yaml_without_platform_version_or_network_has_neither() -> None:
