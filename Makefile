@@ -42,7 +42,8 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
-## demo: run the packaged function on the two-container sample job against local S3 and CodePipeline
+## demo: run the packaged function on two sample jobs (imagedefinitions.json; blue/green taskdef.json and appspec.yaml)
+## against local S3, ECS and CodePipeline
 ## (`make demo LOG=1` also prints the function's structured log and EMF metrics)
 demo:
 	@mkdir -p $(dir $(DEMO_SETUP_LOG))
@@ -50,7 +51,7 @@ demo:
 	@$(MAKE) --no-print-directory build runtime > $(DEMO_SETUP_LOG) 2>&1 || { \
 		tail -n 20 $(DEMO_SETUP_LOG); echo "make demo: the setup failed; its whole output is in $(DEMO_SETUP_LOG)"; exit 1; }
 	@echo
-	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json $(if $(LOG),--show-log)
+	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json events/blue-green.json $(if $(LOG),--show-log)
 
 ## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory; then each MemorySize under
 ## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures in the README)
@@ -74,7 +75,7 @@ typecheck: $(BIN)/.installed
 
 ## template: sam validate --lint, cfn-lint, checkov (skips and reasons: docs/reliability.md) and sam build
 template: build $(BIN)/.installed $(VENV_CHECKOV)/.installed
-	$(BIN)/cfn-lint template.yaml examples/pipeline.yaml
+	$(BIN)/cfn-lint template.yaml examples/*.yaml
 	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: $(VENV_SAM)/.installed $(BIN)/.installed

@@ -1,4 +1,7 @@
-"""`make demo`: run the packaged function on a sample job, as Lambda would, and tell what happened.
+"""`make demo`: run the packaged function on sample jobs, as Lambda would, and tell what happened.
+
+A job with format "codedeploy" (events/blue-green.json) reads a blue/green ECS service, which the demo
+creates in moto first (events/describe-task-definition.json is its task definition).
 
 The function is the `sam build` output, run by awslambdaric (Lambda's runtime interface client)
 against a local Runtime API. S3 is moto's server and CodePipeline a double that validates every
@@ -23,13 +26,23 @@ FUNCTION_LOG = ROOT / ".aws-sam" / "demo-function.log"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("event", help="a sample job from events/, for example events/two-ecr-sources.json")
+    parser.add_argument("events", nargs="+", help="sample jobs from events/, for example events/two-ecr-sources.json")
     parser.add_argument("--show-log", action="store_true", help="print the function's log and metrics too")
     arguments = parser.parse_args()
-    event_name = Path(arguments.event).name
+    function_log = ""
+    for number, event_path in enumerate(arguments.events, start=1):
+        if len(arguments.events) > 1:
+            print(f"{'' if number == 1 else chr(10)}=== Job {number} of {len(arguments.events)}: {event_path} ===\n")
+        function_log += _run_job(Path(event_path).name)
+    _tell_function_log(function_log, arguments.show_log)
+
+
+def _run_job(event_name: str) -> str:
+    """Tell one job's story; return what the function wrote to its log."""
     event = load_event(event_name)
     job = event["CodePipeline.job"]
     artifacts = sample_artifacts()
+    blue_green = '"codedeploy"' in job["data"]["actionConfiguration"]["configuration"].get("UserParameters", "")
 
     print(f"1. CodePipeline starts job {job['id']} (events/{event_name}).")
     parameters = job["data"]["actionConfiguration"]["configuration"].get("UserParameters", "(none)")
@@ -42,8 +55,17 @@ def main() -> None:
 
     with local_aws() as aws:
         aws.seed(event)
+        environment = aws.environment
+        if blue_green:
+            service_arn = aws.seed_service()
+            environment["IMAGEDEFS_ECS_SERVICES"] = service_arn
+            print(
+                "   ECS service prod/shop is deployed blue/green (deployment controller CODE_DEPLOY) and runs task\n"
+                "   definition shop:1 (containers web, api, log-router). The function's stack lets it read it:\n"
+                f"   EcsServiceArns={service_arn}"
+            )
         started = time.perf_counter()
-        with PackagedFunction(aws.environment) as function:
+        with PackagedFunction(environment) as function:
             result = function.invoke(event)
             cold_seconds = time.perf_counter() - started
             function_log = function.log
@@ -53,7 +75,9 @@ def main() -> None:
         )
         for index, artifact in enumerate(job["data"]["outputArtifacts"]):
             files = aws.output_files(event, index) if result.succeeded else {}
-            for name, content in files.items():
+            if blue_green and files:
+                _tell_blue_green_files(artifact["name"], files)
+            for name, content in {} if blue_green else files.items():
                 print(f"\n3. Output artifact {artifact['name']} now holds {name}, for the ECS deploy action:")
                 print(_indent(json.loads(content), 3))
         print("\n4. CodePipeline received:")
@@ -61,7 +85,20 @@ def main() -> None:
             print(f"   {report.operation}\n{_indent(report.request, 5)}")
         for operation, problems in aws.double.rejected:
             print(f"   REJECTED {operation}: {problems}")
-    _tell_function_log(function_log, arguments.show_log)
+    return function_log
+
+
+def _tell_blue_green_files(artifact: str, files: dict[str, bytes]) -> None:
+    print(f"\n3. Output artifact {artifact} now holds {', '.join(files)}, for the CodeDeployToECS action.")
+    taskdef = json.loads(files["taskdef.json"])
+    print(
+        f"   taskdef.json: task definition {taskdef['family']} as RegisterTaskDefinition input (ARN, revision, status\n"
+        f"   and the other read-only fields dropped; roles, ports, secrets, volumes, logging and tags kept), images:"
+    )
+    for container in taskdef["containerDefinitions"]:
+        print(f"     {container['name']:<11} {container['image']}")
+    print("   appspec.yaml:")
+    print("\n".join("     " + line for line in files["appspec.yaml"].decode().splitlines()))
 
 
 def _tell_function_log(function_log: str, show: bool) -> None:

@@ -1,4 +1,8 @@
-"""An S3 endpoint that fails requests the way a test asks: an error code, a stall, a late or trickled answer.
+"""An S3 (or ECS) endpoint that fails requests the way a test asks: an error code, a stall, a late or trickled answer.
+
+Errors are S3's XML, or with `json_error` the JSON of AWS's JSON protocols (ECS: HTTP 400 with
+`{"__type": "AccessDeniedException"}`). Every request's access key is recorded (`access_keys`), so a test
+can tell which credentials signed it.
 
 With `methods`, only those HTTP methods fail and the others pass through to a real (moto) S3,
 so that a test can let reads succeed and make the write fail. With `methods=frozenset()` nothing
@@ -10,6 +14,7 @@ request passes through, each answered that late. With `trickle` ("headers" or "b
 from __future__ import annotations
 
 import http.client
+import json
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +38,7 @@ class Fault:
     trickle: str | None = None
     trickle_interval: float = 0.3
     stall_mid_body_seconds: float = 0.0
+    json_error: bool = False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -42,6 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         fault = self.server.fault
+        credential = self.headers.get("Authorization", "").partition("Credential=")[2]
+        self.server.access_keys.append(credential.partition("/")[0])
         if fault.delay_seconds:
             self.server.requests += 1
             time.sleep(fault.delay_seconds)
@@ -57,14 +65,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault.stall_seconds:
             time.sleep(fault.stall_seconds)
-        body = (
-            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{fault.code}</Code>'
-            f"<Message>{fault.code} (injected)</Message><RequestId>FAULT</RequestId></Error>"
-        ).encode()
+        if fault.json_error:
+            content_type = "application/x-amz-json-1.1"
+            body = json.dumps({"__type": fault.code, "message": f"{fault.code} (injected)"}).encode()
+        else:
+            content_type = "application/xml"
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{fault.code}</Code>'
+                f"<Message>{fault.code} (injected)</Message><RequestId>FAULT</RequestId></Error>"
+            ).encode()
         self.close_connection = True  # the request body, if any, is left unread
         try:
             self.send_response(fault.status)
-            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -132,6 +145,7 @@ class _FaultServer(ThreadingHTTPServer):
         self.upstream = upstream
         self.requests = 0
         self.bytes_served = 0
+        self.access_keys: list[str] = []
         self.closing = False
 
 
@@ -149,6 +163,10 @@ class FaultyS3(LoopbackServer):
     @property
     def requests(self) -> int:
         return self._fault_server.requests
+
+    @property
+    def access_keys(self) -> list[str]:
+        return self._fault_server.access_keys
 
     @property
     def bytes_served(self) -> int:

@@ -1,4 +1,4 @@
-"""S3 (moto server) and CodePipeline (the validating double) on loopback, seeded from events/."""
+"""S3 and ECS (moto's server) and CodePipeline (the validating double) on loopback, seeded from events/."""
 
 from __future__ import annotations
 
@@ -10,17 +10,26 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from devtools.codepipeline_double import CodePipelineDouble, CodePipelineDoubleServer
 
+if TYPE_CHECKING:
+    from mypy_boto3_ecs.literals import DeploymentControllerTypeType
+
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 REGION = "us-west-2"  # the region of the sample jobs' artifact bucket
 # The function's own credentials locally: anything works against moto and the double.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# The blue/green sample (events/blue-green.json): its service, its load balancer target and the task definition
+# it runs (events/describe-task-definition.json).
+SAMPLE_CLUSTER = "prod"
+SAMPLE_SERVICE = "shop"
+SAMPLE_SERVICE_ARN = f"arn:aws:ecs:{REGION}:123456789012:service/{SAMPLE_CLUSTER}/{SAMPLE_SERVICE}"
+SAMPLE_TARGET_GROUP_ARN = f"arn:aws:elasticloadbalancing:{REGION}:123456789012:targetgroup/shop-blue/0123456789abcdef"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -60,12 +69,16 @@ class LocalAws:
         self.s3_url = s3_url
         self.codepipeline_url = codepipeline_url
         self.double = double
+        # moto serves every service on one port, and accepts any key.
+        keys = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
         self.s3 = boto3.client(
-            "s3",
-            endpoint_url=s3_url,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto accepts any key
+            "s3", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
+        )
+        self.ecs = boto3.client(
+            "ecs", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
+        )
+        self.ec2 = boto3.client(
+            "ec2", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
         )
 
     @property
@@ -73,6 +86,7 @@ class LocalAws:
         """What a process needs to reach these endpoints through boto3's standard configuration."""
         return {
             "AWS_ENDPOINT_URL_S3": self.s3_url,
+            "AWS_ENDPOINT_URL_ECS": self.s3_url,
             "AWS_ENDPOINT_URL_CODEPIPELINE": self.codepipeline_url,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -99,6 +113,42 @@ class LocalAws:
     def put(self, bucket: str, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
 
+    def seed_service(
+        self,
+        described_task_definition: Mapping[str, Any] | None = None,
+        controller: DeploymentControllerTypeType = "CODE_DEPLOY",
+        service: str = SAMPLE_SERVICE,
+    ) -> str:
+        """An ECS service on Fargate behind a load balancer (web:8080), deployed by `controller`, running the task
+        definition (default: events/describe-task-definition.json, registered as RegisterTaskDefinition takes it).
+        Returns the service's ARN.
+        """
+        described = described_task_definition or json.loads((EVENTS_DIR / "describe-task-definition.json").read_text())
+        accepted = self.ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape
+        assert accepted is not None
+        registered = self.ecs.register_task_definition(
+            **{key: value for key, value in described["taskDefinition"].items() if key in accepted.members},
+            tags=described.get("tags", []),
+        )["taskDefinition"]
+        vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        group = self.ec2.create_security_group(GroupName=f"{service}-tasks", Description="tasks", VpcId=vpc)["GroupId"]
+        self.ecs.create_cluster(clusterName=SAMPLE_CLUSTER)
+        created = self.ecs.create_service(
+            cluster=SAMPLE_CLUSTER,
+            serviceName=service,
+            taskDefinition=registered["taskDefinitionArn"],
+            desiredCount=2,
+            launchType="FARGATE",
+            platformVersion="1.4.0",
+            deploymentController={"type": controller},
+            loadBalancers=[{"targetGroupArn": SAMPLE_TARGET_GROUP_ARN, "containerName": "web", "containerPort": 8080}],
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}
+            },
+        )
+        return str(created["service"]["serviceArn"])
+
     def output_object(self, event: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
         """The S3 object written for the job's output artifact number `index` (get_object's answer)."""
         location = event["CodePipeline.job"]["data"]["outputArtifacts"][index]["location"]["s3Location"]
@@ -110,7 +160,7 @@ class LocalAws:
 
 @contextmanager
 def local_aws(s3_port: int = 0, codepipeline_port: int = 0) -> Iterator[LocalAws]:
-    """Start moto's S3 server and the CodePipeline double on loopback (free ports unless given)."""
+    """Start moto's server (S3, ECS) and the CodePipeline double on loopback (free ports unless given)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
     s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     s3_server.start()

@@ -6,11 +6,22 @@ import copy
 import json
 from typing import Any
 
-from devtools.local_aws import load_event, sample_artifacts
+from devtools.local_aws import EVENTS_DIR, load_event, sample_artifacts
 
 REGISTRY = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
+# What DescribeTaskDefinition returns and RegisterTaskDefinition does not take (the issue's list).
+READ_ONLY_MEMBERS = {
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+}
 
 
 def image_detail(repository: str = "shop/web", digest: str = DIGEST_A, tags: list[str] | None = None) -> dict[str, Any]:
@@ -51,3 +62,24 @@ def input_location(event: dict[str, Any], index: int = 0) -> tuple[str, str]:
 
 def artifact_names(event: dict[str, Any], kind: str) -> list[str]:
     return [artifact["name"] for artifact in event["CodePipeline.job"]["data"][kind]]
+
+
+def described_task_definition() -> dict[str, Any]:
+    """events/describe-task-definition.json: `aws ecs describe-task-definition --include TAGS` of a three-container
+    service, read-only members (ARN, revision, status, requiresAttributes, compatibilities, registration) included.
+    """
+    described: dict[str, Any] = json.loads((EVENTS_DIR / "describe-task-definition.json").read_text())
+    return described
+
+
+def web_appspec(subnets: list[str], security_groups: list[str]) -> dict[str, Any]:
+    """The ECS AppSpec of a Fargate service whose load balancer reaches web:8080, as CodeDeploy documents the format."""
+    properties = {
+        "TaskDefinition": "<TASK_DEFINITION>",
+        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
+        "PlatformVersion": "1.4.0",
+        "NetworkConfiguration": {
+            "AwsvpcConfiguration": {"Subnets": subnets, "SecurityGroups": security_groups, "AssignPublicIp": "DISABLED"}
+        },
+    }
+    return {"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": properties}}]}

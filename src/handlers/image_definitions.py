@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from imagedefs.action import handle_job
 from imagedefs.artifacts import artifact_s3_client
 from imagedefs.budget import TimeBudget
+from imagedefs.ecs import function_ecs_client
 from imagedefs.job_event import JOB_KEY, job_id_of
 from imagedefs.observability import logger, metrics
 from imagedefs.reporting import JobReporter, codepipeline_client
@@ -52,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
         context.get_remaining_time_in_millis(),
         os.environ,
         _artifact_client,
+        function_ecs_client,
         _reporter(),
     )
     return {"jobId": job_id, "report": outcome}

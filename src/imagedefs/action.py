@@ -10,8 +10,10 @@ from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from imagedefs.artifacts import ArtifactStore, S3Location
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
-from imagedefs.config import Settings, parse_user_parameters
-from imagedefs.errors import ImageDefsError, ReportNotDeliveredError, failure_type_of
+from imagedefs.codedeploy import BlueGreenService
+from imagedefs.config import ENV_ECS_SERVICES, ActionConfig, Settings, parse_user_parameters
+from imagedefs.ecs import EcsServiceReader
+from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
 from imagedefs.job_event import FUNCTION_SECRET_VARIABLES, check_job_event, secrets_of
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.reporting import JobReporter, ReportOutcome
@@ -19,12 +21,17 @@ from imagedefs.transform import MergedDefinitions, Plan, build_plan, select_inpu
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import CodePipelineArtifact
+    from mypy_boto3_ecs import ECSClient
     from mypy_boto3_s3 import S3Client
 
 ArtifactClientFactory = Callable[[CodePipelineJobEvent, TimeBudget], "S3Client"]
+# The function's own ECS client, created only for a "codedeploy" job.
+EcsClientFactory = Callable[[TimeBudget], "ECSClient"]
 
 
-def run_job(job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore) -> Plan:
+def run_job(
+    job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore, ecs: Callable[[], EcsServiceReader]
+) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
     data = job.data
     config = parse_user_parameters(data.action_configuration.configuration.user_parameters, settings)
@@ -41,7 +48,8 @@ def run_job(job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore)
                 "Entries of a merged imagedefinitions.json not named in containers are left out",
                 extra={"artifact": source.artifact, "left_out_containers": left_out},
             )
-    plan = build_plan(sources, list(outputs), config, settings)
+    service = _blue_green_service(config, settings, ecs) if config.output_format == "codedeploy" else None
+    plan = build_plan(sources, list(outputs), config, settings, service)
     for output in plan.outputs:
         store.write_output(_location(outputs[output.artifact]), output)
     return plan
@@ -53,6 +61,7 @@ def handle_job(
     remaining_millis: int,
     environ: Mapping[str, str],
     artifact_client: ArtifactClientFactory,
+    ecs_client: EcsClientFactory,
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job and report its result once; a failure is reported, not raised."""
@@ -63,10 +72,27 @@ def handle_job(
         settings = Settings.from_environment(environ)
         key = job.data.encryption_key
         store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
-        plan = run_job(job, settings, store)
+        plan = run_job(job, settings, store, lambda: EcsServiceReader(ecs_client(budget), settings.wording, budget))
     except Exception as exc:  # every failure must end in a report, or the pipeline hangs
         return _report_failure(job, request_id, reporter, budget, exc)
     return _report_success(job, request_id, reporter, budget, plan)
+
+
+def _blue_green_service(
+    config: ActionConfig, settings: Settings, ecs: Callable[[], EcsServiceReader]
+) -> BlueGreenService:
+    if config.service is None:
+        raise ConfigurationError(
+            f'Format "codedeploy" needs the ECS service whose task definition it renders: set '
+            f"{config.wording.options['service']}, for example {config.wording.examples['service']}."
+        )
+    if not settings.ecs_services:
+        raise ConfigurationError(
+            f'Format "codedeploy" reads ECS service "{config.service}" with the function\'s own role, which may read '
+            f"no ECS service: list the service's ARN in {settings.wording.settings[ENV_ECS_SERVICES]} and deploy the "
+            "function's stack again."
+        )
+    return ecs().blue_green_service(config.service)
 
 
 def _report_success(

@@ -9,6 +9,7 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import PurePath
 from typing import IO, Any, Final
 
@@ -22,7 +23,7 @@ from imagedefs.image_detail import (
     parse_image_definitions,
     parse_image_detail,
 )
-from imagedefs.transform import InputSource, MergedDefinitions
+from imagedefs.transform import InputSource, MergedDefinitions, OutputFile
 
 MAX_ZIP_ENTRIES: Final = 10_000
 # The zip directory is read whole before any file in it: bound it before reading (10,000 entries with
@@ -104,14 +105,15 @@ def source_from_file(artifact: str, file_name: str, data: bytes) -> InputSource:
     return parse_image_detail(artifact, data)
 
 
-def zip_single_file(file_name: str, content: bytes) -> bytes:
-    """A deterministic zip holding one file."""
+def zip_output_files(files: Sequence[OutputFile]) -> bytes:
+    """A deterministic zip holding the files, in their order."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo(file_name, date_time=ZIP_TIMESTAMP)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, content)
+        for file in files:
+            info = zipfile.ZipInfo(file.name, date_time=ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, file.content)
     return buffer.getvalue()
 
 

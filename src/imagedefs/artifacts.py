@@ -9,13 +9,12 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from imagedefs.archive import source_from_zip, zip_single_file
-from imagedefs.aws_session import create_client, error_code
+from imagedefs.archive import source_from_zip, zip_output_files
+from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
@@ -24,7 +23,7 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
-from imagedefs.transform import InputSource, OutputFile
+from imagedefs.transform import InputSource, OutputArtifact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -77,9 +76,9 @@ class ArtifactStore:
         reader = _RangedObjectReader(self._client, location, lambda call: self._call(doing, call))
         return source_from_zip(artifact, reader, where=f"({location}, {reader.size} bytes)")
 
-    def write_output(self, location: S3Location, output: OutputFile) -> None:
+    def write_output(self, location: S3Location, output: OutputArtifact) -> None:
         """Upload one output artifact zip, encrypted with the pipeline's KMS key when it has one."""
-        body = zip_single_file(output.file_name, output.content)
+        body = zip_output_files(output.files)
         encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id} if self._kms_key_id else {}
         )
@@ -91,8 +90,7 @@ class ArtifactStore:
         )
 
     def _call(self, doing: str, call: Callable[[], _Result]) -> _Result:
-        with _s3_errors(doing):
-            return self._budget.run(doing, call) if self._budget else call()
+        return call_classified(doing, call, self._budget, translate_s3_error)
 
 
 _Result = TypeVar("_Result")
@@ -180,34 +178,13 @@ class _RangedObjectReader(io.RawIOBase):
         return next(((start, data) for start, data in self._blocks if start <= position < start + len(data)), None)
 
 
-@contextmanager
-def _s3_errors(doing: str) -> Iterator[None]:
-    """Turn S3 and network failures into the job's failure types, naming what was being done."""
-    try:
-        yield
-    except ImageDefsError:
-        raise
-    except Exception as exc:
-        translated = translate_s3_error(exc, doing)
-        if translated is None:
-            raise
-        raise translated from exc
-
-
 def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
     """The job failure for an S3 or network error, or None when the error is not one of those."""
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        FlexibleChecksumError,
-        HTTPClientError,
-        IncompleteReadError,
-    )
-    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        status = http_status(exc)
         if code in _ACCESS_DENIED_CODES or code.startswith("KMS.") or status == 403:
             return ArtifactAccessDeniedError(
                 f"Access denied {doing}: {code}. The artifact credentials CodePipeline passed to the function "
@@ -224,9 +201,7 @@ def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
                 f"S3 kept failing {doing} ({code}, HTTP {status}) after retries. Retry the action."
             )
         return None
-    # Failures of the connection or of the bytes on it (ResponseStreamingError is an HTTPClientError).
-    transient = (HTTPClientError, BotocoreConnectionError, IncompleteReadError, FlexibleChecksumError, OSError)
-    if isinstance(exc, transient):
+    if is_connection_failure(exc):
         return ServiceUnavailableError(
             f"Could not reach S3 {doing}: {type(exc).__name__} after retries. Retry the action."
         )
@@ -244,30 +219,13 @@ def _first_line(error: BaseException) -> str:
 
 
 def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:
-    """An S3 client signed with the job's artifact credentials, its timeouts and attempts cut to the job's budget.
-
-    It refuses to sign (and so to send) any request once the budget is spent, so a call abandoned at the
-    deadline cannot retry, write an output, or log a freshly signed request, after the job has reported.
-    Endpoint and region come from boto3's standard configuration (AWS_ENDPOINT_URL_S3, AWS_REGION).
-    """
-    from botocore.config import Config
-
-    limits = budget.limits()
-    client = create_client(
+    """An S3 client signed with the job's artifact credentials, bound to the job's budget (`budgeted_client`)."""
+    client = budgeted_client(
         "s3",
+        budget,
+        signature_version="s3v4",
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         aws_session_token=session_token,
-        config=Config(
-            signature_version="s3v4",
-            connect_timeout=limits.connect_timeout,
-            read_timeout=limits.read_timeout,
-            retries={"mode": "standard", "total_max_attempts": limits.total_max_attempts},
-        ),
     )
-
-    def refuse_once_spent(**_: Any) -> None:
-        budget.check("sending a request to S3")
-
-    client.meta.events.register("before-sign.s3", refuse_once_spent)
     return cast("S3Client", client)

@@ -94,7 +94,7 @@ class TimeBudget:
     def _spent(self, when: str) -> ServiceUnavailableError:
         return ServiceUnavailableError(
             f"The function ran out of time {when} (budget {self.seconds:.1f} s; {self.reserve:.1f} s more are kept "
-            "to report). S3 was too slow or stalled; retry the action, or raise the function's Timeout."
+            "to report). S3 or ECS was too slow or stalled; retry the action, or raise the function's Timeout."
         )
 
 

@@ -1,7 +1,8 @@
 """`imagedefs`: the action's rewrite on files, outside CodePipeline (a CodeBuild step, GitHub Actions, a shell).
 
 Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes
-the same options as UserParameters; writes the output file. Exit codes: 0 success, 1 bad content,
+the same options as UserParameters; writes the output file (with `--format codedeploy`, taskdef.json and
+appspec.yaml from a task definition file given with --taskdef). Exit codes: 0 success, 1 bad content,
 2 usage or configuration error, or the output could not be written. It never imports boto3.
 """
 
@@ -12,11 +13,12 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 from imagedefs.archive import source_from_file, source_from_zip
+from imagedefs.codedeploy import BlueGreenService, service_from_task_definition_file
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
     ENV_DEFAULT_PIN,
@@ -30,11 +32,13 @@ from imagedefs.config import (
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
 from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE
 from imagedefs.json_text import JsonTextError, parse_json
-from imagedefs.transform import InputSource, build_plan, select_inputs
+from imagedefs.transform import InputSource, OutputFile, build_plan, select_inputs
 
 EXIT_OK: Final = 0
 EXIT_BAD_CONTENT: Final = 1
 EXIT_USAGE: Final = 2
+# Read at most this much of a --taskdef file (ECS allows 64 KB; describe-task-definition's output adds a little).
+MAX_TASKDEF_FILE_BYTES: Final = 1024 * 1024
 OUTPUT_ARTIFACT: Final = "output"
 # Messages name the flags typed here, not UserParameters keys or stack parameters.
 CLI_WORDING: Final = Wording(
@@ -45,11 +49,13 @@ CLI_WORDING: Final = Wording(
         "format": "--format",
         "file": "--file",
         "outputs": "a separate imagedefs run for each container",
+        "service": "--taskdef",
     },
     examples={
         "containers": "--container WebImage=web --container ApiImage=api,worker",
         "outputs": "one run per output file",
         "tag": '--tag "v[0-9]+\\.[0-9]+\\.[0-9]+"',
+        "service": "--format codedeploy --taskdef current-taskdef.json",
     },
     settings={
         ENV_DEFAULT_PIN: f"the environment variable {ENV_DEFAULT_PIN}",
@@ -63,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
+        _check_codedeploy_flags(arguments)
         inputs = _named_inputs(arguments.inputs)
         settings = Settings.from_environment(
             {
@@ -74,16 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = parse_user_parameters(json.dumps(_user_parameters(arguments)), settings)
         selected, _ = select_inputs(list(inputs), config)
         sources = [_read_input(name, inputs[name]) for name in selected]
-        plan = build_plan(sources, [OUTPUT_ARTIFACT], config, settings)
+        service = _blue_green_service(arguments) if config.output_format == "codedeploy" else None
+        plan = build_plan(sources, [OUTPUT_ARTIFACT], config, settings, service)
         (output,) = plan.outputs
     except ImageDefsError as error:
         return _fail(str(error), EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT)
-    destination = _destination(arguments.output, output.file_name)
+    contents = _destinations(arguments.output, output.files)
     try:
-        _write_atomically(destination, output.content)
-    except OSError as error:
-        return _fail(f"Cannot write {destination}: {error.strerror or error}.", EXIT_USAGE)
-    print(f"Wrote {destination}: {plan.summary()}")
+        _write_atomically(contents)
+    except _WriteError as error:
+        return _fail(f"Cannot write {error.destination}: {error.reason}.", EXIT_USAGE)
+    print(f"Wrote {', '.join(map(str, contents))}: {plan.summary()}")
     return EXIT_OK
 
 
@@ -115,10 +123,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pin", choices=PINS, help="tag: repository:tag; digest: repository@sha256:...")
     parser.add_argument("--tag", metavar="REGEX", help="use the first tag that fully matches REGEX")
-    parser.add_argument("--format", choices=FORMATS, help="imagedefinitions (ECS) or imagedetail (blue/green)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="imagedefinitions (ECS), imagedetail (blue/green, one image), or codedeploy (blue/green: taskdef.json "
+        "and appspec.yaml from --taskdef)",
+    )
     parser.add_argument("--file", metavar="NAME", help="output file name (default by format)")
     parser.add_argument(
-        "--output", metavar="PATH", help="the file to write, or a folder to write NAME in (default: ./NAME)"
+        "--output",
+        metavar="PATH",
+        help="the file to write, or a folder to write NAME in (default: ./NAME); with --format codedeploy, the folder "
+        "for taskdef.json and appspec.yaml (default: .)",
+    )
+    parser.add_argument(
+        "--taskdef",
+        metavar="FILE",
+        help="with --format codedeploy: the service's current task definition, as `aws ecs describe-task-definition "
+        "--include TAGS` prints it or the bare task definition",
+    )
+    parser.add_argument(
+        "--lb-container",
+        metavar="NAME",
+        help="with --format codedeploy: the container the load balancer sends traffic to (default: the task "
+        "definition's one container that maps a port)",
+    )
+    parser.add_argument(
+        "--lb-port",
+        metavar="PORT",
+        type=int,
+        help="with --format codedeploy: that container's port (default: the one port it maps)",
     )
     parser.add_argument(
         "--allowed-registries", metavar="LIST", help=f"comma-separated allow-list (default: ${ENV_ALLOWED_REGISTRIES})"
@@ -153,6 +187,45 @@ def _user_parameters(arguments: argparse.Namespace) -> dict[str, object]:
         if value is not None:
             parameters[key] = value
     return parameters
+
+
+def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:
+    if arguments.taskdef is None:
+        raise ConfigurationError(
+            "--format codedeploy needs --taskdef FILE: the service's current task definition, for example from "
+            "`aws ecs describe-task-definition --task-definition FAMILY --include TAGS > current-taskdef.json`."
+        )
+    path = Path(arguments.taskdef)
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_TASKDEF_FILE_BYTES + 1)
+    except OSError as error:
+        raise ConfigurationError(f"Cannot read --taskdef {path}: {error.strerror or error}.") from error
+    if len(data) > MAX_TASKDEF_FILE_BYTES:
+        raise ConfigurationError(
+            f"--taskdef {path} is larger than {MAX_TASKDEF_FILE_BYTES // 1024} KB; a task definition is at most 64 KB."
+        )
+    return service_from_task_definition_file(
+        data,
+        str(path),
+        arguments.lb_container,
+        arguments.lb_port,
+        {"container_name": "--lb-container", "container_port": "--lb-port"},
+    )
+
+
+def _check_codedeploy_flags(arguments: argparse.Namespace) -> None:
+    given = [
+        flag
+        for flag, value in (
+            ("--taskdef", arguments.taskdef),
+            ("--lb-container", arguments.lb_container),
+            ("--lb-port", arguments.lb_port),
+        )
+        if value is not None
+    ]
+    if given and arguments.format != "codedeploy":
+        raise ConfigurationError(f"{', '.join(given)} applies to --format codedeploy only.")
 
 
 def _fail(message: str, exit_code: int) -> int:
@@ -200,28 +273,44 @@ def _read_input(artifact: str, path: Path) -> InputSource:
     return source_from_file(artifact, path.name, path.read_bytes())
 
 
-def _destination(output: str | None, file_name: str) -> Path:
-    """--output names the file, or a folder (an existing one, or any path ending in /) to write FILE_NAME in."""
-    if output is None:
-        return Path(file_name)
-    if output.endswith(("/", os.sep)) or Path(output).is_dir():
-        return Path(output) / file_name
-    return Path(output)
-
-
-def _write_atomically(destination: Path, content: bytes) -> None:
-    """Write to a temporary file beside the destination, then rename: never a half-written file.
-
-    The file is created with mode 0o666 less the umask, as any program's files are (0644 under umask 022);
-    the temporary file is removed whatever fails after it was created.
+def _destinations(output: str | None, files: Sequence[OutputFile]) -> dict[Path, bytes]:
+    """Where each file goes. --output names the file, or a folder (an existing one, or any path ending in /) to
+    write the file in; a format that writes several files always takes a folder (default: the current one).
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    if output is None:
+        return {Path(file.name): file.content for file in files}
+    if len(files) > 1 or output.endswith(("/", os.sep)) or Path(output).is_dir():
+        return {Path(output) / file.name: file.content for file in files}
+    return {Path(output): files[0].content}
+
+
+class _WriteError(Exception):
+    def __init__(self, destination: Path, reason: str) -> None:
+        super().__init__(f"{destination}: {reason}")
+        self.destination = destination
+        self.reason = reason
+
+
+def _write_atomically(contents: Mapping[Path, bytes]) -> None:
+    """Write each file to a temporary file beside its destination, then rename them all: never a half-written
+    file, and no file is replaced unless every one could be written.
+
+    Files are created with mode 0o666 less the umask, as any program's files are (0644 under umask 022);
+    the temporary files are removed whatever fails after they were created.
+    """
+    temporaries: dict[Path, Path] = {}
     try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(content)
-        temporary.replace(destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        for destination, content in contents.items():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            temporaries[destination] = temporary
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(content)
+        for destination, temporary in temporaries.items():
+            temporary.replace(destination)
+    except OSError as error:
+        raise _WriteError(destination, str(error.strerror or error)) from error
+    finally:
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)

@@ -8,29 +8,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast
 
-from imagedefs.errors import ConfigurationError, quoted
+from imagedefs.errors import ConfigurationError, capitalized, quoted
 from imagedefs.json_text import JsonTextError, parse_json
 from imagedefs.references import ECR_HOST_PATTERN, is_valid_container_name
 from imagedefs.tag_pattern import TagPattern
 
 Pin = Literal["tag", "digest"]
-OutputFormat = Literal["imagedefinitions", "imagedetail"]
+OutputFormat = Literal["imagedefinitions", "imagedetail", "codedeploy"]
 
 PINS: Final[tuple[Pin, ...]] = ("tag", "digest")
-FORMATS: Final[tuple[OutputFormat, ...]] = ("imagedefinitions", "imagedetail")
+FORMATS: Final[tuple[OutputFormat, ...]] = ("imagedefinitions", "imagedetail", "codedeploy")
+# The formats that write one file, which `file` names; "codedeploy" writes taskdef.json and appspec.yaml.
 DEFAULT_FILE_NAMES: Final[dict[OutputFormat, str]] = {
     "imagedefinitions": "imagedefinitions.json",
     "imagedetail": "imageDetail.json",
 }
-USER_PARAMETER_KEYS: Final = ("containers", "pin", "tag", "outputs", "format", "file")
+USER_PARAMETER_KEYS: Final = ("containers", "pin", "tag", "outputs", "format", "file", "service")
 MAX_USER_PARAMETERS_LENGTH: Final = 1000
 
 ENV_DEFAULT_PIN: Final = "IMAGEDEFS_DEFAULT_PIN"
 ENV_DEFAULT_TAG_PATTERN: Final = "IMAGEDEFS_DEFAULT_TAG_PATTERN"
 ENV_ALLOWED_REGISTRIES: Final = "IMAGEDEFS_ALLOWED_REGISTRIES"
+ENV_ECS_SERVICES: Final = "IMAGEDEFS_ECS_SERVICES"
 
 _ACCOUNT_RULE: Final = re.compile(r"(?P<account>[0-9]{12})(?::(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]))?", re.ASCII)
 _HOST_RULE: Final = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?", re.ASCII)
+# ECS cluster and service names: 1-255 letters, digits, hyphens and underscores.
+_ECS_NAME: Final = r"[A-Za-z0-9_-]{1,255}"
+_ECS_SERVICE_NAME: Final = re.compile(rf"(?P<cluster>{_ECS_NAME})/(?P<service>{_ECS_NAME})", re.ASCII)
+_ECS_SERVICE_ARN: Final = re.compile(
+    rf"arn:aws[a-z-]*:ecs:[a-z]{{2}}(?:-[a-z]+)+-[0-9]:[0-9]{{12}}:service/(?P<cluster>{_ECS_NAME})/(?P<service>{_ECS_NAME})",
+    re.ASCII,
+)
 _Choice = TypeVar("_Choice", bound=str)
 
 
@@ -52,6 +61,7 @@ ACTION_WORDING: Final = Wording(
         "containers": '{"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}',
         "outputs": '{"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}',
         "tag": '{"tag": "v[0-9]+\\\\.[0-9]+\\\\.[0-9]+"}',
+        "service": '{"format": "codedeploy", "service": "prod/web"}',
     },
     settings={
         ENV_DEFAULT_PIN: f"the DefaultPin parameter of the function's stack (environment variable {ENV_DEFAULT_PIN})",
@@ -59,8 +69,22 @@ ACTION_WORDING: Final = Wording(
         f"(environment variable {ENV_DEFAULT_TAG_PATTERN})",
         ENV_ALLOWED_REGISTRIES: "the AllowedRegistries parameter of the function's stack "
         f"(environment variable {ENV_ALLOWED_REGISTRIES})",
+        ENV_ECS_SERVICES: "the EcsServiceArns parameter of the function's stack "
+        f"(environment variable {ENV_ECS_SERVICES})",
     },
 )
+
+
+@dataclass(frozen=True)
+class EcsService:
+    """The ECS service a "codedeploy" job reads: cluster and name, and the ARN when the user gave one."""
+
+    cluster: str
+    name: str
+    arn: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.cluster}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,8 @@ class Settings:
     default_pin: Pin = "tag"
     default_tag_pattern: TagPattern | None = None
     allowed_registries: tuple[RegistryRule, ...] = ()
+    # The service ARNs the function's role may read (a stack parameter); empty: no ECS permission at all.
+    ecs_services: tuple[str, ...] = ()
     wording: Wording = ACTION_WORDING
 
     def registry_allowed(self, registry: str) -> bool:
@@ -97,7 +123,7 @@ class Settings:
         pin = environ.get(ENV_DEFAULT_PIN, "").strip() or "tag"
         if pin not in PINS:
             raise ConfigurationError(
-                f'{_capitalized(wording.settings[ENV_DEFAULT_PIN])} is {json.dumps(pin)}: it must be "tag" or "digest".'
+                f'{capitalized(wording.settings[ENV_DEFAULT_PIN])} is {json.dumps(pin)}: it must be "tag" or "digest".'
             )
         pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")
         rules = tuple(RegistryRule(entry.strip()) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(","))
@@ -105,7 +131,7 @@ class Settings:
         for rule in rules:
             if _ACCOUNT_RULE.fullmatch(rule.text) is None and _HOST_RULE.fullmatch(rule.text) is None:
                 raise ConfigurationError(
-                    f"{_capitalized(wording.settings[ENV_ALLOWED_REGISTRIES])} holds {json.dumps(rule.text)}, which "
+                    f"{capitalized(wording.settings[ENV_ALLOWED_REGISTRIES])} holds {json.dumps(rule.text)}, which "
                     "is neither a registry host (123456789012.dkr.ecr.eu-west-1.amazonaws.com, ghcr.io) nor an "
                     "account (123456789012) or account:region (123456789012:eu-west-1)."
                 )
@@ -115,6 +141,7 @@ class Settings:
             if pattern_text
             else None,
             allowed_registries=rules,
+            ecs_services=tuple(arn.strip() for arn in environ.get(ENV_ECS_SERVICES, "").split(",") if arn.strip()),
             wording=wording,
         )
 
@@ -129,6 +156,7 @@ class ActionConfig:
     outputs: Mapping[str, tuple[str, ...]] | None = None
     output_format: OutputFormat = "imagedefinitions"
     file_name: str = DEFAULT_FILE_NAMES["imagedefinitions"]
+    service: EcsService | None = None
     wording: Wording = ACTION_WORDING
 
 
@@ -145,13 +173,24 @@ def parse_user_parameters(raw: str | None, settings: Settings) -> ActionConfig:
     tag = parameters.get("tag")
     if tag is not None and not isinstance(tag, str):
         raise ConfigurationError(f"{wording.options['tag']} must be a string (a regular expression), not {_kind(tag)}.")
+    if output_format == "codedeploy" and "file" in parameters:
+        raise ConfigurationError(
+            f'{wording.options["file"]} does not apply to format "codedeploy", which writes taskdef.json and '
+            "appspec.yaml: name those in the CodeDeployToECS action (TaskDefinitionTemplatePath, AppSpecTemplatePath)."
+        )
+    if output_format != "codedeploy" and "service" in parameters:
+        raise ConfigurationError(
+            f'{wording.options["service"]} applies to format "codedeploy" only, for example '
+            f"{wording.examples['service']}."
+        )
     return ActionConfig(
         containers=_containers(parameters.get("containers"), wording),
         pin=_choice(parameters, "pin", PINS, settings.default_pin, wording),
         tag_pattern=TagPattern.compile(tag, wording.options["tag"]) if tag else settings.default_tag_pattern,
         outputs=_outputs(parameters.get("outputs"), wording),
         output_format=output_format,
-        file_name=_file_name(parameters.get("file"), DEFAULT_FILE_NAMES[output_format], wording),
+        file_name=_file_name(parameters.get("file"), DEFAULT_FILE_NAMES.get(output_format, ""), wording),
+        service=_service(parameters.get("service"), wording),
         wording=wording,
     )
 
@@ -259,11 +298,22 @@ def _file_name(value: object, default: str, wording: Wording) -> str:
     return value
 
 
+def _service(value: object, wording: Wording) -> EcsService | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else ""
+    arn = _ECS_SERVICE_ARN.fullmatch(text)
+    parsed = arn or _ECS_SERVICE_NAME.fullmatch(text)
+    if parsed is None:
+        raise ConfigurationError(
+            f"{wording.options['service']} is {json.dumps(value)}: it must be <cluster>/<service> or the service's "
+            "ARN (arn:aws:ecs:<region>:<account>:service/<cluster>/<service>), names of letters, digits, hyphens and "
+            f"underscores, for example {wording.examples['service']}."
+        )
+    return EcsService(parsed["cluster"], parsed["service"], arn=text if arn else None)
+
+
 def _kind(value: object) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
-
-
-def _capitalized(text: str) -> str:
-    return text[:1].upper() + text[1:]

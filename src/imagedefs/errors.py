@@ -61,3 +61,8 @@ def failure_type_of(error: BaseException) -> str:
 def quoted(names: Iterable[str]) -> str:
     """Names as a message lists them: "a", "b" (JSON-quoted: a name from an artifact cannot break the message)."""
     return ", ".join(json.dumps(name) for name in names)
+
+
+def capitalized(text: str) -> str:
+    """A message part that starts a sentence ("the DefaultPin parameter ..." → "The DefaultPin parameter ...")."""
+    return text[:1].upper() + text[1:]

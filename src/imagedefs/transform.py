@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from imagedefs.codedeploy import APPSPEC_FILE, TASKDEF_FILE, BlueGreenService, appspec_yaml, taskdef_json
 from imagedefs.config import ENV_ALLOWED_REGISTRIES, ActionConfig, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
 from imagedefs.image_detail import (
@@ -52,11 +53,18 @@ class ContainerImage:
 
 @dataclass(frozen=True)
 class OutputFile:
-    """The one file written into one output artifact's zip."""
+    """One file inside an output artifact's zip."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class OutputArtifact:
+    """What one output artifact's zip holds, and the containers whose images it carries."""
 
     artifact: str
-    file_name: str
-    content: bytes
+    files: tuple[OutputFile, ...]
     containers: tuple[str, ...]
 
 
@@ -65,7 +73,7 @@ class Plan:
     """Everything the job writes and reports, decided before anything is written."""
 
     images: tuple[ContainerImage, ...]
-    outputs: tuple[OutputFile, ...]
+    outputs: tuple[OutputArtifact, ...]
 
     def summary(self) -> str:
         lines = [
@@ -116,8 +124,12 @@ def build_plan(
     output_artifacts: Sequence[str],
     config: ActionConfig,
     settings: Settings,
+    service: BlueGreenService | None = None,
 ) -> Plan:
-    """Decide every container's image and every output file; raise before anything is written."""
+    """Decide every container's image and every output file; raise before anything is written.
+
+    `service` is what format "codedeploy" renders its files from.
+    """
     images: list[ContainerImage] = []
     for source in sources:
         if isinstance(source, ImageDetail):
@@ -132,7 +144,7 @@ def build_plan(
     assignment = _assign_outputs(output_artifacts, [image.name for image in images], config)
     by_name = {image.name: image for image in images}
     outputs = tuple(
-        _render(artifact, [by_name[name] for name in names], config) for artifact, names in assignment.items()
+        _render(artifact, [by_name[name] for name in names], config, service) for artifact, names in assignment.items()
     )
     return Plan(images=tuple(images), outputs=outputs)
 
@@ -284,7 +296,22 @@ def _assign_outputs(
     return dict(config.outputs)
 
 
-def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfig) -> OutputFile:
+def _render(
+    artifact: str, images: Sequence[ContainerImage], config: ActionConfig, service: BlueGreenService | None
+) -> OutputArtifact:
+    containers = tuple(image.name for image in images)
+    if config.output_format == "codedeploy":
+        assert service is not None, 'format "codedeploy" is rendered from the service'
+        files = (
+            OutputFile(
+                TASKDEF_FILE,
+                taskdef_json(
+                    service, {image.name: image.image_uri for image in images}, config.wording.options["containers"]
+                ),
+            ),
+            OutputFile(APPSPEC_FILE, appspec_yaml(service)),
+        )
+        return OutputArtifact(artifact, files, containers)
     document: object
     if config.output_format == "imagedetail":
         if len(images) != 1:
@@ -304,4 +331,4 @@ def _render(artifact: str, images: Sequence[ContainerImage], config: ActionConfi
             f"{MAX_FILE_BYTES // 1024} KB that ECS accepts. Split the containers across output artifacts with "
             f"{config.wording.options['outputs']}."
         )
-    return OutputFile(artifact, config.file_name, content, tuple(image.name for image in images))
+    return OutputArtifact(artifact, (OutputFile(config.file_name, content),), containers)

@@ -1,4 +1,4 @@
-"""The handler end to end: moto's S3 server and the validating CodePipeline double, over HTTP on loopback."""
+"""The handler end to end: moto's server (S3, ECS) and the validating CodePipeline double, over HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -33,7 +33,12 @@ def aws(_servers: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAw
     double.faults.clear()
     for name, value in _servers.environment.items():
         monkeypatch.setenv(name, value)
-    for name in ("IMAGEDEFS_DEFAULT_PIN", "IMAGEDEFS_DEFAULT_TAG_PATTERN", "IMAGEDEFS_ALLOWED_REGISTRIES"):
+    for name in (
+        "IMAGEDEFS_DEFAULT_PIN",
+        "IMAGEDEFS_DEFAULT_TAG_PATTERN",
+        "IMAGEDEFS_ALLOWED_REGISTRIES",
+        "IMAGEDEFS_ECS_SERVICES",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     from handlers import image_definitions

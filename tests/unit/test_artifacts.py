@@ -12,12 +12,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devtools.local_aws import zip_files
-from imagedefs.archive import zip_single_file
+from imagedefs.archive import zip_output_files
 from imagedefs.artifacts import ArtifactStore, S3Location, artifact_s3_client
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import ArtifactContentError, ServiceUnavailableError
 from imagedefs.image_detail import ImageDetail
-from imagedefs.transform import MergedDefinitions, OutputFile
+from imagedefs.transform import MergedDefinitions, OutputArtifact, OutputFile
 from tests.samples import image_detail
 
 LOCATION = S3Location("bucket", "pipeline/Source/abc")
@@ -114,9 +114,10 @@ def test_too_many_entries_are_refused() -> None:
 
 
 def test_output_zips_are_byte_identical_across_runs_and_encrypted_when_asked() -> None:
-    assert zip_single_file("imagedefinitions.json", b"[]") == zip_single_file("imagedefinitions.json", b"[]")
+    files = (OutputFile("taskdef.json", b"{}"), OutputFile("appspec.yaml", b"version: 0.0\n"))
+    assert zip_output_files(files) == zip_output_files(files)
     s3 = InMemoryS3(b"")
-    output = OutputFile("Out", "imagedefinitions.json", b"[]\n", ("web",))
+    output = OutputArtifact("Out", (OutputFile("imagedefinitions.json", b"[]\n"),), ("web",))
     ArtifactStore(s3, kms_key_id="arn:aws:kms:us-west-2:123456789012:key/k").write_output(LOCATION, output)  # type: ignore[arg-type]
     put = s3.puts[0]
     assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", "arn:aws:kms:us-west-2:123456789012:key/k")

@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from devtools.local_aws import zip_files
 from imagedefs.cli import main
-from tests.samples import REGISTRY, image_detail
+from tests.samples import REGISTRY, described_task_definition, image_detail
 
 ROOT = Path(__file__).resolve().parents[2]
+TASKDEF = str(ROOT / "events" / "describe-task-definition.json")
 
 
 @pytest.fixture
@@ -65,6 +67,34 @@ def test_options_are_the_user_parameters(workdir: Path) -> None:
             ["WebImage", "--allowed-registries", "not a host"],
             '--allowed-registries (or the environment variable IMAGEDEFS_ALLOWED_REGISTRIES) holds "not a host"',
         ),
+        (["WebImage", "--format", "codedeploy"], "--format codedeploy needs --taskdef FILE"),
+        (["WebImage", "--taskdef", "td.json"], "--taskdef applies to --format codedeploy only."),
+        (["WebImage", "--format", "codedeploy", "--taskdef", "none.json"], "Cannot read --taskdef none.json: No such"),
+        (["WebImage", "--format", "codedeploy", "--taskdef", TASKDEF], "has 2 containers that map a port"),
+        (
+            ["WebImage", "--format", "codedeploy", "--taskdef", TASKDEF, "--lb-container", "log-router"],
+            'Container "log-router" in ' + TASKDEF + " maps 0 ports (none); say which one the load balancer sends "
+            "traffic to with --lb-port.",
+        ),
+        (
+            ["WebImage", "--format", "codedeploy", "--taskdef", TASKDEF, "--lb-container", "web", "--file", "x.json"],
+            '--file does not apply to format "codedeploy"',
+        ),
+        (
+            [
+                "WebImage",
+                "--container",
+                "WebImage=frontend",
+                "--format",
+                "codedeploy",
+                "--taskdef",
+                TASKDEF,
+                "--lb-container",
+                "web",
+            ],
+            "which the task definition in " + TASKDEF + ' does not have. Its containers are "web", "api", '
+            '"log-router": name those with --container.',
+        ),
     ],
 )
 def test_usage_and_configuration_errors_exit_2(
@@ -73,6 +103,31 @@ def test_usage_and_configuration_errors_exit_2(
     assert main(arguments) == 2
     assert message in capsys.readouterr().err
     assert not (workdir / "imagedefinitions.json").exists()
+
+
+def test_codedeploy_writes_taskdef_and_appspec_from_a_task_definition_file(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the service's task definition as `aws ecs describe-task-definition --include TAGS` printed it
+    arguments = ["WebImage", "--container", "WebImage=web", "--format", "codedeploy", "--taskdef", TASKDEF]
+
+    # When the command line renders the blue/green files, the load balancer target named by flags
+    exit_code = main([*arguments, "--lb-container", "web", "--lb-port", "8080", "--output", "deploy"])
+
+    # Then both files are in the folder: the task definition as RegisterTaskDefinition input, web's image set
+    assert exit_code == 0
+    described = described_task_definition()
+    taskdef = json.loads((workdir / "deploy" / "taskdef.json").read_text())
+    assert taskdef["containerDefinitions"][0]["image"] == f"{REGISTRY}/shop/web:latest"
+    assert taskdef["containerDefinitions"][1:] == described["taskDefinition"]["containerDefinitions"][1:]
+    assert (taskdef["family"], taskdef["tags"]) == ("shop", described["tags"])
+    assert "taskDefinitionArn" not in taskdef
+    appspec = yaml.safe_load((workdir / "deploy" / "appspec.yaml").read_text())
+    assert appspec["Resources"][0]["TargetService"]["Properties"] == {
+        "TaskDefinition": "<TASK_DEFINITION>",
+        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
+    }
+    assert capsys.readouterr().out.startswith("Wrote deploy/taskdef.json, deploy/appspec.yaml: web → ")
 
 
 def test_argparse_usage_errors_exit_2(workdir: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from imagedefs.config import Settings, parse_user_parameters
+from imagedefs.config import EcsService, Settings, parse_user_parameters
 from imagedefs.errors import ConfigurationError
 
 
@@ -31,6 +33,31 @@ def test_imagedetail_format_defaults_its_file_name() -> None:
     assert parse_user_parameters('{"format": "imagedetail"}', Settings()).file_name == "imageDetail.json"
 
 
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ("prod/web", EcsService("prod", "web")),
+        (
+            "arn:aws:ecs:eu-west-1:123456789012:service/prod-eu/web_v2",
+            EcsService("prod-eu", "web_v2", arn="arn:aws:ecs:eu-west-1:123456789012:service/prod-eu/web_v2"),
+        ),
+    ],
+)
+def test_the_codedeploy_service_is_a_cluster_and_name_or_an_arn(service: str, expected: EcsService) -> None:
+    config = parse_user_parameters(json.dumps({"format": "codedeploy", "service": service}), Settings())
+    assert (config.output_format, config.service) == ("codedeploy", expected)
+
+
+def test_the_ecs_services_the_function_may_read_come_from_the_stack() -> None:
+    arns = " arn:aws:ecs:us-west-2:123456789012:service/prod/web , arn:aws:ecs:us-west-2:123456789012:service/prod/api,"
+    settings = Settings.from_environment({"IMAGEDEFS_ECS_SERVICES": arns})
+    assert settings.ecs_services == (
+        "arn:aws:ecs:us-west-2:123456789012:service/prod/web",
+        "arn:aws:ecs:us-west-2:123456789012:service/prod/api",
+    )
+    assert Settings.from_environment({}).ecs_services == ()
+
+
 def test_function_settings_are_the_defaults_and_user_parameters_win() -> None:
     settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "digest", "IMAGEDEFS_DEFAULT_TAG_PATTERN": "v.*"})
     assert parse_user_parameters(None, settings).pin == "digest"
@@ -49,7 +76,7 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ("{not json", "UserParameters is not valid JSON (Expecting property name"),
         ('"digest"', "must be a JSON object"),
         ('{"pin": "sha"}', '"pin" is "sha": it must be one of "tag", "digest"'),
-        ('{"format": "yaml"}', '"format" is "yaml": it must be one of "imagedefinitions", "imagedetail"'),
+        ('{"format": "yaml"}', '"format" is "yaml": it must be one of "imagedefinitions", "imagedetail", "codedeploy"'),
         ('{"tag": "v[0-9"}', 'UserParameters "tag" is not a valid regular expression'),
         ('{"tag": 3}', 'UserParameters "tag" must be a string'),
         ('{"containers": []}', '"containers" must be a non-empty object'),
@@ -67,6 +94,11 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"outputs": {"Out": ["web", "web"]}}', 'lists a container twice for output artifact "Out"'),
         ('{"file": "../imagedefinitions.json"}', '"file" is "../imagedefinitions.json": it must be a plain file name'),
         ("{" + " " * 1000 + "}", "CodePipeline allows at most 1000"),
+        ('{"format": "codedeploy", "service": "web"}', '"service" is "web": it must be <cluster>/<service> or the'),
+        ('{"format": "codedeploy", "service": "arn:aws:ecs:us-west-2:123456789012:service/web"}', "must be <cluster>/"),
+        ('{"format": "codedeploy", "service": 5}', 'UserParameters "service" is 5: it must be'),
+        ('{"format": "codedeploy", "file": "td.json"}', '"file" does not apply to format "codedeploy", which writes'),
+        ('{"service": "prod/web"}', 'UserParameters "service" applies to format "codedeploy" only'),
     ],
 )
 def test_bad_user_parameters_say_what_to_fix(raw: str, message: str) -> None:

@@ -1,9 +1,15 @@
-"""examples/pipeline.yaml finds the function through the exports of the stack `sam deploy` creates."""
+"""The example pipelines find the function through the exports of the stack `sam deploy` creates, and wire
+each action to the files the function writes."""
 
 from __future__ import annotations
 
+import json
 import tomllib
+from typing import Any
 
+import pytest
+
+from imagedefs.codedeploy import APPSPEC_FILE, TASKDEF_FILE
 from tests.templates import ROOT, load_template
 
 
@@ -18,8 +24,14 @@ def imported_exports(node: object) -> list[str]:
     return []
 
 
-def test_the_pipeline_imports_the_function_stacks_exports_by_the_deployed_stack_name() -> None:
-    pipeline = load_template(ROOT / "examples" / "pipeline.yaml")
+def actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    stages = pipeline["Resources"]["Pipeline"]["Properties"]["Stages"]
+    return {action["ActionTypeId"]["Provider"]: action for stage in stages for action in stage["Actions"]}
+
+
+@pytest.mark.parametrize("example", ["pipeline.yaml", "blue-green-pipeline.yaml"])
+def test_the_pipeline_imports_the_function_stacks_exports_by_the_deployed_stack_name(example: str) -> None:
+    pipeline = load_template(ROOT / "examples" / example)
     function_stack = load_template(ROOT / "template.yaml")
     stack_name = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]["global"]["parameters"]["stack_name"]
 
@@ -30,3 +42,26 @@ def test_the_pipeline_imports_the_function_stacks_exports_by_the_deployed_stack_
     assert {name.replace("${ImageDefinitionsStack}", "${AWS::StackName}") for name in imported} <= exported
     assert "${ImageDefinitionsStack}-FunctionName" in imported
     assert "${ImageDefinitionsStack}-FunctionArn" in imported
+
+
+def test_the_blue_green_deploy_reads_the_files_the_invoke_action_writes() -> None:
+    pipeline = load_template(ROOT / "examples" / "blue-green-pipeline.yaml")
+    by_provider = actions(pipeline)
+    invoke, deploy = by_provider["Lambda"], by_provider["CodeDeployToECS"]
+    parameters = invoke["Configuration"]["UserParameters"]["Fn::Sub"]
+    resources = pipeline["Resources"]
+
+    (output,) = invoke["OutputArtifacts"]
+    assert json.loads(parameters.replace("${ClusterName}/${ServiceName}", "shop/web"))["format"] == "codedeploy"
+    configuration = deploy["Configuration"]
+    assert (configuration["TaskDefinitionTemplateArtifact"], configuration["TaskDefinitionTemplatePath"]) == (
+        output["Name"],
+        TASKDEF_FILE,
+    )
+    assert (configuration["AppSpecTemplateArtifact"], configuration["AppSpecTemplatePath"]) == (
+        output["Name"],
+        APPSPEC_FILE,
+    )
+    assert resources["Service"]["Properties"]["DeploymentController"] == {"Type": "CODE_DEPLOY"}
+    assert {"BlueTargetGroup", "GreenTargetGroup"} <= set(resources)
+    assert resources["DeploymentGroup"]["Properties"]["DeploymentStyle"]["DeploymentType"] == "BLUE_GREEN"

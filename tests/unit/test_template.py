@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +40,86 @@ def cloudformation(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) ->
     return dict(transform(template, {}, _NoManagedPolicies()))
 
 
-def role_actions(template: dict[str, Any]) -> tuple[set[str], list[Any]]:
+def resolved(node: Any, template: dict[str, Any], parameters: dict[str, str]) -> Any:
+    """The node as CloudFormation deploys it with these parameter values (the intrinsics the role uses)."""
+    values = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()} | parameters
+    if isinstance(node, list):
+        items = [resolved(item, template, parameters) for item in node]
+        return [item for item in items if item != {"Ref": "AWS::NoValue"}]
+    if not isinstance(node, dict):
+        return node
+    if "Ref" in node and node["Ref"] in values:
+        return values[node["Ref"]]
+    if "Fn::If" in node:
+        condition, when_true, when_false = node["Fn::If"]
+        chosen = when_true if resolved(template["Conditions"][condition], template, parameters) else when_false
+        return resolved(chosen, template, parameters)
+    if "Fn::Equals" in node:
+        left, right = (resolved(item, template, parameters) for item in node["Fn::Equals"])
+        return left == right
+    if "Fn::Not" in node:
+        return not resolved(node["Fn::Not"][0], template, parameters)
+    if "Fn::Split" in node:
+        separator, text = node["Fn::Split"]
+        return resolved(text, template, parameters).split(separator)
+    return {key: resolved(value, template, parameters) for key, value in node.items()}
+
+
+def role_statements(template: dict[str, Any], parameters: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
+    """Each action the function's role allows → its resources, and the role's managed policies."""
     function = template["Resources"]["ImageDefinitionsFunction"]
     role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    role = template["Resources"][role_name]["Properties"]
-    actions: set[str] = set()
+    role = resolved(template["Resources"][role_name]["Properties"], template, parameters)
+    allowed: dict[str, Any] = {}
     for policy in role.get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
             listed = statement["Action"]
-            actions.update([listed] if isinstance(listed, str) else listed)
-    return actions, role.get("ManagedPolicyArns", [])
+            for action in [listed] if isinstance(listed, str) else listed:
+                allowed[action] = statement["Resource"]
+    return allowed, role.get("ManagedPolicyArns", [])
+
+
+def role_actions(template: dict[str, Any], parameters: dict[str, str] | None = None) -> tuple[set[str], list[Any]]:
+    allowed, managed = role_statements(template, parameters or {})
+    return set(allowed), managed
 
 
 def test_the_role_may_only_report_job_results_and_write_its_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the default (empty) EcsServiceArns: no ECS permission at all
     actions, managed = role_actions(cloudformation(sam_template(), monkeypatch))
     assert actions == REPORT_ACTIONS | LOG_ACTIONS
     assert managed == []
+
+
+def test_listed_ecs_services_are_the_only_ones_the_role_may_describe(monkeypatch: pytest.MonkeyPatch) -> None:
+    services = (
+        "arn:aws:ecs:us-west-2:123456789012:service/prod/shop,arn:aws:ecs:us-west-2:123456789012:service/prod/api"
+    )
+
+    allowed, managed = role_statements(cloudformation(sam_template(), monkeypatch), {"EcsServiceArns": services})
+
+    assert set(allowed) == REPORT_ACTIONS | LOG_ACTIONS | {"ecs:DescribeServices", "ecs:DescribeTaskDefinition"}
+    assert allowed["ecs:DescribeServices"] == services.split(",")
+    assert allowed["ecs:DescribeTaskDefinition"] == "*"  # it supports no resource-level permissions
+    assert managed == []
+
+
+def test_the_ecs_services_parameter_accepts_only_service_arns() -> None:
+    parameter = sam_template()["Parameters"]["EcsServiceArns"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert parameter["Default"] == ""
+    for accepted in (
+        "",
+        "arn:aws:ecs:us-west-2:123456789012:service/prod/shop,arn:aws:ecs:eu-west-1:123456789012:service/a/b",
+    ):
+        assert pattern.fullmatch(accepted)
+    for refused in (
+        "prod/shop",
+        "arn:aws:ecs:us-west-2:123456789012:service/shop",
+        "arn:aws:ecs:us-west-2:1:service/a/b, x",
+    ):
+        assert not pattern.fullmatch(refused)
 
 
 def test_without_tracing_there_is_no_xray_permission(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,6 +154,9 @@ def test_every_function_setting_comes_from_a_parameter() -> None:
     assert variables["IMAGEDEFS_DEFAULT_PIN"] == {"Ref": "DefaultPin"}
     assert variables["IMAGEDEFS_DEFAULT_TAG_PATTERN"] == {"Ref": "DefaultTagPattern"}
     assert variables["IMAGEDEFS_ALLOWED_REGISTRIES"] == {"Ref": "AllowedRegistries"}
+    assert variables["IMAGEDEFS_ECS_SERVICES"] == {"Ref": "EcsServiceArns"}
+    # Declared for `sam local invoke --env-vars` only, like the other endpoints
+    assert variables["AWS_ENDPOINT_URL_ECS"] == {"Fn::If": ["DeclareLocalEndpoints", "", {"Ref": "AWS::NoValue"}]}
     assert set(template["Outputs"]) == {"FunctionName", "FunctionArn"}
 
 

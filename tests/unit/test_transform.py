@@ -47,8 +47,8 @@ def test_default_options_write_what_the_classic_buildspec_wrote() -> None:
     plan = build_plan([detail(a, d) for a, (_, d) in sources.items()], ["ImageDefinitions"], config, SETTINGS)
 
     # Then the file holds exactly what the buildspec's printf produced
-    assert json.loads(plan.outputs[0].content) == [classic_buildspec(c, d) for c, d in sources.values()]
-    assert plan.outputs[0].file_name == "imagedefinitions.json"
+    assert json.loads(plan.outputs[0].files[0].content) == [classic_buildspec(c, d) for c, d in sources.values()]
+    assert [file.name for file in plan.outputs[0].files] == ["imagedefinitions.json"]
 
 
 def test_without_containers_the_name_is_the_last_segment_of_the_repository() -> None:
@@ -84,7 +84,7 @@ def test_no_tag_matching_the_pattern_names_the_pattern_and_the_tags() -> None:
 def test_merged_definitions_keep_their_names_and_images() -> None:
     merged = MergedDefinitions("Built", (definition("sidecar", "ghcr.io/acme/envoy:1.30"),))
     plan = build_plan([detail("Src", image_detail()), merged], ["Out"], ActionConfig(), SETTINGS)
-    assert json.loads(plan.outputs[0].content) == [
+    assert json.loads(plan.outputs[0].files[0].content) == [
         {"name": "web", "imageUri": f"{REGISTRY}/shop/web:latest"},
         {"name": "sidecar", "imageUri": "ghcr.io/acme/envoy:1.30"},
     ]
@@ -135,7 +135,7 @@ def test_an_output_over_100_kb_is_refused() -> None:
 def test_one_image_can_serve_several_containers() -> None:
     config = parse_user_parameters('{"containers": {"Src": ["web", "worker"]}}', SETTINGS)
     plan = build_plan([detail("Src", image_detail(tags=["v3"]))], ["Out"], config, SETTINGS)
-    assert json.loads(plan.outputs[0].content) == [
+    assert json.loads(plan.outputs[0].files[0].content) == [
         {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v3"},
         {"name": "worker", "imageUri": f"{REGISTRY}/shop/web:v3"},
     ]
@@ -146,7 +146,7 @@ def test_an_image_chosen_upstream_is_used_as_it_is() -> None:
     chosen = parse_image_detail("Built", json.dumps({"ImageURI": f"{REGISTRY}/team/api:v7"}).encode())
     config = parse_user_parameters('{"pin": "digest", "tag": "release-.*"}', SETTINGS)
     plan = build_plan([chosen], ["Out"], config, SETTINGS)
-    assert json.loads(plan.outputs[0].content) == [{"name": "api", "imageUri": f"{REGISTRY}/team/api:v7"}]
+    assert json.loads(plan.outputs[0].files[0].content) == [{"name": "api", "imageUri": f"{REGISTRY}/team/api:v7"}]
     assert plan.summary() == f"api → {REGISTRY}/team/api:v7 (image chosen upstream: used as it is)"
 
 

@@ -1,0 +1,157 @@
+"""Format "codedeploy": taskdef.json and appspec.yaml for CodeDeployToECS, from a service's task definition."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.session
+import pytest
+import yaml
+
+from imagedefs.codedeploy import (
+    REGISTER_TASK_DEFINITION_MEMBERS,
+    BlueGreenService,
+    LoadBalancerTarget,
+    appspec_yaml,
+    service_from_task_definition_file,
+)
+from imagedefs.config import Settings, parse_user_parameters
+from imagedefs.errors import ConfigurationError
+from imagedefs.image_detail import parse_image_detail
+from tests.samples import (
+    DIGEST_A,
+    DIGEST_B,
+    READ_ONLY_MEMBERS,
+    REGISTRY,
+    described_task_definition,
+    image_detail,
+    web_appspec,
+)
+
+FLAGS = {"container_name": "--lb-container", "container_port": "--lb-port"}
+
+
+def shop_service(**changes: Any) -> BlueGreenService:
+    described = described_task_definition()
+    fields: dict[str, Any] = {
+        "described_as": 'the task definition shop:7 of ECS service "prod/shop"',
+        "task_definition": described["taskDefinition"],
+        "tags": tuple(described["tags"]),
+        "load_balancer": LoadBalancerTarget("web", 8080),
+    }
+    return BlueGreenService(**{**fields, **changes})
+
+
+def plan_for(service: BlueGreenService, parameters: dict[str, Any]) -> dict[str, bytes]:
+    from imagedefs.transform import build_plan
+
+    config = parse_user_parameters(json.dumps({"format": "codedeploy", **parameters}), Settings())
+    sources = [
+        parse_image_detail("WebImage", json.dumps(image_detail("shop/web", DIGEST_A, ["v1.4.2"])).encode()),
+        parse_image_detail("ApiImage", json.dumps(image_detail("shop/api", DIGEST_B, ["v1.4.2"])).encode()),
+    ]
+    plan = build_plan(sources, ["BlueGreen"], config, Settings(), service)
+    (output,) = plan.outputs
+    return {file.name: file.content for file in output.files}
+
+
+def test_the_register_task_definition_members_are_botocores() -> None:
+    shape = (
+        botocore.session.get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
+    )
+    assert shape is not None
+    assert set(shape.members) == REGISTER_TASK_DEFINITION_MEMBERS
+
+
+def test_taskdef_json_is_the_current_task_definition_with_the_jobs_images() -> None:
+    # Given the service's current task definition, as DescribeTaskDefinition returns it with its tags
+    described = described_task_definition()
+
+    # When the job gives web and api their new images
+    files = plan_for(shop_service(), {"containers": {"WebImage": "web", "ApiImage": "api"}})
+
+    # Then taskdef.json is that task definition as RegisterTaskDefinition input: read-only members dropped,
+    # tags added, every other member and container unchanged, the two images set
+    expected = {key: value for key, value in described["taskDefinition"].items() if key not in READ_ONLY_MEMBERS}
+    web, api, log_router = expected["containerDefinitions"]
+    web["image"], api["image"] = f"{REGISTRY}/shop/web:v1.4.2", f"{REGISTRY}/shop/api:v1.4.2"
+    expected["tags"] = described["tags"]
+    assert list(files) == ["taskdef.json", "appspec.yaml"]
+    assert json.loads(files["taskdef.json"]) == expected
+    assert log_router["image"] == "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+
+
+def test_appspec_yaml_names_the_placeholder_the_load_balancer_target_and_the_network() -> None:
+    service = shop_service(
+        platform_version="1.4.0",
+        awsvpc_configuration={
+            "subnets": ["subnet-1", "subnet-2"],
+            "securityGroups": ["sg-1"],
+            "assignPublicIp": "DISABLED",
+        },
+    )
+
+    assert yaml.safe_load(appspec_yaml(service)) == web_appspec(["subnet-1", "subnet-2"], ["sg-1"])
+
+
+def test_appspec_yaml_without_platform_version_or_network_has_neither() -> None:
+    properties = yaml.safe_load(appspec_yaml(shop_service()))["Resources"][0]["TargetService"]["Properties"]
+    assert set(properties) == {"TaskDefinition", "LoadBalancerInfo"}
+
+
+@pytest.mark.parametrize("value", ['a": b\n  - c', "#comment", "x: y", "'", "\\", "ü", "null", "1.0"])
+def test_no_value_can_change_the_appspecs_structure(value: str) -> None:
+    service = shop_service(platform_version=value, awsvpc_configuration={"subnets": [value]})
+    properties = yaml.safe_load(appspec_yaml(service))["Resources"][0]["TargetService"]["Properties"]
+    assert properties["PlatformVersion"] == value
+    assert properties["NetworkConfiguration"] == {"AwsvpcConfiguration": {"Subnets": [value]}}
+
+
+def test_a_container_the_task_definition_lacks_is_a_configuration_error_naming_its_containers() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        plan_for(shop_service(), {"containers": {"WebImage": "frontend", "ApiImage": "api"}})
+    assert str(error.value) == (
+        'The job gives an image to container(s) "frontend", which the task definition shop:7 of ECS service '
+        '"prod/shop" does not have. Its containers are "web", "api", "log-router": name those with '
+        'UserParameters "containers".'
+    )
+
+
+def test_a_task_definition_file_takes_the_load_balancer_target_from_its_one_container_with_a_port() -> None:
+    document = described_task_definition()
+    document["taskDefinition"]["containerDefinitions"][1]["portMappings"] = []
+
+    service = service_from_task_definition_file(json.dumps(document).encode(), "td.json", None, None, FLAGS)
+
+    assert service.load_balancer == LoadBalancerTarget("web", 8080)
+    assert service.tags == tuple(document["tags"])
+
+
+def test_a_bare_task_definition_file_is_read_too() -> None:
+    bare = described_task_definition()["taskDefinition"]
+
+    service = service_from_task_definition_file(json.dumps(bare).encode(), "td.json", "api", 9000, FLAGS)
+
+    assert (service.task_definition, service.tags, service.load_balancer) == (bare, (), LoadBalancerTarget("api", 9000))
+
+
+@pytest.mark.parametrize(
+    ("document", "container", "message"),
+    [
+        (
+            described_task_definition(),
+            None,
+            r'has 2 containers that map a port \("web", "api"\); .* with --lb-container',
+        ),
+        (described_task_definition(), "db", r'--lb-container is "db", which the task definition in td.json does not'),
+        ({"family": "shop"}, None, r'The task definition in td.json is not one ECS describes: it needs a "family"'),
+        ([1], None, "is not one ECS describes"),
+    ],
+    ids=["two containers map a port", "unknown container", "no containers", "not an object"],
+)
+def test_a_task_definition_file_that_does_not_say_enough_names_the_flag(
+    document: Any, container: str | None, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        service_from_task_definition_file(json.dumps(document).encode(), "td.json", container, None, FLAGS)
