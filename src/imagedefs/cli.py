@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from imagedefs.archive import source_from_file, source_from_zip
-from imagedefs.codedeploy import BlueGreenService, service_from_task_definition_file
+from imagedefs.codedeploy import MAX_PORT, BlueGreenService, is_port, service_from_task_definition_file
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
     ENV_DEFAULT_PIN,
@@ -151,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lb-port",
         metavar="PORT",
-        type=int,
+        type=_port,
         help="with --format codedeploy: that container's port (default: the one port it maps)",
     )
     parser.add_argument(
@@ -314,3 +314,10 @@ def _write_atomically(contents: Mapping[Path, bytes]) -> None:
     finally:
         for temporary in temporaries.values():
             temporary.unlink(missing_ok=True)
+
+
+def _port(text: str) -> int:
+    """A port as --lb-port takes it: digits only (not "8_0" or " 80", which int() accepts), 1-65535."""
+    if not text.isascii() or not text.isdigit() or not is_port(int(text)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-{MAX_PORT})")
+    return int(text)

@@ -45,6 +45,9 @@ REGISTER_TASK_DEFINITION_MEMBERS: Final = frozenset(
     }
 )
 _Candidate = TypeVar("_Candidate", str, int)
+MAX_PORT: Final = 65535
+# ECS registers task definitions of at most 64 KiB; nothing larger can be legitimate, even indented.
+MAX_TASKDEF_BYTES: Final = 1024 * 1024
 # The service's awsvpcConfiguration members, as the appspec names them.
 _APPSPEC_NETWORK_KEYS: Final = {
     "subnets": "Subnets",
@@ -101,6 +104,11 @@ def taskdef_json(service: BlueGreenService, images: Mapping[str, str], container
     Only the members RegisterTaskDefinition accepts are kept (not the ARN, revision, status, registration
     dates...); every other member and every other container is left as it is.
     """
+    if service.load_balancer.container_name not in service.container_names:
+        raise ConfigurationError(
+            f'The load balancer of the service sends traffic to container "{service.load_balancer.container_name}", '
+            f"which {service.described_as} does not have. Its containers are {quoted(service.container_names)}."
+        )
     absent = [name for name in images if name not in service.container_names]
     if absent:
         raise ConfigurationError(
@@ -114,7 +122,16 @@ def taskdef_json(service: BlueGreenService, images: Mapping[str, str], container
     ]
     if service.tags:
         document["tags"] = [dict(tag) for tag in service.tags]
-    return json.dumps(document, indent=2).encode() + b"\n"
+    try:
+        content = json.dumps(document, indent=2, allow_nan=False).encode() + b"\n"
+    except ValueError as exc:  # a number JSON cannot hold (1e400 became Infinity when it was read)
+        raise ConfigurationError(f"{capitalized(service.described_as)} holds a number JSON cannot hold.") from exc
+    if len(content) > MAX_TASKDEF_BYTES:
+        raise ConfigurationError(
+            f"{capitalized(service.described_as)} would make a taskdef.json of {len(content)} bytes; ECS registers "
+            "task definitions of at most 64 KiB."
+        )
+    return content
 
 
 def appspec_yaml(service: BlueGreenService) -> bytes:
@@ -208,10 +225,15 @@ def service_from_task_definition_file(
             f'{flags["container_name"]} is "{container_name}", which {described_as} does not have. Its '
             f"containers are {quoted(container['name'] for container in containers)}."
         )
+    ports = _container_ports(chosen[0])
     if container_port is None:
-        ports = _container_ports(chosen[0])
         container_port = _the_one(
             ports, f'Container "{container_name}" in {path} maps {len(ports)} ports', flags["container_port"]
+        )
+    elif container_port not in ports:
+        raise ConfigurationError(
+            f'{flags["container_port"]} is {container_port}, which container "{container_name}" in {path} does not '
+            f"map (its ports: {', '.join(map(str, ports)) or 'none'}). The load balancer can only reach a mapped port."
         )
     return BlueGreenService(
         described_as=described_as,
@@ -237,6 +259,11 @@ def _container_ports(container: Mapping[str, Any]) -> Sequence[int]:
         {
             mapping["containerPort"]
             for mapping in mappings
-            if isinstance(mapping, dict) and isinstance(mapping.get("containerPort"), int)
+            if isinstance(mapping, dict) and is_port(mapping.get("containerPort"))
         }
     )
+
+
+def is_port(value: object) -> bool:
+    """A TCP port number (JSON's true is no port, though Python's bool is an int)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PORT

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
-from imagedefs.codedeploy import BlueGreenService, LoadBalancerTarget, check_task_definition
+from imagedefs.codedeploy import BlueGreenService, LoadBalancerTarget, check_task_definition, is_port
 from imagedefs.config import ENV_ECS_SERVICES, EcsService, Wording
 from imagedefs.errors import ConfigurationError, ImageDefsError, ServiceUnavailableError, quoted
 
@@ -20,10 +20,15 @@ if TYPE_CHECKING:
 
     from imagedefs.budget import TimeBudget
 
-_ACCESS_DENIED_CODES: Final = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
+_ACCESS_DENIED_CODES: Final = frozenset(
+    {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "UnauthorizedOperation"}
+)
 _NOT_FOUND_CODES: Final = frozenset({"ClusterNotFoundException", "ServiceNotFoundException"})
-_RETRYABLE_CODES: Final = frozenset({"ThrottlingException", "Throttling", "ServerException", "ServiceUnavailable"})
+_RETRYABLE_CODES: Final = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "ServerException", "ServiceUnavailable"}
+)
 _Result = TypeVar("_Result")
+_REQUIRED: Final = object()
 
 
 class EcsServiceReader:
@@ -43,11 +48,15 @@ class EcsServiceReader:
             f'describing ECS service "{service}"',
             lambda: self._client.describe_services(cluster=service.cluster, services=[service.arn or service.name]),
         )
-        found = [entry for entry in described.get("services", []) if entry.get("status") != "INACTIVE"]
+        found = [
+            entry
+            for entry in _list(described, "services", f'describing ECS service "{service}"', required=True)
+            if isinstance(entry, dict) and entry.get("status") != "INACTIVE" and _is_the_service(entry, service)
+        ]
         if not found:
             raise self._unknown(service)
         current = found[0]
-        controller = current.get("deploymentController", {}).get("type", "ECS")
+        controller = _field(current, "deploymentController", dict, service, default={}).get("type", "ECS")
         if controller != "CODE_DEPLOY":
             raise ConfigurationError(
                 f'ECS service "{service}" uses the {controller} deployment controller'
@@ -55,28 +64,29 @@ class EcsServiceReader:
                 + '; format "codedeploy" is for services deployed blue/green by CodeDeploy (deployment controller '
                 'CODE_DEPLOY). For a rolling update use format "imagedefinitions" and the ECS deploy action.'
             )
-        task_definition_arn = current["taskDefinition"]
+        task_definition_arn = _field(current, "taskDefinition", str, service)
         answer = self._call(
             f'reading task definition {task_definition_arn} of ECS service "{service}"',
             lambda: self._client.describe_task_definition(taskDefinition=task_definition_arn, include=["TAGS"]),
         )
         described_as = f'the task definition {task_definition_arn} of ECS service "{service}"'
-        network = current.get("networkConfiguration", {}).get("awsvpcConfiguration")
         return BlueGreenService(
             described_as=described_as,
             task_definition=check_task_definition(answer.get("taskDefinition"), described_as),
-            tags=tuple(cast("list[dict[str, Any]]", answer.get("tags", []))),
+            tags=tuple(tag for tag in _list(answer, "tags", described_as) if isinstance(tag, dict)),
             load_balancer=self._load_balancer_target(service, current),
-            platform_version=current.get("platformVersion"),
-            awsvpc_configuration=cast("dict[str, Any] | None", network),
+            platform_version=_field(current, "platformVersion", str, service, default=None),
+            awsvpc_configuration=_awsvpc_configuration(current, service),
             accepted_keys=self._register_task_definition_members(),
         )
 
-    def _load_balancer_target(self, service: EcsService, current: Any) -> LoadBalancerTarget:
+    def _load_balancer_target(self, service: EcsService, current: dict[str, Any]) -> LoadBalancerTarget:
         targets = {
             (entry["containerName"], entry["containerPort"])
-            for entry in current.get("loadBalancers", [])
-            if "containerName" in entry and "containerPort" in entry
+            for entry in _list(current, "loadBalancers", f'ECS service "{service}"')
+            if isinstance(entry, dict)
+            and isinstance(entry.get("containerName"), str)
+            and is_port(entry.get("containerPort"))
         }
         if len(targets) != 1:
             shown = quoted(f"{name}:{port}" for name, port in sorted(targets)) or "none"
@@ -103,6 +113,7 @@ class EcsServiceReader:
     def _translate(self, exc: BaseException, doing: str) -> ImageDefsError | None:
         """The job failure for an ECS or network error, or None when the error is not one of those."""
         from botocore.exceptions import ClientError
+        from botocore.parsers import ResponseParserError
 
         if isinstance(exc, ClientError):
             code, status = error_code(exc), http_status(exc)
@@ -118,16 +129,71 @@ class EcsServiceReader:
                     f"Failed {doing}: {code}. Check {self._service_option}: <cluster>/<service> or the service's ARN, "
                     "in the region of the function."
                 )
-            if status >= 500 or code in _RETRYABLE_CODES:
+            if status >= 500 or status == 429 or code in _RETRYABLE_CODES or code.endswith("Throttling"):
                 return ServiceUnavailableError(
                     f"ECS kept failing {doing} ({code}, HTTP {status}) after retries. Retry the action."
                 )
-            return None
+            # ClientException, InvalidParameterException, ...: ECS refused the request as asked.
+            message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:300]
+            return ConfigurationError(
+                f"ECS refused {doing}: {code or f'HTTP {status}'}" + (f" ({message})" if message else "") + ". "
+                f"Check {self._service_option}: <cluster>/<service> or the service's ARN, in the region of the "
+                "function."
+            )
         if is_connection_failure(exc):
             return ServiceUnavailableError(
                 f"Could not reach ECS {doing}: {type(exc).__name__} after retries. Retry the action."
             )
+        if isinstance(exc, (ResponseParserError, AttributeError, TypeError, ValueError)):
+            # botocore's parser meets a body that is no ECS answer (HTML, [1, 2], a string for a list).
+            return _unreadable(doing)
         return None
+
+
+def _is_the_service(entry: dict[str, Any], service: EcsService) -> bool:
+    """ECS answered for the service asked for (an ARN of another region or account must not pass for it)."""
+    if service.arn is not None:
+        return bool(entry.get("serviceArn") == service.arn)
+    return bool(entry.get("serviceName") == service.name)
+
+
+def _field(entry: dict[str, Any], key: str, kind: type, service: EcsService, default: Any = _REQUIRED) -> Any:
+    """A field of ECS's answer about the service, of the kind the files need (when missing: `default`, if given)."""
+    if key not in entry and default is not _REQUIRED:
+        return default
+    value = entry.get(key)
+    if not isinstance(value, kind):
+        raise _unreadable(f'describing ECS service "{service}" (its "{key}")')
+    return value
+
+
+def _list(answer: object, key: str, doing: str, required: bool = False) -> list[Any]:
+    value = answer.get(key, None if required else []) if isinstance(answer, dict) else None
+    if not isinstance(value, list):
+        raise _unreadable(f'{doing} (its "{key}")')
+    return value
+
+
+def _awsvpc_configuration(current: dict[str, Any], service: EcsService) -> dict[str, Any] | None:
+    """The service's awsvpc configuration, its members of the kinds the appspec writes (nothing else reaches it)."""
+    network = _field(current, "networkConfiguration", dict, service, default={}).get("awsvpcConfiguration")
+    if network is None:
+        return None
+    kinds_ok = isinstance(network, dict) and all(
+        isinstance(network.get(key), list) and all(isinstance(item, str) for item in network[key])
+        for key in ("subnets", "securityGroups")
+        if key in network
+    )
+    if not kinds_ok or not isinstance(network.get("assignPublicIp", ""), str):
+        raise _unreadable(f'describing ECS service "{service}" (its "awsvpcConfiguration")')
+    return cast("dict[str, Any]", network)
+
+
+def _unreadable(doing: str) -> ServiceUnavailableError:
+    return ServiceUnavailableError(
+        f"ECS answered {doing} with something that is not an ECS answer; retry the action, and report it if it "
+        "stays so."
+    )
 
 
 def function_ecs_client(budget: TimeBudget) -> ECSClient:

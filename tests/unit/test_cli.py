@@ -136,6 +136,23 @@ def test_argparse_usage_errors_exit_2(workdir: Path) -> None:
     assert raised.value.code == 2
 
 
+@pytest.mark.parametrize("port", ["0", "-1", "70000", "8_0", " 80", "99999999999999999999", "\u0668\u0660"])
+def test_lb_port_takes_port_numbers_only(workdir: Path, capsys: pytest.CaptureFixture[str], port: str) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["WebImage", "--format", "codedeploy", "--taskdef", TASKDEF, "--lb-container", "web", "--lb-port", port])
+    assert raised.value.code == 2
+    assert f"--lb-port: {port!r} is not a port number (1-65535)" in capsys.readouterr().err
+
+
+def test_lb_port_must_be_a_port_the_container_maps(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["WebImage", "--format", "codedeploy", "--taskdef", TASKDEF, "--lb-container", "web"]
+
+    assert main([*arguments, "--lb-port", "1"]) == 2
+
+    assert '--lb-port is 1, which container "web" in ' in capsys.readouterr().err
+    assert not (workdir / "appspec.yaml").exists()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -14,6 +14,7 @@ from imagedefs.codedeploy import (
     BlueGreenService,
     LoadBalancerTarget,
     appspec_yaml,
+    is_port,
     service_from_task_definition_file,
 )
 from imagedefs.config import Settings, parse_user_parameters
@@ -155,3 +156,8 @@ def test_a_task_definition_file_that_does_not_say_enough_names_the_flag(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         service_from_task_definition_file(json.dumps(document).encode(), "td.json", container, None, FLAGS)
+
+
+def test_a_port_is_a_whole_number_from_1_to_65535_and_json_true_is_none() -> None:
+    assert [is_port(value) for value in (1, 8080, 65535)] == [True, True, True]
+    assert [is_port(value) for value in (0, 65536, True, "80", 80.0, None)] == [False] * 6
