@@ -11,6 +11,7 @@ duplicate keys, other encodings):
 from __future__ import annotations
 
 import json
+import os
 import uuid
 import zipfile
 from typing import Any
@@ -37,6 +38,14 @@ path_component = st.from_regex(r"[a-z0-9]{1,8}(?:[._-][a-z0-9]{1,4})?", fullmatc
 repository = st.lists(path_component, min_size=1, max_size=3).map("/".join)
 digest = st.text(HEX, min_size=64, max_size=64).map(lambda hexes: f"sha256:{hexes}")
 tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+# `make mutation` runs these once per mutant, and asks for fewer examples (IMAGEDEFS_TEST_EXAMPLES).
+EXAMPLES_OVERRIDE = os.environ.get("IMAGEDEFS_TEST_EXAMPLES")
+
+
+def examples(default: int) -> int:
+    return int(EXAMPLES_OVERRIDE) if EXAMPLES_OVERRIDE else default
+
+
 junk = st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3))
 
 
@@ -120,7 +129,7 @@ def artifact_bodies(detail: Any) -> st.SearchStrategy[bytes]:
     )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_job_ends_in_exactly_one_valid_report(aws: LocalAws, invoke: Invoke, data: st.DataObject) -> None:
     job_event = load_event("two-ecr-sources.json")
@@ -185,7 +194,7 @@ def hostile_zips(draw: st.DrawFn, content: bytes) -> bytes:
     return body
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_hostile_artifact_ends_in_exactly_one_report_naming_it(
     aws: LocalAws, invoke: Invoke, data: st.DataObject
