@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from imagedefs.config import Settings, parse_user_parameters
@@ -66,6 +68,12 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"outputs": {"Out": "web"}}', 'gives output artifact "Out" "web": it must be a non-empty list'),
         ('{"outputs": {"Out": ["web", "web"]}}', 'lists a container twice for output artifact "Out"'),
         ('{"file": "../imagedefinitions.json"}', '"file" is "../imagedefinitions.json": it must be a plain file name'),
+        ('{"containers": {}}', '"containers" must be a non-empty object'),
+        ('{"outputs": {}}', '"outputs" must be a non-empty object'),
+        ('{"outputs": {"Out": []}}', 'gives output artifact "Out" []: it must be a non-empty list'),
+        ('{"outputs": {"Out": ["web app"]}}', 'gives output artifact "Out" ["web app"]'),
+        ('{"outputs": {"Out": [7]}}', 'gives output artifact "Out" [7]'),
+        ('{"outputs": ["web"]}', '"outputs" must be a non-empty object mapping output artifact names'),
         ("{" + " " * 1000 + "}", "CodePipeline allows at most 1000"),
     ],
 )
@@ -102,3 +110,40 @@ def test_bad_function_settings_name_the_stack_parameter(environ: dict[str, str],
 def test_allow_list_entries_are_trimmed() -> None:
     settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": " ghcr.io , 123456789012:eu-west-1 ,"})
     assert [rule.text for rule in settings.allowed_registries] == ["ghcr.io", "123456789012:eu-west-1"]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("[]", "a list"), ('"web"', "a string"), ("true", "a boolean"), ("5", "a number")],
+)
+def test_a_containers_value_of_the_wrong_kind_is_named(value: str, kind: str) -> None:
+    # Given "containers" that is no object; When it is parsed; Then the message says what was found instead
+    with pytest.raises(ConfigurationError, match=f'"containers" must be a non-empty object.*, not {kind}\\.$'):
+        parse_user_parameters(f'{{"containers": {value}}}', Settings())
+
+
+@pytest.mark.parametrize("file_name", ["", ".", "..", "a/b.json", "a\\b.json", "x\0.json", "f" * 256, 5, []])
+def test_a_file_name_that_is_no_plain_file_name_is_refused(file_name: object) -> None:
+    # Given "file" values that would not be one file at the top of the zip (or are no string)
+    raw = json.dumps({"file": file_name})
+    # When UserParameters are parsed; Then the key is named and the default is offered as the example
+    with pytest.raises(ConfigurationError, match=r'UserParameters "file" is .*"imagedefinitions.json"\.$'):
+        parse_user_parameters(raw, Settings())
+
+
+@pytest.mark.parametrize("file_name", ["f" * 255, "a", ".env", "...", "web definitions.json"])
+def test_any_plain_file_name_up_to_255_characters_is_taken(file_name: str) -> None:
+    assert parse_user_parameters(json.dumps({"file": file_name}), Settings()).file_name == file_name
+
+
+def test_empty_user_parameters_mean_no_parameters() -> None:
+    # Given a configuration field left empty or blank, as the console saves it
+    for raw in ("", "  \n"):
+        # Then it is the defaults, not "invalid JSON"
+        assert parse_user_parameters(raw, Settings()) == parse_user_parameters(None, Settings())
+
+
+def test_user_parameters_of_exactly_1000_characters_are_read() -> None:
+    raw = '{"pin": "digest"' + " " * (1000 - 17) + "}"
+    assert len(raw) == 1000
+    assert parse_user_parameters(raw, Settings()).pin == "digest"

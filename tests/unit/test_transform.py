@@ -12,7 +12,14 @@ from imagedefs.errors import ArtifactContentError, ConfigurationError
 from imagedefs.image_detail import ImageDefinition, parse_image_detail
 from imagedefs.references import parse_reference
 from imagedefs.tag_pattern import TagPattern
-from imagedefs.transform import MergedDefinitions, build_plan, select_inputs, unpicked_definitions
+from imagedefs.transform import (
+    ContainerImage,
+    MergedDefinitions,
+    Plan,
+    build_plan,
+    select_inputs,
+    unpicked_definitions,
+)
 from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, image_detail
 
 SETTINGS = Settings()
@@ -168,3 +175,54 @@ def test_the_allow_list_applies_to_merged_entries_and_digest_pins() -> None:
         build_plan([merged], ["Out"], ActionConfig(), settings)
     config = parse_user_parameters('{"pin": "digest"}', settings)
     assert build_plan([detail("Src", image_detail())], ["Out"], config, settings).images[0].digest == DIGEST_A
+
+
+def test_output_variables_carry_each_containers_image_tag_and_digest() -> None:
+    # Given one ECR image for two containers and one merged entry pinned by digest only
+    merged = MergedDefinitions("Built", (definition("sidecar", f"ghcr.io/acme/envoy@{DIGEST_B}"),))
+    config = parse_user_parameters('{"containers": {"Src": ["web", "worker"], "Built": "sidecar"}}', SETTINGS)
+    # When the plan is made
+    plan = build_plan([detail("Src", image_detail(tags=["v3"])), merged], ["Out"], config, SETTINGS)
+    # Then each container has its URI, and its tag and digest where the image has them
+    assert plan.output_variables() == {
+        "web_imageUri": f"{REGISTRY}/shop/web:v3",
+        "web_tag": "v3",
+        "web_digest": DIGEST_A,
+        "worker_imageUri": f"{REGISTRY}/shop/web:v3",
+        "worker_tag": "v3",
+        "worker_digest": DIGEST_A,
+        "sidecar_imageUri": f"ghcr.io/acme/envoy@{DIGEST_B}",
+        "sidecar_digest": DIGEST_B,
+    }
+
+
+def images_with_uris(*uri_lengths: int) -> tuple[ContainerImage, ...]:
+    """Images named c000, c001, ... without tag or digest: each takes 13 + its URI's length in variables."""
+    return tuple(
+        ContainerImage(f"c{i:03}", "ghcr.io/acme/" + "a" * (length - 13), "Built", "ghcr.io")
+        for i, length in enumerate(uri_lengths)
+    )
+
+
+def test_output_variables_are_left_out_only_past_122880_bytes_together() -> None:
+    # Given 960 containers whose variables ("c000_imageUri" and its URI) take 128 bytes each: exactly the limit
+    at_limit = Plan(images=images_with_uris(*[115] * 960), outputs=())
+    # And the same with one URI a byte longer
+    over = Plan(images=images_with_uris(116, *[115] * 959), outputs=())
+    # Then all variables are reported at the limit, and none past it (the deploy needs only the file)
+    assert len(at_limit.output_variables()) == 960
+    assert sum(len(k) + len(v) for k, v in at_limit.output_variables().items()) == 122_880
+    assert over.output_variables() == {}
+
+
+def test_the_output_files_bytes_are_fixed_indented_json_with_a_final_newline() -> None:
+    # Given one image, written in each format
+    sources = [detail("Src", image_detail(tags=["v3"]))]
+    uri = f"{REGISTRY}/shop/web:v3"
+    # When the plan renders the files
+    definitions = build_plan(sources, ["Out"], ActionConfig(), SETTINGS).outputs[0]
+    blue_green = build_plan(sources, ["Out"], parse_user_parameters('{"format": "imagedetail"}', SETTINGS), SETTINGS)
+    # Then the bytes are exactly these (a rerun of the job writes the same bytes)
+    assert definitions.content == f'[\n  {{\n    "name": "web",\n    "imageUri": "{uri}"\n  }}\n]\n'.encode()
+    assert blue_green.outputs[0].content == f'{{\n  "ImageURI": "{uri}"\n}}\n'.encode()
+    assert blue_green.outputs[0].file_name == "imageDetail.json"
