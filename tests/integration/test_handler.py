@@ -7,6 +7,7 @@ import json
 import pytest
 
 from devtools.local_aws import LocalAws, load_event, zip_files
+from tests.hostile import job_reading
 from tests.integration.conftest import Invoke, LambdaContext
 from tests.samples import REGISTRY, image_detail, input_location, with_user_parameters
 
@@ -93,6 +94,8 @@ def test_a_rerun_of_a_reported_job_is_left_alone(aws: LocalAws, invoke: Invoke) 
     assert second.returned["report"] == "already_closed"
     assert aws.output_object(event)["Body"].read() == first_output
     assert any("duplicate delivery" in record.get("message", "") for record in second.log_records)
+    assert any(record.get("DuplicateDeliveries") == [1.0] for record in second.log_records)
+    assert not any("JobsSucceeded" in record for record in second.log_records)
 
 
 def test_outputs_split_containers_across_output_artifacts(aws: LocalAws, invoke: Invoke) -> None:
@@ -213,3 +216,33 @@ def test_logs_and_metrics_carry_the_job_the_artifacts_and_the_outcome(aws: Local
     assert any(
         record.get("JobsFailed") == [1.0] and record.get("FailureType") == "ConfigurationError" for record in metrics
     )
+    # And failures are counted in all, too, besides by type
+    assert any(record.get("JobsFailed") == [1.0] and "FailureType" not in record for record in metrics)
+    assert not any("DuplicateDeliveries" in record or "ReportsNotDelivered" in record for record in metrics)
+
+
+def test_output_variables_past_codepipelines_limit_are_left_out_with_a_warning(aws: LocalAws, invoke: Invoke) -> None:
+    # Given a merged imagedefinitions.json of 200 containers with long names and tags: a file of about 87 KB,
+    # whose output variables would come to about 158,000 bytes
+    event = job_reading(aws, b"", {})
+    entries = [{"name": f"c{i:03}" + "x" * 251, "imageUri": "ghcr.io/acme/app:" + "t" * 128} for i in range(200)]
+    aws.put(*input_location(event), zip_files({"imagedefinitions.json": entries}))
+
+    # When the job runs
+    result = invoke(event)
+
+    # Then the deploy still gets its file, the report carries no variables, and the log says why
+    assert result.report.succeeded
+    assert "outputVariables" not in result.report.request
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == entries
+    assert any(
+        record.get("level") == "WARNING" and "122,880" in record.get("message", "") for record in result.log_records
+    )
+
+
+def test_a_job_with_few_variables_reports_them_without_a_warning(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    result = invoke(event)
+    assert result.report.request["outputVariables"]["dk-image-repo_tag"] == "latest"
+    assert not any(record.get("level") == "WARNING" for record in result.log_records)

@@ -9,13 +9,18 @@ import zipfile
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from devtools.local_aws import zip_files
 from imagedefs.archive import zip_single_file
-from imagedefs.artifacts import ArtifactStore, S3Location, artifact_s3_client
+from imagedefs.artifacts import ArtifactStore, S3Location, artifact_s3_client, translate_s3_error
 from imagedefs.budget import TimeBudget
-from imagedefs.errors import ArtifactContentError, ServiceUnavailableError
+from imagedefs.errors import (
+    ArtifactAccessDeniedError,
+    ArtifactContentError,
+    InvalidJobError,
+    ServiceUnavailableError,
+)
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import MergedDefinitions, OutputFile
 from tests.samples import image_detail
@@ -140,3 +145,48 @@ def test_an_s3_client_refuses_to_sign_a_request_once_the_budget_is_spent(monkeyp
     client = artifact_s3_client("AKID", "secret", "token", TimeBudget.from_remaining_millis(0))
     with pytest.raises(ServiceUnavailableError, match="ran out of time before sending a request to S3"):
         client.get_object(Bucket="bucket", Key="key")
+
+
+def client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "failure", "said"),
+    [
+        ("Forbidden", 403, ArtifactAccessDeniedError, "Access denied reading it: Forbidden. The artifact credentials"),
+        ("KMS.SomethingNew", 400, ArtifactAccessDeniedError, "Access denied reading it: KMS.SomethingNew"),
+        ("ExpiredToken", 400, ArtifactAccessDeniedError, "Access denied reading it: ExpiredToken"),
+        ("NotThere", 404, ArtifactContentError, "Failed reading it: the object does not exist (NotThere)"),
+        ("NoSuchKey", 400, ArtifactContentError, "the object does not exist (NoSuchKey)"),
+        ("InternalError", 500, ServiceUnavailableError, "S3 kept failing reading it (InternalError, HTTP 500)"),
+        ("Odd", 503, ServiceUnavailableError, "(Odd, HTTP 503) after retries"),
+        ("SlowDown", 400, ServiceUnavailableError, "(SlowDown, HTTP 400) after retries"),
+    ],
+)
+def test_s3_errors_are_judged_by_their_code_or_else_their_http_status(
+    code: str, status: int, failure: type[Exception], said: str
+) -> None:
+    # Given an S3 error, some with a code this function does not know
+    # When it is translated; Then the failure type follows the code, or else the HTTP status
+    translated = translate_s3_error(client_error(code, status), "reading it")
+    assert type(translated) is failure
+    assert said in str(translated)
+
+
+@pytest.mark.parametrize(("code", "status"), [("BadDigest", 400), ("InvalidArgument", 499), ("Moved", 301)])
+def test_an_s3_error_of_no_known_kind_is_left_to_the_unexpected_error_path(code: str, status: int) -> None:
+    assert translate_s3_error(client_error(code, status), "reading it") is None
+    assert translate_s3_error(ValueError("not S3"), "reading it") is None
+
+
+def test_network_failures_are_system_unavailable_and_bad_requests_are_job_failures() -> None:
+    unreachable = translate_s3_error(EndpointConnectionError(endpoint_url="https://s3.example"), "reading it")
+    assert isinstance(unreachable, ServiceUnavailableError)
+    assert "Could not reach S3 reading it: EndpointConnectionError" in str(unreachable)
+    unsendable = translate_s3_error(ParamValidationError(report="Invalid bucket name\n  twice"), "reading it")
+    assert isinstance(unsendable, InvalidJobError)
+    assert "Could not send the request reading it: Parameter validation failed: Invalid bucket name twice" in str(
+        unsendable
+    )
+    assert "a retry cannot help" in str(unsendable)
