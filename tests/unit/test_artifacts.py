@@ -148,7 +148,8 @@ def test_an_s3_client_refuses_to_sign_a_request_once_the_budget_is_spent(monkeyp
 
 
 def client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "GetObject")
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ def test_the_codepipeline_client_bounds_each_attempt_and_retries_throttling(monk
     environment = {"AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    config = codepipeline_client().meta.config
+    config: Any = codepipeline_client().meta.config
     # Then a hung CodePipeline costs at most 5 attempts of 2 s to connect and 5 s to answer
     assert (config.connect_timeout, config.read_timeout) == (2, 5)
     assert config.retries == {"mode": "standard", "total_max_attempts": 5}
