@@ -144,10 +144,14 @@ def test_bad_input_is_reported_with_what_and_where(
 
 
 def test_nothing_is_written_when_the_job_fails(aws: LocalAws, invoke: Invoke) -> None:
+    # Given a job that reads its input and then fails on its configuration
     event = _single_source_with(aws, zip_files({"imageDetail.json": image_detail()}), {"pin": "nope"})
 
-    invoke(event)
+    # When it runs
+    failure = invoke(event).failure
 
+    # Then it is reported as failed, and the output artifact does not exist
+    assert failure["type"] == "ConfigurationError"
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         aws.output_object(event)
 

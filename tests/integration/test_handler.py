@@ -211,6 +211,7 @@ def test_logs_and_metrics_carry_the_job_the_artifacts_and_the_outcome(aws: Local
     assert written["output_artifacts"] == ["ImageDefinitions"]
     assert written["images"]["web"] == f"{REGISTRY}/shop/web:v1.4.2"
     assert written["outcome"] == "succeeded"
+    assert written["outputs"] == {"ImageDefinitions": ["web", "api"]}
     metrics = [record for record in records if "_aws" in record]
     assert any(record.get("JobsSucceeded") == [1.0] for record in metrics)
     assert any(
@@ -236,7 +237,10 @@ def test_output_variables_past_codepipelines_limit_are_left_out_with_a_warning(a
     assert "outputVariables" not in result.report.request
     assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == entries
     assert any(
-        record.get("level") == "WARNING" and "122,880" in record.get("message", "") for record in result.log_records
+        record.get("level") == "WARNING"
+        and record["message"].startswith("Output variables left out")
+        and "CodePipeline's 122,880-byte limit" in record["message"]
+        for record in result.log_records
     )
 
 

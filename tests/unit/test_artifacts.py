@@ -83,6 +83,8 @@ def test_a_large_artifact_costs_only_its_directory_and_one_member() -> None:
 def test_imagedefinitions_json_is_read_when_there_is_no_imagedetail_json() -> None:
     source, _ = read(zip_files({"imagedefinitions.json": [{"name": "web", "imageUri": "ghcr.io/a/web:1"}]}))
     assert isinstance(source, MergedDefinitions)
+    assert source.artifact == "SourceArtifact"
+    assert [(entry.name, entry.image_uri) for entry in source.definitions] == [("web", "ghcr.io/a/web:1")]
 
 
 def test_a_zip_without_the_file_lists_what_it_holds() -> None:
@@ -93,8 +95,9 @@ def test_a_zip_without_the_file_lists_what_it_holds() -> None:
 
 @pytest.mark.parametrize("body", [b"", b"plain text", b"PK\x03\x04 truncated"])
 def test_something_that_is_not_a_zip_says_so(body: bytes) -> None:
-    with pytest.raises(ArtifactContentError, match=r'Artifact "SourceArtifact" .* is not a zip file'):
+    with pytest.raises(ArtifactContentError, match=r'Artifact "SourceArtifact" .* is not a zip file') as raised:
         read(body)
+    assert "Use the output artifact of an ECR source action" in str(raised.value)
 
 
 def test_a_member_whose_header_lies_about_its_size_is_not_inflated() -> None:
@@ -156,13 +159,18 @@ def client_error(code: str, status: int) -> ClientError:
     ("code", "status", "failure", "said"),
     [
         ("Forbidden", 403, ArtifactAccessDeniedError, "Access denied reading it: Forbidden. The artifact credentials"),
+        ("AccessDenied", 400, ArtifactAccessDeniedError, "for an encrypted pipeline, the KMS key (key policy and kms:"),
         ("KMS.SomethingNew", 400, ArtifactAccessDeniedError, "Access denied reading it: KMS.SomethingNew"),
         ("ExpiredToken", 400, ArtifactAccessDeniedError, "Access denied reading it: ExpiredToken"),
         ("NotThere", 404, ArtifactContentError, "Failed reading it: the object does not exist (NotThere)"),
+        ("NoSuchBucket", 400, ArtifactContentError, "rerun the pipeline from its source"),
         ("NoSuchKey", 400, ArtifactContentError, "the object does not exist (NoSuchKey)"),
         ("InternalError", 500, ServiceUnavailableError, "S3 kept failing reading it (InternalError, HTTP 500)"),
         ("Odd", 503, ServiceUnavailableError, "(Odd, HTTP 503) after retries"),
         ("SlowDown", 400, ServiceUnavailableError, "(SlowDown, HTTP 400) after retries"),
+        ("Throttling", 400, ServiceUnavailableError, "(Throttling, HTTP 400) after retries"),
+        ("RequestTimeout", 400, ServiceUnavailableError, "(RequestTimeout, HTTP 400) after retries"),
+        ("ServiceUnavailable", 400, ServiceUnavailableError, "(ServiceUnavailable, HTTP 400) after retries. Retry the"),
     ],
 )
 def test_s3_errors_are_judged_by_their_code_or_else_their_http_status(
@@ -181,6 +189,17 @@ def test_an_s3_error_of_no_known_kind_is_left_to_the_unexpected_error_path(code:
     assert translate_s3_error(ValueError("not S3"), "reading it") is None
 
 
+def test_an_s3_error_without_response_metadata_is_judged_by_its_code() -> None:
+    # Given errors as botocore builds them from a body without HTTP metadata
+    def bare(code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code}}, "GetObject")
+
+    # Then the code decides, and an unknown code is no S3 failure of a known kind
+    assert isinstance(translate_s3_error(bare("AccessDenied"), "reading it"), ArtifactAccessDeniedError)
+    assert isinstance(translate_s3_error(bare("NoSuchKey"), "reading it"), ArtifactContentError)
+    assert translate_s3_error(bare("BadDigest"), "reading it") is None
+
+
 def test_network_failures_are_system_unavailable_and_bad_requests_are_job_failures() -> None:
     unreachable = translate_s3_error(EndpointConnectionError(endpoint_url="https://s3.example"), "reading it")
     assert isinstance(unreachable, ServiceUnavailableError)
@@ -190,4 +209,10 @@ def test_network_failures_are_system_unavailable_and_bad_requests_are_job_failur
     assert "Could not send the request reading it: Parameter validation failed: Invalid bucket name twice" in str(
         unsendable
     )
-    assert "a retry cannot help" in str(unsendable)
+    assert "(ParamValidationError). The job's artifact location is not one S3 accepts" in str(unsendable)
+    assert "check the pipeline's artifact store" in str(unsendable)
+
+
+def test_a_request_that_cannot_be_sent_is_quoted_in_its_first_500_characters() -> None:
+    unsendable = translate_s3_error(ParamValidationError(report="x" * 600), "reading it")
+    assert f"Parameter validation failed: {'x' * 471} (ParamValidationError)" in str(unsendable)

@@ -82,5 +82,8 @@ def test_a_spent_budget_refuses_new_calls() -> None:
     budget = TimeBudget.from_remaining_millis(10_000, clock)
     budget.check("reading")
     clock.now += 7.0
-    with pytest.raises(ServiceUnavailableError, match="ran out of time before reading"):
+    with pytest.raises(ServiceUnavailableError, match="ran out of time before reading") as raised:
         budget.check("reading")
+    # And the message gives the budget and the reserve, and what to do
+    assert "(budget 7.0 s; 3.0 s more are kept to report)" in str(raised.value)
+    assert "retry the action, or raise the function's Timeout" in str(raised.value)

@@ -114,7 +114,7 @@ def test_allow_list_entries_are_trimmed() -> None:
 
 @pytest.mark.parametrize(
     ("value", "kind"),
-    [("[]", "a list"), ('"web"', "a string"), ("true", "a boolean"), ("5", "a number")],
+    [("[]", "a list"), ('"web"', "a string"), ("true", "a boolean"), ("5", "a number"), ("1.5", "a number")],
 )
 def test_a_containers_value_of_the_wrong_kind_is_named(value: str, kind: str) -> None:
     # Given "containers" that is no object; When it is parsed; Then the message says what was found instead
@@ -147,3 +147,19 @@ def test_user_parameters_of_exactly_1000_characters_are_read() -> None:
     raw = '{"pin": "digest"' + " " * (1000 - 17) + "}"
     assert len(raw) == 1000
     assert parse_user_parameters(raw, Settings()).pin == "digest"
+
+
+@pytest.mark.parametrize(("raw", "kind"), [("null", "null"), ("[]", "a list"), ('"x"', "a string")])
+def test_user_parameters_that_are_no_object_say_what_they_are(raw: str, kind: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"must be a JSON object .*, not {kind}\\.$"):
+        parse_user_parameters(raw, Settings())
+
+
+def test_a_tag_that_is_an_object_says_so() -> None:
+    with pytest.raises(ConfigurationError, match=r'^UserParameters "tag" must be a string .*, not an object\.$'):
+        parse_user_parameters('{"tag": {}}', Settings())
+
+
+def test_a_bad_stack_parameter_starts_the_message_with_its_name() -> None:
+    with pytest.raises(ConfigurationError, match=r"^The DefaultPin parameter of the function's stack"):
+        Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "sha"})

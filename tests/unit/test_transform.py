@@ -155,6 +155,29 @@ def test_an_image_chosen_upstream_is_used_as_it_is() -> None:
     plan = build_plan([chosen], ["Out"], config, SETTINGS)
     assert json.loads(plan.outputs[0].content) == [{"name": "api", "imageUri": f"{REGISTRY}/team/api:v7"}]
     assert plan.summary() == f"api → {REGISTRY}/team/api:v7 (image chosen upstream: used as it is)"
+    assert plan.output_variables() == {"api_imageUri": f"{REGISTRY}/team/api:v7", "api_tag": "v7"}
+
+
+def test_an_image_chosen_upstream_keeps_its_digest_and_is_subject_to_the_allow_list() -> None:
+    # Given an upstream image by tag and digest, in a registry outside the allow-list
+    uri = f"ghcr.io/acme/api:v7@{DIGEST_B}"
+    chosen = parse_image_detail("Built", json.dumps({"ImageURI": uri}).encode())
+    plan = build_plan([chosen], ["Out"], ActionConfig(), SETTINGS)
+    assert plan.output_variables() == {"api_imageUri": uri, "api_tag": "v7", "api_digest": DIGEST_B}
+    # Then the allow-list refuses it, naming the artifact, the container and the registry
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012"})
+    with pytest.raises(
+        ArtifactContentError,
+        match=r'^Artifact "Built": image .* for container "api" comes from '
+        r"registry ghcr.io, which is not allowed",
+    ):
+        build_plan([chosen], ["Out"], ActionConfig(), settings)
+
+
+def test_an_upstream_image_with_an_unusable_repository_name_asks_for_containers() -> None:
+    chosen = parse_image_detail("Built", json.dumps({"ImageURI": "ghcr.io/acme/api.v2:7"}).encode())
+    with pytest.raises(ConfigurationError, match=r'^Artifact "Built": the container name taken from repository'):
+        build_plan([chosen], ["Out"], ActionConfig(), SETTINGS)
 
 
 def test_containers_pick_entries_of_a_merged_file() -> None:
@@ -171,8 +194,12 @@ def test_containers_pick_entries_of_a_merged_file() -> None:
 def test_the_allow_list_applies_to_merged_entries_and_digest_pins() -> None:
     settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012"})
     merged = MergedDefinitions("Built", (definition("sidecar", "ghcr.io/acme/envoy:1.30"),))
-    with pytest.raises(ArtifactContentError, match=r"registry ghcr.io, which is not allowed \(allowed: 123456789012\)"):
+    with pytest.raises(
+        ArtifactContentError, match=r"registry ghcr.io, which is not allowed \(allowed: 123456789012\)"
+    ) as raised:
         build_plan([merged], ["Out"], ActionConfig(), settings)
+    assert str(raised.value).startswith('Artifact "Built": image ghcr.io/acme/envoy:1.30 for container "sidecar"')
+    assert "AllowedRegistries parameter" in str(raised.value)
     config = parse_user_parameters('{"pin": "digest"}', settings)
     assert build_plan([detail("Src", image_detail())], ["Out"], config, settings).images[0].digest == DIGEST_A
 

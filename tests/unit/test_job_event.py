@@ -1,0 +1,82 @@
+"""The job event's shape, checked before use: a malformed field is named, its value never shown."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from devtools.local_aws import load_event
+from imagedefs.errors import InvalidJobError
+from imagedefs.job_event import check_job_event, job_id_of, secrets_of
+
+EVENT = load_event("single-ecr-source.json")
+
+
+def event_with(path: str, value: Any) -> dict[str, Any]:
+    event = copy.deepcopy(EVENT)
+    *parents, last = path.split(".")
+    container: Any = event["CodePipeline.job"]
+    for key in parents:
+        container = container[int(key) if key.isdigit() else key]
+    container[int(last) if last.isdigit() else last] = value
+    return event
+
+
+def test_a_sample_job_passes_and_gives_its_id_and_secrets() -> None:
+    check_job_event(EVENT)
+    credentials = EVENT["CodePipeline.job"]["data"]["artifactCredentials"]
+    assert job_id_of(EVENT) == EVENT["CodePipeline.job"]["id"]
+    assert secrets_of(EVENT) == (credentials["secretAccessKey"], credentials["sessionToken"])
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (
+            "data.artifactCredentials.sessionToken",
+            ("a", "tuple"),
+            '"data.artifactCredentials.sessionToken" must be a string, not something else',
+        ),
+        (
+            "data.artifactCredentials.secretAccessKey",
+            "",
+            '"data.artifactCredentials.secretAccessKey" must be a string, not an empty string',
+        ),
+        ("data.inputArtifacts.0", "SourceArtifact", '"data.inputArtifacts[0]" must be an object, not a string'),
+        (
+            "data.outputArtifacts.0.location.s3Location",
+            None,
+            '"data.outputArtifacts[0].location.s3Location" must be an object, not null',
+        ),
+    ],
+)
+def test_a_malformed_field_is_named_with_what_it_should_be(path: str, value: Any, named: str) -> None:
+    # Given an event with one field of the wrong kind
+    # When it is checked; Then the field and the kinds are named, the value is not, and the message says who sends jobs
+    with pytest.raises(InvalidJobError) as raised:
+        check_job_event(event_with(path, value))
+    message = str(raised.value)
+    assert named in message
+    assert "tuple" not in message
+    assert "a CodePipeline Invoke action sends" in message
+
+
+def test_two_input_artifacts_of_one_name_are_malformed() -> None:
+    event = copy.deepcopy(EVENT)
+    inputs = event["CodePipeline.job"]["data"]["inputArtifacts"]
+    inputs.append(copy.deepcopy(inputs[0]))
+    with pytest.raises(InvalidJobError, match='two of inputArtifacts are named "SourceArtifact"'):
+        check_job_event(event)
+
+
+@pytest.mark.parametrize("event", [{}, [], {"CodePipeline.job": {"id": 5}}, {"CodePipeline.job": {"id": "job-1"}}])
+def test_an_event_without_a_codepipeline_job_id_has_no_job_id(event: Any) -> None:
+    assert job_id_of(event) is None
+
+
+def test_secrets_are_taken_only_when_they_are_strings() -> None:
+    assert secrets_of(event_with("data.artifactCredentials", {"secretAccessKey": 5, "sessionToken": "t"})) == ("t",)
+    assert secrets_of(event_with("data.artifactCredentials", "not an object")) == ()
+    assert secrets_of(event_with("data", None)) == ()
