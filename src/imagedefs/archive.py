@@ -107,8 +107,10 @@ def source_from_file(artifact: str, file_name: str, data: bytes) -> InputSource:
 def zip_single_file(file_name: str, content: bytes) -> bytes:
     """A deterministic zip holding one file."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo(file_name, date_time=ZIP_TIMESTAMP)
+    with zipfile.ZipFile(buffer, "w") as archive:  # the member's compress_type below is what writestr uses
+        # no mutate: dropping date_time changes nothing (zipfile's default is this same timestamp); kept explicit,
+        # as byte-identical reruns rely on it.
+        info = zipfile.ZipInfo(file_name, date_time=ZIP_TIMESTAMP)  # pragma: no mutate
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
         archive.writestr(info, content)

@@ -200,7 +200,9 @@ def test_imagedetail_format_with_two_containers_in_one_output_is_a_configuration
     failure = invoke(event).failure
 
     assert failure["type"] == "ConfigurationError"
-    assert '"imagedetail"' in failure["message"] and '"ImageDefinitions"' in failure["message"]
+    assert 'Output artifact "ImageDefinitions" would get 2 containers ("web", "api")' in failure["message"]
+    assert 'format "imagedetail" (ECS blue/green) holds exactly one image' in failure["message"]
+    assert 'one container with UserParameters "outputs"' in failure["message"]
 
 
 def test_registry_outside_the_allow_list_fails_the_job(

@@ -128,8 +128,16 @@ def test_output_zips_are_byte_identical_across_runs_and_encrypted_when_asked() -
     ArtifactStore(s3, kms_key_id="arn:aws:kms:us-west-2:123456789012:key/k").write_output(LOCATION, output)  # type: ignore[arg-type]
     put = s3.puts[0]
     assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", "arn:aws:kms:us-west-2:123456789012:key/k")
+    assert (put["Bucket"], put["Key"], put["ContentType"]) == ("bucket", "pipeline/Source/abc", "application/zip")
     with zipfile.ZipFile(io.BytesIO(put["Body"])) as archive:
         assert archive.read("imagedefinitions.json") == b"[]\n"
+        # One deflated file, readable by everyone, dated as zip's epoch whenever the job runs
+        (info,) = archive.infolist()
+        assert (info.compress_type, info.external_attr >> 16, info.date_time) == (
+            zipfile.ZIP_DEFLATED,
+            0o644,
+            (1980, 1, 1, 0, 0, 0),
+        )
 
 
 @pytest.mark.parametrize("content_range", ["bytes */123", "bytes 0-5", "bytes x-y/9", "garbage", "bytes -1-2/3"])
