@@ -175,7 +175,8 @@ def test_no_output_artifact_is_a_configuration_error(aws: LocalAws, invoke: Invo
     failure = invoke(event).failure
 
     assert failure["type"] == "ConfigurationError"
-    assert "no output artifact" in failure["message"]
+    assert failure["message"].startswith("The action has no output artifact")
+    assert "use it as the input of the ECS deploy action" in failure["message"]
 
 
 def test_two_sources_for_one_container_is_a_configuration_error(aws: LocalAws, invoke: Invoke) -> None:

@@ -133,10 +133,27 @@ def test_select_inputs_reads_only_the_mapped_artifacts() -> None:
         select_inputs([], ActionConfig())
 
 
-def test_an_output_over_100_kb_is_refused() -> None:
-    definitions = tuple(definition(f"c{i}", f"ghcr.io/acme/{'x' * 200}:{i}") for i in range(500))
-    with pytest.raises(ArtifactContentError, match="over the 100 KB that ECS accepts"):
-        build_plan([MergedDefinitions("Big", definitions)], ["Out"], ActionConfig(), SETTINGS)
+def definitions_of_size(size: int) -> MergedDefinitions:
+    """Entries whose imagedefinitions.json (indented JSON and a newline, as written) is exactly `size` bytes."""
+    entries = [(f"c{i:03}", f"ghcr.io/acme/{'x' * 200}:1") for i in range(400)]
+    while len(json.dumps([{"name": n, "imageUri": u} for n, u in entries], indent=2)) + 1 > size:
+        entries.pop()
+    missing = size - len(json.dumps([{"name": n, "imageUri": u} for n, u in entries], indent=2)) - 1
+    name, uri = entries[-1]
+    entries[-1] = (name, uri.replace(":1", "x" * missing + ":1"))
+    return MergedDefinitions("Big", tuple(definition(name, uri) for name, uri in entries))
+
+
+def test_an_output_of_100_kb_is_written_and_one_byte_more_is_refused() -> None:
+    # Given merged entries that make the file exactly 100 KB, and one byte more
+    at_limit = build_plan([definitions_of_size(102_400)], ["Out"], ActionConfig(), SETTINGS)
+    assert len(at_limit.outputs[0].content) == 102_400
+    # Then the larger one is refused, naming the output artifact, the file, its size and what to do
+    with pytest.raises(ArtifactContentError) as raised:
+        build_plan([definitions_of_size(102_401)], ["Out"], ActionConfig(), SETTINGS)
+    assert 'Output artifact "Out": imagedefinitions.json would be 102401 bytes' in str(raised.value)
+    assert "over the 100 KB that ECS accepts" in str(raised.value)
+    assert 'Split the containers across output artifacts with UserParameters "outputs"' in str(raised.value)
 
 
 def test_one_image_can_serve_several_containers() -> None:
