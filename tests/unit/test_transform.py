@@ -106,8 +106,17 @@ def test_every_output_artifact_gets_every_container_by_default() -> None:
 @pytest.mark.parametrize(
     ("outputs", "message"),
     [
-        ({"A": ["web"]}, r'does not say which containers go to output artifact\(s\) "B"'),
-        ({"A": ["web"], "B": ["db"]}, r'puts container\(s\) "db" into output artifact "B".*Its containers are "web"'),
+        ({"A": ["web"]}, r'^UserParameters "outputs" does not say which containers go to output artifact\(s\) "B"'),
+        (
+            {"A": ["web"], "B": ["db"]},
+            r'^UserParameters "outputs" puts container\(s\) "db" into output artifact "B".*'
+            r'Its containers are "web"',
+        ),
+        (
+            {"A": ["web"], "B": ["web"], "C": ["web"]},
+            r'^UserParameters "outputs" names "C", which is not an output '
+            r'artifact of this action. Its output artifacts are "A", "B"',
+        ),
     ],
 )
 def test_outputs_must_cover_every_output_with_known_containers(outputs: dict[str, Any], message: str) -> None:
@@ -270,3 +279,25 @@ def test_the_output_files_bytes_are_fixed_indented_json_with_a_final_newline() -
     assert definitions.content == f'[\n  {{\n    "name": "web",\n    "imageUri": "{uri}"\n  }}\n]\n'.encode()
     assert blue_green.outputs[0].content == f'{{\n  "ImageURI": "{uri}"\n}}\n'.encode()
     assert blue_green.outputs[0].file_name == "imageDetail.json"
+
+
+def test_an_untagged_image_pinned_by_digest_needs_no_note() -> None:
+    config = parse_user_parameters('{"pin": "digest"}', SETTINGS)
+    plan = build_plan([detail("Src", image_detail(tags=[]))], ["Out"], config, SETTINGS)
+    assert plan.summary() == f"web → {REGISTRY}/shop/web@{DIGEST_A}"
+
+
+def test_an_untagged_image_and_a_tag_pattern_say_there_are_no_tags() -> None:
+    config = ActionConfig(tag_pattern=TagPattern.compile("v.*", 'UserParameters "tag"'))
+    with pytest.raises(ArtifactContentError, match=r'^Artifact "Src": no tag of image .* its tags are none\. Push'):
+        build_plan([detail("Src", image_detail(tags=[]))], ["Out"], config, SETTINGS)
+
+
+def test_two_sources_for_one_container_name_both_artifacts() -> None:
+    # Given two ECR sources whose repositories end in the same name
+    sources = [detail("Shop", image_detail("shop/web")), detail("Blog", image_detail("blog/web", DIGEST_B))]
+    # Then the container, both artifacts and the key that fixes it are named
+    with pytest.raises(ConfigurationError) as raised:
+        build_plan(sources, ["Out"], ActionConfig(), SETTINGS)
+    assert 'Container "web" would get an image from both artifact "Shop" and artifact "Blog"' in str(raised.value)
+    assert 'UserParameters "containers", for example {"containers":' in str(raised.value)
