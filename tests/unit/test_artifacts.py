@@ -224,3 +224,37 @@ def test_network_failures_are_system_unavailable_and_bad_requests_are_job_failur
 def test_a_request_that_cannot_be_sent_is_quoted_in_its_first_500_characters() -> None:
     unsendable = translate_s3_error(ParamValidationError(report="x" * 600), "reading it")
     assert f"Parameter validation failed: {'x' * 471} (ParamValidationError)" in str(unsendable)
+
+
+class RefusingS3(InMemoryS3):
+    """Answers every request with one error."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(b"")
+        self.error = error
+
+    def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        raise self.error
+
+    def put_object(self, **request: Any) -> dict[str, Any]:
+        raise self.error
+
+
+def test_s3_failures_name_the_artifact_being_read_or_written() -> None:
+    # Given S3 that denies everything
+    store = ArtifactStore(RefusingS3(client_error("AccessDenied", 403)))  # type: ignore[arg-type]
+    output = OutputFile("Out", "imagedefinitions.json", b"[]\n", ("web",))
+    # Then reading and writing fail as access denied, naming the artifact and its S3 location
+    with pytest.raises(ArtifactAccessDeniedError, match=r'^Access denied reading input artifact "Src" \(s3://bucket/'):
+        store.read_source("Src", LOCATION)
+    with pytest.raises(ArtifactAccessDeniedError, match=r'^Access denied writing output artifact "Out" \(s3://bucket/'):
+        store.write_output(LOCATION, output)
+
+
+def test_errors_that_are_no_s3_failure_pass_through_unchanged() -> None:
+    # A job failure raised inside keeps its type and message; an unknown error stays unknown (reported as such)
+    content_error = ArtifactContentError("bad content")
+    with pytest.raises(ArtifactContentError, match=r"^bad content$"):
+        ArtifactStore(RefusingS3(content_error)).read_source("Src", LOCATION)  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        ArtifactStore(RefusingS3(KeyError("Body"))).read_source("Src", LOCATION)  # type: ignore[arg-type]
