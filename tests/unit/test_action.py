@@ -1,0 +1,81 @@
+"""One job with in-memory S3: when CodePipeline cannot take the result, the handler raises, counts and logs it."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+
+from devtools.local_aws import load_event, zip_files
+from imagedefs.action import handle_job
+from imagedefs.budget import TimeBudget
+from imagedefs.errors import ReportNotDeliveredError
+from imagedefs.observability import logger, metrics
+from tests.samples import image_detail
+from tests.unit.test_artifacts import InMemoryS3
+
+
+class UnreachableCodePipeline:
+    """A reporter whose CodePipeline never takes the result: it refuses, or answers only after `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.calls = 0
+
+    def _report(self, *args: Any) -> str:
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+            return "reported"
+        raise ReportNotDeliveredError("CodePipeline refused the job result")
+
+    succeed = fail = _report
+
+
+@pytest.fixture
+def log() -> Iterator[io.StringIO]:
+    printed = io.StringIO()
+    handler = logging.StreamHandler(printed)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    metrics.clear_metrics()
+    yield printed
+    logger.removeHandler(handler)  # type: ignore[attr-defined]
+    metrics.clear_metrics()
+
+
+def run(reporter: UnreachableCodePipeline, remaining_millis: int = 60_000) -> str:
+    s3 = InMemoryS3(zip_files({"imageDetail.json": image_detail()}))
+
+    def artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> Any:
+        return s3
+
+    job = CodePipelineJobEvent(load_event("single-ecr-source.json"))
+    return handle_job(job, "req-1", remaining_millis, {}, artifact_client, reporter)  # type: ignore[arg-type]
+
+
+def test_a_result_codepipeline_refuses_is_raised_counted_and_logged(log: io.StringIO) -> None:
+    # Given a job that succeeds, and a CodePipeline that refuses its result
+    reporter = UnreachableCodePipeline()
+    # When the job runs; Then the handler raises (so that Lambda retries), after one try at the report
+    with pytest.raises(ReportNotDeliveredError, match="refused"):
+        run(reporter)
+    assert reporter.calls == 1
+    assert metrics.metric_set["ReportsNotDelivered"]["Value"] == [1.0]
+    assert "JobsSucceeded" not in metrics.metric_set
+    assert "could not be reported; raising so that Lambda retries the job" in log.getvalue()
+
+
+def test_a_report_that_would_outlast_lambdas_deadline_is_abandoned(log: io.StringIO) -> None:
+    # Given half a second left and a CodePipeline that answers after two
+    started = time.monotonic()
+    with pytest.raises(ReportNotDeliveredError, match="did not answer before the function's deadline"):
+        run(UnreachableCodePipeline(delay=2.0), remaining_millis=500)
+    # Then the handler gives up before Lambda's deadline, and says so
+    assert time.monotonic() - started < 0.5
+    assert metrics.metric_set["ReportsNotDelivered"]["Value"] == [1.0]
