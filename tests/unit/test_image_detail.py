@@ -79,6 +79,8 @@ def test_imagedefinitions_entries_are_validated() -> None:
         ("nginx:1.27", "docker.io", "nginx", "1.27", None),
         ("library/nginx", "docker.io", "library/nginx", None, None),
         (f"acme/web:2@{DIGEST_A}", "docker.io", "acme/web", "2", DIGEST_A),
+        ("localhost/web:1", "localhost", "web", "1", None),
+        (f"ghcr.io/{'a' * 247}:{'t' * 128}@{DIGEST_A}", "ghcr.io", "a" * 247, "t" * 128, DIGEST_A),
     ],
 )
 def test_references_follow_dockers_grammar(
@@ -93,7 +95,17 @@ def test_references_follow_dockers_grammar(
 
 @pytest.mark.parametrize(
     "reference",
-    ["", "Shop/web", "shop//web", "shop/web:", "shop/web:-x", "shop/web@sha256:abc", "shop/web:" + "t" * 129, "a b"],
+    [
+        "",
+        "Shop/web",
+        "shop//web",
+        "shop/web:",
+        "shop/web:-x",
+        "shop/web@sha256:abc",
+        "shop/web:" + "t" * 129,
+        "a b",
+        f"ghcr.io/{'a' * 248}:{'t' * 128}@{DIGEST_A}",  # 457 characters: one more than Docker accepts
+    ],
 )
 def test_invalid_references_are_refused(reference: str) -> None:
     assert parse_reference(reference) is None
@@ -128,6 +140,7 @@ def test_an_imagedetail_with_only_imageuri_is_an_image_chosen_upstream(image_uri
         ({"ImageURI": f"{REGISTRY}/shop/web:v1-\u00e9"}, "not an image reference with a tag or a digest"),
         ({"ImageURI": f"{REGISTRY}/shop/web:v1", "ImageDigest": DIGEST_A}, "not an image in digest form"),
         ({**image_detail(), "RegistryId": "210987654321"}, '"RegistryId" ("210987654321") is not the account'),
+        ({**image_detail(), "RegistryId": 1234}, 'Artifact "WebImage", file imageDetail.json: field "RegistryId" must'),
         ({k: v for k, v in image_detail().items() if k != "ImageTags"}, 'field "ImageTags" is missing'),
     ],
 )
