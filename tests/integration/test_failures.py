@@ -287,8 +287,11 @@ def test_an_unexpected_error_is_reported_with_its_type_and_request_id(
     assert result.failure["type"] == "JobFailed"
     assert "KeyError" in result.failure["message"]
     assert LambdaContext.aws_request_id in result.failure["message"]
+    assert "CloudWatch log has the details under that request id" in result.failure["message"]
     assert "internal detail" not in result.failure["message"]
-    assert "internal detail" in result.log
+    logged = next(record for record in result.log_records if record.get("message") == "Job failed unexpectedly")
+    assert (logged["level"], logged["outcome"], logged["failure_type"]) == ("ERROR", "failed", "JobFailed")
+    assert "KeyError: 'internal detail that stays in the log'" in logged["exception"]
 
 
 def test_the_handler_raises_only_when_no_report_can_be_delivered(aws: LocalAws, invoke: Invoke) -> None:

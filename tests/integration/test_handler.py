@@ -217,6 +217,9 @@ def test_logs_and_metrics_carry_the_job_the_artifacts_and_the_outcome(aws: Local
     assert any(
         record.get("JobsFailed") == [1.0] and record.get("FailureType") == "ConfigurationError" for record in metrics
     )
+    failed = next(record for record in records if record.get("message") == "Job failed")
+    assert (failed["level"], failed["outcome"], failed["failure_type"]) == ("WARNING", "failed", "ConfigurationError")
+    assert failed["reason"].startswith("UserParameters has unknown key(s)")
     # And failures are counted in all, too, besides by type
     assert any(record.get("JobsFailed") == [1.0] and "FailureType" not in record for record in metrics)
     assert not any("DuplicateDeliveries" in record or "ReportsNotDelivered" in record for record in metrics)

@@ -11,7 +11,7 @@ import pytest
 from imagedefs.errors import ArtifactContentError
 from imagedefs.image_detail import ChosenImage, ImageDetail, parse_image_definitions, parse_image_detail
 from imagedefs.references import is_valid_container_name, parse_reference
-from tests.samples import DIGEST_A, REGISTRY, documented_image_detail, image_detail
+from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, documented_image_detail, image_detail
 
 
 def test_the_documented_ecr_source_output_is_read() -> None:
@@ -30,11 +30,23 @@ def test_the_documented_ecr_source_output_is_read() -> None:
     ("change", "message"),
     [
         ({"ImageURI": None}, 'field "ImageURI" must be a non-empty string, not null'),
-        ({"ImageURI": f"{REGISTRY}/shop/web"}, 'field "ImageURI" is'),
-        ({"ImageURI": f"shop/web@{DIGEST_A}"}, "digest form"),
-        ({"ImageURI": f"{REGISTRY}/Shop/web@{DIGEST_A}"}, "digest form"),
-        ({"ImageDigest": "sha256:ABC"}, '"ImageDigest" is "sha256:ABC"; it must be "sha256:" followed by 64'),
+        ({"ImageURI": f"{REGISTRY}/shop/web"}, f'field "ImageURI" is "{REGISTRY}/shop/web", which is not'),
+        ({"ImageURI": f"shop/web@{DIGEST_A}"}, "digest form <registry>/<repository>@sha256:<64 hex digits> as the ECR"),
+        (
+            {"ImageURI": f"{REGISTRY}/Shop/web@{DIGEST_A}"},
+            'Use the output artifact of an ECR source action, or write {"',
+        ),
+        (
+            {"ImageDigest": "sha256:ABC"},
+            '"ImageDigest" is "sha256:ABC"; it must be "sha256:" followed by 64 lowercase hex',
+        ),
+        ({"ImageDigest": 5}, 'field "ImageDigest" must be a non-empty string'),
+        ({"ImageDigest": DIGEST_B}, f'"ImageDigest" ({DIGEST_B}) differs from the digest in "ImageURI" ({DIGEST_A})'),
+        ({"ImageDigest": DIGEST_B}, "Rerun the ECR source action"),
         ({"RepositoryName": "shop/api"}, '"RepositoryName" ("shop/api") is not the repository of "ImageURI"'),
+        ({"RepositoryName": "shop/api"}, "Rerun the ECR source action"),
+        ({"RepositoryName": ""}, 'field "RepositoryName" must be a non-empty string, not str ""'),
+        ({"RegistryId": "210987654321"}, "Rerun the ECR source action"),
         ({"ImageTags": "latest"}, '"ImageTags" must be a list of tags'),
         ({"ImageTags": ["-bad"]}, '"ImageTags" holds "-bad", which is not a valid Docker tag'),
     ],
