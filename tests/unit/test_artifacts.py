@@ -12,8 +12,14 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from devtools.local_aws import zip_files
-from imagedefs.archive import zip_single_file
-from imagedefs.artifacts import ArtifactStore, S3Location, artifact_s3_client, translate_s3_error
+from imagedefs.archive import _BoundedReader, zip_single_file
+from imagedefs.artifacts import (
+    ArtifactStore,
+    S3Location,
+    _RangedObjectReader,
+    artifact_s3_client,
+    translate_s3_error,
+)
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
@@ -258,3 +264,17 @@ def test_errors_that_are_no_s3_failure_pass_through_unchanged() -> None:
         ArtifactStore(RefusingS3(content_error)).read_source("Src", LOCATION)  # type: ignore[arg-type]
     with pytest.raises(KeyError):
         ArtifactStore(RefusingS3(KeyError("Body"))).read_source("Src", LOCATION)  # type: ignore[arg-type]
+
+
+def test_the_readers_are_seekable_raw_files_whose_limit_holds_through_readinto_too() -> None:
+    # Given an S3 object read through the bounded reader, as buffered I/O would use it (readinto)
+    body = zip_files({"imageDetail.json": image_detail()})
+    ranged = _RangedObjectReader(InMemoryS3(body), LOCATION, lambda call: call())  # type: ignore[arg-type]
+    bounded = _BoundedReader(ranged, 100, 'Artifact "Src"')
+    assert ranged.readable() and ranged.seekable() and bounded.readable() and bounded.seekable()
+    buffer = bytearray(60)
+    # Then it reads what is there, and refuses to pass its limit
+    assert bounded.readinto(buffer) == 60
+    assert bytes(buffer) == body[:60]
+    with pytest.raises(ArtifactContentError, match=r'^Artifact "Src": reading it would take more than'):
+        bounded.readinto(bytearray(41))
