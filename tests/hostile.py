@@ -30,6 +30,11 @@ def with_declared_size(data: bytes, size: int) -> bytes:
     return _with_header_field(data, "<L", {LOCAL_HEADER: 22, CENTRAL_HEADER: 24}, size)
 
 
+def with_declared_compressed_size(data: bytes, size: int) -> bytes:
+    """The zip with every member's compressed size, in local and central headers, set to `size` (a lie)."""
+    return _with_header_field(data, "<L", {LOCAL_HEADER: 18, CENTRAL_HEADER: 20}, size)
+
+
 def with_method_number(data: bytes, method: int) -> bytes:
     """The zip with every member's compression method field set to `method` (deflate64, PPMd, ...)."""
     return _with_header_field(data, "<H", {LOCAL_HEADER: 8, CENTRAL_HEADER: 10}, method)

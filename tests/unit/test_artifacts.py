@@ -29,6 +29,7 @@ from imagedefs.errors import (
 )
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import MergedDefinitions, OutputFile
+from tests.hostile import with_declared_compressed_size, zip_with_method
 from tests.samples import image_detail
 
 LOCATION = S3Location("bucket", "pipeline/Source/abc")
@@ -278,3 +279,54 @@ def test_the_readers_are_seekable_raw_files_whose_limit_holds_through_readinto_t
     assert bytes(buffer) == body[:60]
     with pytest.raises(ArtifactContentError, match=r'^Artifact "Src": reading it would take more than'):
         bounded.readinto(bytearray(41))
+
+
+def image_detail_of_size(size: int) -> bytes:
+    """The sample imageDetail.json, padded with spaces to exactly `size` bytes."""
+    text = json.dumps(image_detail()).encode()
+    return text[:-1] + b" " * (size - len(text)) + b"}"
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_member_of_exactly_100_kb_is_read_whole(method: int) -> None:
+    # Given an imageDetail.json of exactly 100 KB, stored or deflated
+    body = zip_with_method("imageDetail.json", image_detail_of_size(102_400), method)
+    # Then it is read and parsed whole
+    source, _ = read(body)
+    assert isinstance(source, ImageDetail)
+    assert source.tags == ("latest",)
+
+
+def test_a_compressed_size_may_be_at_most_1_kb_over_100_kb() -> None:
+    # Given a stored 100 KB member whose headers claim 103,424 compressed bytes (what deflate may need), or one more
+    body = zip_with_method("imageDetail.json", image_detail_of_size(102_400), zipfile.ZIP_STORED)
+    assert isinstance(read(with_declared_compressed_size(body, 103_424))[0], ImageDetail)
+    with pytest.raises(ArtifactContentError) as raised:
+        read(with_declared_compressed_size(body, 103_425))
+    # Then the larger one is refused before it is read, naming the file and the size
+    assert str(raised.value).startswith('Artifact "SourceArtifact", file imageDetail.json: its compressed size (103425')
+    assert "larger than any file of at most 100 KB needs" in str(raised.value)
+
+
+def test_a_file_over_100_kb_is_refused_naming_it() -> None:
+    with pytest.raises(ArtifactContentError) as raised:
+        read(zip_with_method("imageDetail.json", image_detail_of_size(102_401), zipfile.ZIP_DEFLATED))
+    assert str(raised.value).startswith('Artifact "SourceArtifact", file imageDetail.json: the file is larger than 100')
+
+
+def test_a_member_compressed_with_another_method_says_how_to_zip_it() -> None:
+    with pytest.raises(ArtifactContentError) as raised:
+        read(zip_with_method("imageDetail.json", json.dumps(image_detail()).encode(), zipfile.ZIP_BZIP2))
+    message = str(raised.value)
+    assert message.startswith('Artifact "SourceArtifact", file imageDetail.json: compressed with zip method 12;')
+    assert "only stored and deflate members are read" in message
+    assert "Zip the file with deflate" in message
+
+
+def test_reading_at_the_end_of_an_object_returns_nothing_and_asks_s3_for_nothing() -> None:
+    s3 = InMemoryS3(b"x" * 10)
+    reader = _RangedObjectReader(s3, LOCATION, lambda call: call())  # type: ignore[arg-type]
+    served = s3.bytes_served
+    reader.seek(0, io.SEEK_END)
+    assert reader.read(5) == b""
+    assert s3.bytes_served == served

@@ -221,3 +221,22 @@ def test_a_long_wrong_value_is_shown_cut_to_80_characters() -> None:
     with pytest.raises(ArtifactContentError) as raised:
         parse_image_detail("Web", json.dumps(document).encode())
     assert f'"ImageTags" must be a list of tags, not str "{"v" * 79} (a list' in str(raised.value)
+
+
+def test_a_file_of_100_kb_is_read_and_a_byte_more_is_refused_naming_it() -> None:
+    text = json.dumps(image_detail()).encode()
+    exactly = text[:-1] + b" " * (102_400 - len(text)) + b"}"
+    parsed = parse_image_detail("Web", exactly)
+    assert isinstance(parsed, ImageDetail)
+    assert parsed.repository_name == "shop/web"
+    with pytest.raises(
+        ArtifactContentError, match=r'^Artifact "Web", file imageDetail.json: the file is larger than 100 KB'
+    ):
+        parse_image_detail("Web", exactly + b" ")
+
+
+def test_an_invalid_tag_is_refused_with_the_rule() -> None:
+    with pytest.raises(ArtifactContentError) as raised:
+        parse_image_detail("Web", json.dumps({**image_detail(), "ImageTags": ["ok", "t" * 129]}).encode())
+    assert f'"ImageTags" holds "{"t" * 129}", which is not a valid Docker tag' in str(raised.value)
+    assert "at most 128 characters, not starting with . or -" in str(raised.value)
