@@ -330,3 +330,36 @@ def test_reading_at_the_end_of_an_object_returns_nothing_and_asks_s3_for_nothing
     reader.seek(0, io.SEEK_END)
     assert reader.read(5) == b""
     assert s3.bytes_served == served
+
+
+class RangeRecordingS3(InMemoryS3):
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.ranges: list[str] = []
+
+    def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        self.ranges.append(Range)
+        return super().get_object(Bucket, Key, Range)
+
+
+def test_a_member_far_from_the_end_is_fetched_in_exact_blocks() -> None:
+    # Given a 2 MB artifact whose imageDetail.json (100 KB, stored) comes first, before incompressible bulk
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("imageDetail.json", image_detail_of_size(102_400))
+        archive.writestr("bundle.bin", os.urandom(2 * 1024 * 1024))
+    s3 = RangeRecordingS3(buffer.getvalue())
+    # When it is read
+    source = ArtifactStore(s3).read_source("Src", LOCATION)  # type: ignore[arg-type]
+    # Then the tail comes first, then the rest of where zipfile looks for the end record (22 bytes and the
+    # longest comment), then the member in 64 KB blocks from its start, each range exact
+    assert isinstance(source, ImageDetail)
+    size = len(s3.body)
+    assert s3.ranges == ["bytes=-65536", f"bytes={size - 65557}-{size - 1}", "bytes=0-65535", "bytes=65536-131071"]
+
+
+def test_the_last_byte_of_an_object_can_be_read_alone() -> None:
+    reader = _RangedObjectReader(InMemoryS3(b"0123456789"), LOCATION, lambda call: call())  # type: ignore[arg-type]
+    reader.seek(-1, io.SEEK_END)
+    assert reader.read(1) == b"9"
+    assert reader.read(1) == b""
