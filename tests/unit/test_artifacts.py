@@ -29,7 +29,7 @@ from imagedefs.errors import (
 )
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import MergedDefinitions, OutputFile
-from tests.hostile import with_declared_compressed_size, zip_with_method
+from tests.hostile import with_declared_compressed_size, with_end_record, zip_with_method
 from tests.samples import image_detail
 
 LOCATION = S3Location("bucket", "pipeline/Source/abc")
@@ -102,8 +102,9 @@ def test_a_zip_without_the_file_lists_what_it_holds() -> None:
 
 @pytest.mark.parametrize("body", [b"", b"plain text", b"PK\x03\x04 truncated"])
 def test_something_that_is_not_a_zip_says_so(body: bytes) -> None:
-    with pytest.raises(ArtifactContentError, match=r'Artifact "SourceArtifact" .* is not a zip file') as raised:
+    with pytest.raises(ArtifactContentError) as raised:
         read(body)
+    assert f'Artifact "SourceArtifact" ({LOCATION}, {len(body)} bytes) is not a zip file' in str(raised.value)
     assert "Use the output artifact of an ECR source action" in str(raised.value)
 
 
@@ -126,6 +127,25 @@ def test_too_many_entries_are_refused() -> None:
         ArtifactContentError, match=r"has a zip directory of 10001 entries and .* at most 10000 entries"
     ):
         read(zip_files({f"f{i}": "" for i in range(10_001)}))
+
+
+def test_an_end_record_claiming_10000_entries_is_still_read() -> None:
+    # Given a one-file zip whose end record claims 10,000 entries (the most read), its directory size true
+    body = zip_files({"imageDetail.json": image_detail()})
+    directory_bytes = int.from_bytes(body[body.rfind(b"PK\x05\x06") + 12 :][:4], "little")
+    # Then it is read
+    assert isinstance(read(with_end_record(body, entries=10_000, directory_bytes=directory_bytes))[0], ImageDetail)
+
+
+def test_a_zip_whose_directory_cannot_be_read_is_refused_naming_where_it_is() -> None:
+    # Given a zip whose end record points at a directory that is not there
+    body = with_end_record(zip_files({"imageDetail.json": image_detail()}), entries=1, directory_bytes=30)
+    with pytest.raises(ArtifactContentError) as raised:
+        read(body)
+    # Then the artifact, its S3 location and size are named, and what to use instead
+    assert str(raised.value).startswith(
+        f'Artifact "SourceArtifact" ({LOCATION}, {len(body)} bytes) is not a zip file this function reads. Use '
+    )
 
 
 def test_output_zips_are_byte_identical_across_runs_and_encrypted_when_asked() -> None:
