@@ -163,3 +163,37 @@ def test_a_tag_that_is_an_object_says_so() -> None:
 def test_a_bad_stack_parameter_starts_the_message_with_its_name() -> None:
     with pytest.raises(ConfigurationError, match=r"^The DefaultPin parameter of the function's stack"):
         Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "sha"})
+
+
+def test_stack_defaults_are_trimmed_and_empty_means_the_documented_default() -> None:
+    assert Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": " digest "}).default_pin == "digest"
+    settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "", "IMAGEDEFS_DEFAULT_TAG_PATTERN": ""})
+    assert (settings.default_pin, settings.default_tag_pattern, settings.allowed_registries) == ("tag", None, ())
+
+
+def test_an_empty_tag_in_user_parameters_keeps_the_stacks_default_pattern() -> None:
+    settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_TAG_PATTERN": "v.*"})
+    pattern = parse_user_parameters('{"tag": ""}', settings).tag_pattern
+    assert pattern is not None
+    assert (pattern.text, pattern.source) == ("v.*", settings.wording.settings["IMAGEDEFS_DEFAULT_TAG_PATTERN"])
+
+
+@pytest.mark.parametrize(
+    ("rule", "registry", "allowed"),
+    [
+        ("123456789012", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", True),
+        ("123456789012", "210987654321.dkr.ecr.eu-west-1.amazonaws.com", False),
+        ("123456789012", "123456789012.example.com", False),
+        ("123456789012:eu-west-1", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", True),
+        ("123456789012:eu-west-1", "123456789012.dkr.ecr.us-east-1.amazonaws.com", False),
+        ("123456789012:cn-north-1", "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", True),
+        ("ghcr.io", "GHCR.io", True),
+        ("ghcr.io", "ghcr.io.evil.example", False),
+    ],
+)
+def test_an_allow_list_rule_is_an_account_an_account_and_region_or_a_host(
+    rule: str, registry: str, allowed: bool
+) -> None:
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": f"{rule},quay.io"})
+    assert settings.registry_allowed(registry) is allowed
+    assert settings.registry_allowed("quay.io")
