@@ -80,3 +80,22 @@ def test_secrets_are_taken_only_when_they_are_strings() -> None:
     assert secrets_of(event_with("data.artifactCredentials", {"secretAccessKey": 5, "sessionToken": "t"})) == ("t",)
     assert secrets_of(event_with("data.artifactCredentials", "not an object")) == ()
     assert secrets_of(event_with("data", None)) == ()
+
+
+@pytest.mark.parametrize(
+    ("key_id", "accepted"),
+    [("k" * 2048, True), ("alias/pipeline", True), ("k" * 2049, False), ("key id", False), ("", False)],
+)
+def test_a_kms_key_id_is_1_to_2048_printable_characters_without_spaces(key_id: str, accepted: bool) -> None:
+    event = event_with("data.encryptionKey", {"id": key_id, "type": "KMS"})
+    if accepted:
+        check_job_event(event)
+        return
+    with pytest.raises(InvalidJobError, match=r'"data.encryptionKey.id" (is not a KMS key id|must be a string)'):
+        check_job_event(event)
+
+
+def test_user_parameters_may_be_absent_or_empty_but_not_another_kind() -> None:
+    check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", ""))
+    with pytest.raises(InvalidJobError, match=r"UserParameters\" must be a string, not an object"):
+        check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", {"pin": "tag"}))
