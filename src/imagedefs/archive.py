@@ -157,9 +157,11 @@ def _directory_extent(file: _BoundedReader, artifact: str, where: str) -> tuple[
     size = file.seek(0, io.SEEK_END)
     tail_start = max(0, size - _END_RECORD.size - _MAX_COMMENT_BYTES)
     file.seek(tail_start)
-    tail = file.read(size - tail_start)
+    # no mutate: reading to the end (None) reads the same bytes.
+    tail = file.read(size - tail_start)  # pragma: no mutate
     # The last signature with a whole record after it.
-    record_at = tail.rfind(_END_RECORD_SIGNATURE, 0, len(tail) - _END_RECORD.size + len(_END_RECORD_SIGNATURE))
+    search_end = len(tail) - _END_RECORD.size + len(_END_RECORD_SIGNATURE)
+    record_at = tail.rfind(_END_RECORD_SIGNATURE, 0, search_end)  # pragma: no mutate (0 or None: from the start)
     if record_at < 0:
         raise _not_a_zip(artifact, where)
     _, _, _, _, entries, directory_bytes, _, _ = _END_RECORD.unpack_from(tail, record_at)

@@ -29,7 +29,13 @@ from imagedefs.errors import (
 )
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import MergedDefinitions, OutputFile
-from tests.hostile import with_declared_compressed_size, with_end_record, zip_with_method
+from tests.hostile import (
+    duplicate_members,
+    renamed,
+    with_declared_compressed_size,
+    with_end_record,
+    zip_with_method,
+)
 from tests.samples import image_detail
 
 LOCATION = S3Location("bucket", "pipeline/Source/abc")
@@ -96,8 +102,57 @@ def test_imagedefinitions_json_is_read_when_there_is_no_imagedetail_json() -> No
 
 def test_a_zip_without_the_file_lists_what_it_holds() -> None:
     names = {f"src/file{i}.py": "x" for i in range(25)}
-    with pytest.raises(ArtifactContentError, match=r"it holds: src/file0.py, .*src/file19.py and 5 more"):
+    with pytest.raises(ArtifactContentError, match=r"it holds: src/file0.py, .*src/file19.py and 5 more\."):
         read(zip_files(names))
+
+
+@pytest.mark.parametrize(
+    ("names", "listed"),
+    [
+        (
+            [f"f{i:02}" for i in range(20)],
+            "it holds: f00, f01, f02, " + ", ".join(f"f{i:02}" for i in range(3, 20)) + ".",
+        ),
+        ([], "it holds: no files."),
+    ],
+)
+def test_a_zip_of_up_to_20_files_lists_them_all_and_says_what_to_use(names: list[str], listed: str) -> None:
+    # Given a zip of 20 other files, or an empty zip (its end record alone, at byte 0)
+    with pytest.raises(ArtifactContentError) as raised:
+        read(zip_files(dict.fromkeys(names, "x")))
+    message = str(raised.value)
+    # Then each is listed, with nothing "more", and the message says which artifact belongs there
+    assert message.startswith('Artifact "SourceArtifact" has no imageDetail.json (nor imagedefinitions.json) at the')
+    assert listed in message
+    assert "Use the output artifact of an ECR source action (or of a build that writes one" in message
+    assert "as this input" in message
+
+
+def test_ambiguous_zips_are_refused_saying_why() -> None:
+    content = json.dumps(image_detail()).encode()
+    with pytest.raises(ArtifactContentError) as twice:
+        read(duplicate_members("imageDetail.json", content, content))
+    assert "holds imageDetail.json 2 times" in str(twice.value)
+    assert "Zip one copy" in str(twice.value)
+    nul = renamed(zip_files({"imageDetail.jsonX": content}), b"imageDetail.jsonX", b"imageDetail.json\0")
+    with pytest.raises(ArtifactContentError) as cut:
+        read(nul)
+    assert "holds a file name with a NUL character" in str(cut.value)
+    assert "which zip readers read differently; the zip is refused" in str(cut.value)
+
+
+def test_s3_bytes_that_do_not_cover_the_offset_asked_are_a_system_failure() -> None:
+    class ShiftedS3(InMemoryS3):
+        """Answers a mid-object range with the bytes of another one."""
+
+        def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+            if Range.startswith("bytes=-"):
+                return super().get_object(Bucket, Key, Range)
+            return super().get_object(Bucket, Key, "bytes=-10")
+
+    reader = _RangedObjectReader(ShiftedS3(b"x" * 200_000), LOCATION, lambda call: call())  # type: ignore[arg-type]
+    with pytest.raises(ServiceUnavailableError, match=r"^S3 returned no bytes at offset 0 of s3://bucket/.*; retry"):
+        reader.read(10)
 
 
 @pytest.mark.parametrize("body", [b"", b"plain text", b"PK\x03\x04 truncated"])
