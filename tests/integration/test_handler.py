@@ -253,3 +253,22 @@ def test_a_job_with_few_variables_reports_them_without_a_warning(aws: LocalAws, 
     result = invoke(event)
     assert result.report.request["outputVariables"]["dk-image-repo_tag"] == "latest"
     assert not any(record.get("level") == "WARNING" for record in result.log_records)
+
+
+def test_input_artifacts_that_containers_leaves_out_are_not_read_and_are_logged(aws: LocalAws, invoke: Invoke) -> None:
+    # Given two sources, of which containers names only one
+    event = with_user_parameters(load_event("two-ecr-sources.json"), {"containers": {"WebImage": "web"}})
+    aws.seed(event)
+
+    # When the job runs
+    result = invoke(event)
+
+    # Then only that one is written, and the log names the one left out, with the job's artifacts
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v1.4.2"}
+    ]
+    ignored = next(record for record in result.log_records if "ignored_artifacts" in record)
+    assert ignored["ignored_artifacts"] == ["ApiImage"]
+    assert ignored["message"].startswith("Input artifacts not named in containers")
+    assert ignored["input_artifacts"] == ["WebImage", "ApiImage"]
+    assert not any("left_out_containers" in record for record in result.log_records)
