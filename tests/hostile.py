@@ -103,3 +103,27 @@ def job_reading(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | No
     location["objectKey"] = f"hostile/{uuid.uuid4()}"
     aws.put(location["bucketName"], location["objectKey"], body)
     return event
+
+
+def with_zip64_end_record(data: bytes, entries: int | None = None, signature: bytes = b"PK\x06\x06") -> bytes:
+    """The zip with a zip64 end record and locator before its end record, as large zips have them.
+
+    The zip64 record gives the true directory unless `entries` is set (a lie); `signature` may be broken.
+    """
+    at = data.rfind(END_RECORD)
+    _, _, _, _, count, directory_bytes, directory_offset, _ = struct.unpack_from("<4s4H2LH", data, at)
+    record = struct.pack(
+        "<4sQ2H2L4Q",
+        signature,
+        44,
+        45,
+        45,
+        0,
+        0,
+        count,
+        count if entries is None else entries,
+        directory_bytes,
+        directory_offset,
+    )
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+    return data[:at] + record + locator + data[at:]

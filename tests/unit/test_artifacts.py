@@ -34,6 +34,7 @@ from tests.hostile import (
     renamed,
     with_declared_compressed_size,
     with_end_record,
+    with_zip64_end_record,
     zip_with_method,
 )
 from tests.samples import image_detail
@@ -438,3 +439,16 @@ def test_the_last_byte_of_an_object_can_be_read_alone() -> None:
     reader.seek(-1, io.SEEK_END)
     assert reader.read(1) == b"9"
     assert reader.read(1) == b""
+
+
+def test_a_zip64_end_record_is_read_and_judged_like_the_plain_one() -> None:
+    # Given a small zip with a zip64 end record, as a large zip has one
+    body = zip_files({"imageDetail.json": image_detail()})
+    # Then it is read
+    assert isinstance(read(with_zip64_end_record(body))[0], ImageDetail)
+    # And the zip64 record's entry count is the one judged
+    with pytest.raises(ArtifactContentError, match=r"has a zip directory of 20000 entries and \d+ bytes"):
+        read(with_zip64_end_record(body, entries=20_000))
+    # And a zip64 record that is not there is no zip this function reads
+    with pytest.raises(ArtifactContentError, match="is not a zip file this function reads"):
+        read(with_zip64_end_record(body, signature=b"PK\x06\x08"))
