@@ -258,10 +258,10 @@ def client_error(code: str, status: int) -> ClientError:
         ("NoSuchKey", 400, ArtifactContentError, "the object does not exist (NoSuchKey)"),
         ("InternalError", 500, ServiceUnavailableError, "S3 kept failing reading it (InternalError, HTTP 500)"),
         ("Odd", 503, ServiceUnavailableError, "(Odd, HTTP 503) after retries"),
-        ("SlowDown", 400, ServiceUnavailableError, "(SlowDown, HTTP 400) after retries"),
-        ("Throttling", 400, ServiceUnavailableError, "(Throttling, HTTP 400) after retries"),
-        ("RequestTimeout", 400, ServiceUnavailableError, "(RequestTimeout, HTTP 400) after retries"),
-        ("ServiceUnavailable", 400, ServiceUnavailableError, "(ServiceUnavailable, HTTP 400) after retries. Retry the"),
+        *[
+            (code, 400, ServiceUnavailableError, f"({code}, HTTP 400) after retries. Retry the action")
+            for code in ("SlowDown", "Throttling", "RequestTimeout", "ServiceUnavailable")
+        ],
     ],
 )
 def test_s3_errors_are_judged_by_their_code_or_else_their_http_status(
