@@ -452,3 +452,12 @@ def test_a_zip64_end_record_is_read_and_judged_like_the_plain_one() -> None:
     # And a zip64 record that is not there is no zip this function reads
     with pytest.raises(ArtifactContentError, match="is not a zip file this function reads"):
         read(with_zip64_end_record(body, signature=b"PK\x06\x08"))
+
+
+def test_a_bounded_reader_reads_up_to_its_limit_exactly_and_refuses_a_byte_more() -> None:
+    reader = _BoundedReader(io.BytesIO(b"x" * 5000), 2048, 'Artifact "Src"')
+    assert reader.read(2048) == b"x" * 2048
+    with pytest.raises(ArtifactContentError) as raised:
+        reader.read(1)
+    assert str(raised.value).startswith('Artifact "Src": reading it would take more than 2 KB')
+    assert "an artifact that holds an imageDetail.json needs a few KB" in str(raised.value)
