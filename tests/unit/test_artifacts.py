@@ -461,3 +461,21 @@ def test_a_bounded_reader_reads_up_to_its_limit_exactly_and_refuses_a_byte_more(
         reader.read(1)
     assert str(raised.value).startswith('Artifact "Src": reading it would take more than 2 KB')
     assert "an artifact that holds an imageDetail.json needs a few KB" in str(raised.value)
+
+
+def test_the_artifact_client_signs_with_the_jobs_credentials_within_the_budgets_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a job with 60 s of work left
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    budget = TimeBudget(seconds=60.0, reserve=10.0, started=0.0, clock=lambda: 0.0)
+    # When its S3 client is made
+    client = artifact_s3_client("AKIDJOB", "job-secret", "job-token", budget)
+    # Then it signs (SigV4) with the job's artifact credentials, and its timeouts and attempts are the budget's
+    config: Any = client.meta.config
+    limits = budget.limits()
+    assert config.signature_version == "s3v4"
+    assert (config.connect_timeout, config.read_timeout) == (limits.connect_timeout, limits.read_timeout)
+    assert config.retries == {"mode": "standard", "total_max_attempts": limits.total_max_attempts}
+    credentials = client._request_signer._credentials  # type: ignore[attr-defined]
+    assert (credentials.access_key, credentials.secret_key, credentials.token) == ("AKIDJOB", "job-secret", "job-token")
