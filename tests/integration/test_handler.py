@@ -93,8 +93,13 @@ def test_a_rerun_of_a_reported_job_is_left_alone(aws: LocalAws, invoke: Invoke) 
     assert second.reports == []
     assert second.returned["report"] == "already_closed"
     assert aws.output_object(event)["Body"].read() == first_output
-    assert any("duplicate delivery" in record.get("message", "") for record in second.log_records)
-    assert any(record.get("DuplicateDeliveries") == [1.0] for record in second.log_records)
+    assert any(
+        record.get("message", "").startswith("Job was already reported or is gone (a duplicate delivery)")
+        for record in second.log_records
+    )
+    duplicate = next(record for record in second.log_records if "DuplicateDeliveries" in record)
+    assert duplicate["DuplicateDeliveries"] == [1.0]
+    assert {"Name": "DuplicateDeliveries", "Unit": "Count"} in duplicate["_aws"]["CloudWatchMetrics"][0]["Metrics"]
     assert not any("JobsSucceeded" in record for record in second.log_records)
 
 
