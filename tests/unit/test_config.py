@@ -197,3 +197,12 @@ def test_an_allow_list_rule_is_an_account_an_account_and_region_or_a_host(
     settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": f"{rule},quay.io"})
     assert settings.registry_allowed(registry) is allowed
     assert settings.registry_allowed("quay.io")
+
+
+def test_messages_about_containers_and_outputs_show_an_example_to_copy() -> None:
+    with pytest.raises(ConfigurationError) as containers:
+        parse_user_parameters('{"containers": {"A": 5}}', Settings())
+    assert 'for example {"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}' in str(containers.value)
+    with pytest.raises(ConfigurationError) as outputs:
+        parse_user_parameters('{"outputs": {"A": 5}}', Settings())
+    assert 'for example {"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}' in str(outputs.value)
