@@ -24,7 +24,7 @@ ReportOutcome = Literal["reported", "already_closed"]
 def fit(text: str, limit: int) -> str:
     """Cut text to at most `limit` characters, marking the cut; a lone surrogate (from JSON's "\\ud800") is escaped,
     since the request could not be encoded with it."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # pragma: no mutate (codec names ignore case)
     if len(text) <= limit:
         return text
     return text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK

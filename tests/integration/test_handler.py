@@ -225,8 +225,15 @@ def test_logs_and_metrics_carry_the_job_the_artifacts_and_the_outcome(aws: Local
     failed = next(record for record in records if record.get("message") == "Job failed")
     assert (failed["level"], failed["outcome"], failed["failure_type"]) == ("WARNING", "failed", "ConfigurationError")
     assert failed["reason"].startswith("UserParameters has unknown key(s)")
-    # And failures are counted in all, too, besides by type
+    # And failures are counted in all, too, besides by type; every metric is a count
     assert any(record.get("JobsFailed") == [1.0] and "FailureType" not in record for record in metrics)
+    units = {
+        (metric["Name"], metric["Unit"])
+        for record in metrics
+        for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    assert {("JobsSucceeded", "Count"), ("JobsFailed", "Count")} <= units
+    assert all(unit == "Count" for _, unit in units)
     assert not any("DuplicateDeliveries" in record or "ReportsNotDelivered" in record for record in metrics)
 
 
