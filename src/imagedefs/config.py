@@ -182,7 +182,7 @@ def _choice(
     value = parameters.get(key, default)
     if value not in choices:
         raise ConfigurationError(f"{wording.options[key]} is {json.dumps(value)}: it must be one of {quoted(choices)}.")
-    return cast(_Choice, value)
+    return cast(_Choice, value)  # pragma: no mutate (cast does nothing at run time)
 
 
 def _containers(value: object, wording: Wording) -> dict[str, tuple[str, ...]] | None:

@@ -58,7 +58,7 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"containers": {"A": "web app"}}', 'gives artifact "A" "web app", which is not a valid ECS container name'),
         ('{"containers": {"A": []}}', 'gives artifact "A" [], which is not a valid ECS container name nor a non-empty'),
         ('{"containers": {"A": ["web", 5]}}', 'gives artifact "A" ["web", 5], which is not a valid ECS container'),
-        ('{"containers": {"A": "web", "B": "web"}}', 'names container "web" for both "A" and "B"'),
+        ('{"containers": {"A": "web", "B": "web"}}', 'for both "A" and "B": each container must come from one'),
         ('{"containers": {"A": ["web", "web"]}}', 'names container "web" for both "A" and "A" (twice)'),
         ('{"pin": "tag", "pin": "digest"}', 'ambiguous: key "pin" appears more than once'),
         ('{"containers": {"A": "web", "A": "api"}}', 'ambiguous: key "A" appears more than once'),
@@ -74,6 +74,7 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"outputs": {"Out": ["web app"]}}', 'gives output artifact "Out" ["web app"]'),
         ('{"outputs": {"Out": [7]}}', 'gives output artifact "Out" [7]'),
         ('{"outputs": ["web"]}', '"outputs" must be a non-empty object mapping output artifact names'),
+        ('{"outputs": ["web"]}', '"ApiDefinitions": ["api"]}}, not a list.'),
         ("{" + " " * 1000 + "}", "CodePipeline allows at most 1000"),
     ],
 )
@@ -131,7 +132,7 @@ def test_a_file_name_that_is_no_plain_file_name_is_refused(file_name: object) ->
         parse_user_parameters(raw, Settings())
 
 
-@pytest.mark.parametrize("file_name", ["f" * 255, "a", ".env", "...", "web definitions.json"])
+@pytest.mark.parametrize("file_name", ["f" * 255, "a", ".env", "...", "web definitions.json", "Xylophone.json"])
 def test_any_plain_file_name_up_to_255_characters_is_taken(file_name: str) -> None:
     assert parse_user_parameters(json.dumps({"file": file_name}), Settings()).file_name == file_name
 

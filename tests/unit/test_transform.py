@@ -138,8 +138,9 @@ def test_registry_allow_list_accepts_hosts_accounts_and_account_regions() -> Non
 def test_select_inputs_reads_only_the_mapped_artifacts() -> None:
     config = ActionConfig(containers={"Web": ("web",)})
     assert select_inputs(["Web", "Docs"], config) == (["Web"], ["Docs"])
-    with pytest.raises(ConfigurationError, match="no input artifact"):
+    with pytest.raises(ConfigurationError, match=r"^The action has no input artifact") as raised:
         select_inputs([], ActionConfig())
+    assert "Add the output artifact of each ECR source action as an input artifact of this Invoke" in str(raised.value)
 
 
 def definitions_of_size(size: int) -> MergedDefinitions:
