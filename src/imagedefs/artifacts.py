@@ -110,7 +110,7 @@ class _RangedObjectReader(io.RawIOBase):
         self._position = 0
         self._blocks: list[tuple[int, bytes]] = []
         # The zip directory sits at the end: fetch the tail first, which is the whole of a small object.
-        self.size = 0
+        self.size = 0  # pragma: no mutate (set from the first answer before anything reads it)
         start, data, self.size = self._call(lambda: self._get(f"bytes=-{READ_BLOCK_BYTES}", READ_BLOCK_BYTES))
         self._blocks.append((start, data))
 

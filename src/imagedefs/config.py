@@ -99,7 +99,7 @@ class Settings:
             raise ConfigurationError(
                 f'{_capitalized(wording.settings[ENV_DEFAULT_PIN])} is {json.dumps(pin)}: it must be "tag" or "digest".'
             )
-        pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")
+        pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")  # pragma: no mutate (None is as empty below)
         rules = tuple(RegistryRule(entry.strip()) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(","))
         rules = tuple(rule for rule in rules if rule.text)
         for rule in rules:

@@ -479,3 +479,11 @@ def test_the_artifact_client_signs_with_the_jobs_credentials_within_the_budgets_
     assert config.retries == {"mode": "standard", "total_max_attempts": limits.total_max_attempts}
     credentials = client._request_signer._credentials  # type: ignore[attr-defined]
     assert (credentials.access_key, credentials.secret_key, credentials.token) == ("AKIDJOB", "job-secret", "job-token")
+
+
+def test_no_s3_call_starts_once_the_stores_budget_is_spent() -> None:
+    s3 = InMemoryS3(zip_files({"imageDetail.json": image_detail()}))
+    spent = TimeBudget(seconds=0.0, reserve=1.0, started=0.0, clock=lambda: 0.0)
+    with pytest.raises(ServiceUnavailableError, match=r'ran out of time before reading input artifact "Src" \(s3://'):
+        ArtifactStore(s3, budget=spent).read_source("Src", LOCATION)  # type: ignore[arg-type]
+    assert s3.bytes_served == 0

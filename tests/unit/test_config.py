@@ -207,3 +207,11 @@ def test_messages_about_containers_and_outputs_show_an_example_to_copy() -> None
     with pytest.raises(ConfigurationError) as outputs:
         parse_user_parameters('{"outputs": {"A": 5}}', Settings())
     assert 'for example {"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}' in str(outputs.value)
+
+
+def test_a_bad_allow_list_entry_says_what_an_entry_may_be() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012:Mars"})
+    message = str(raised.value)
+    assert 'holds "123456789012:Mars", which is neither a registry host (123456789012.dkr.ecr.' in message
+    assert "nor an account (123456789012) or account:region (123456789012:eu-west-1)" in message
