@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,15 @@ from tests.samples import with_user_parameters
 
 SECRET_ACCESS_KEY = "sEcReT/Key+ThatMustNeverBeLogged0123456789"
 SESSION_TOKEN = "SeSsIoNtOkEn//ThatMustNeverBeLogged+FwoGZXIvYXdzEBaaDEXAMPLE=="
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New secret values for each test: the redactor keeps a job's secrets hidden for 15 minutes, so values an
+    earlier test (or test session, in the same process) hid would stay hidden whatever the code under test does."""
+    suffix = uuid.uuid4().hex
+    monkeypatch.setitem(globals(), "SECRET_ACCESS_KEY", f"sEcReT/Key+ThatMustNeverBeLogged{suffix}")
+    monkeypatch.setitem(globals(), "SESSION_TOKEN", f"SeSsIoNtOkEn//ThatMustNeverBeLogged+{suffix}==")
 
 
 def with_secrets(event: dict[str, Any]) -> dict[str, Any]:

@@ -49,14 +49,15 @@ def log() -> Iterator[io.StringIO]:
     metrics.clear_metrics()
 
 
-def run(reporter: UnreachableCodePipeline, remaining_millis: int = 60_000) -> str:
+def run(reporter: Any, remaining_millis: int = 60_000, delay: float = 0.0) -> str:
     s3 = InMemoryS3(zip_files({"imageDetail.json": image_detail()}))
 
     def artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> Any:
+        time.sleep(delay)  # a slow start: the work budget may be spent before the first S3 call
         return s3
 
     job = CodePipelineJobEvent(load_event("single-ecr-source.json"))
-    return handle_job(job, "req-1", remaining_millis, {}, artifact_client, reporter)  # type: ignore[arg-type]
+    return handle_job(job, "req-1", remaining_millis, {}, artifact_client, reporter)
 
 
 def test_a_result_codepipeline_refuses_is_raised_counted_and_logged(log: io.StringIO) -> None:
@@ -79,3 +80,23 @@ def test_a_report_that_would_outlast_lambdas_deadline_is_abandoned(log: io.Strin
     # Then the handler gives up before Lambda's deadline, and says so
     assert time.monotonic() - started < 0.5
     assert metrics.metric_set["ReportsNotDelivered"]["Value"] == [1.0]
+
+
+class RecordingReporter:
+    def __init__(self) -> None:
+        self.failures: list[tuple[str, str]] = []
+
+    def fail(self, job_id: str, failure_type: str, message: str, request_id: str) -> str:
+        self.failures.append((failure_type, message))
+        return "reported"
+
+
+def test_once_the_work_budget_is_spent_no_artifact_is_read_and_the_failure_is_reported(log: io.StringIO) -> None:
+    # Given 1 s left (0.7 s of work, 0.3 s kept to report) and a start that takes 0.75 s
+    reporter = RecordingReporter()
+    # When the job runs
+    assert run(reporter, remaining_millis=1_000, delay=0.75) == "reported"
+    # Then the input is not read, and the failure is reported within the reserve
+    ((failure_type, message),) = reporter.failures
+    assert failure_type == "SystemUnavailable"
+    assert 'ran out of time before reading input artifact "SourceArtifact"' in message

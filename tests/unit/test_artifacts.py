@@ -487,3 +487,36 @@ def test_no_s3_call_starts_once_the_stores_budget_is_spent() -> None:
     with pytest.raises(ServiceUnavailableError, match=r'ran out of time before reading input artifact "Src" \(s3://'):
         ArtifactStore(s3, budget=spent).read_source("Src", LOCATION)  # type: ignore[arg-type]
     assert s3.bytes_served == 0
+
+
+class AnsweringS3(InMemoryS3):
+    """Answers every ranged GET with `body` and `content_range` as given, whatever was asked."""
+
+    def __init__(self, body: bytes, content_range: str | None) -> None:
+        super().__init__(body)
+        self.content_range = content_range
+
+    def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        answer: dict[str, Any] = {"Body": io.BytesIO(self.body)}
+        if self.content_range is not None:
+            answer["ContentRange"] = self.content_range
+        return answer
+
+
+def test_an_answer_without_content_range_is_the_whole_object_from_its_start() -> None:
+    s3: Any = AnsweringS3(zip_files({"imageDetail.json": image_detail()}), None)
+    assert isinstance(ArtifactStore(s3).read_source("Src", LOCATION), ImageDetail)
+
+
+def test_an_answer_longer_than_asked_is_a_system_failure() -> None:
+    with pytest.raises(ServiceUnavailableError) as raised:
+        ArtifactStore(AnsweringS3(b"x" * 70_000, None)).read_source("Src", LOCATION)  # type: ignore[arg-type]
+    assert str(raised.value).startswith("S3 sent more than the 65536 bytes asked for (bytes=-65536) reading s3://")
+    assert str(raised.value).endswith("; retry the action.")
+
+
+def test_a_content_range_that_is_no_byte_range_is_quoted_in_its_first_80_characters() -> None:
+    odd = "z" * 200
+    with pytest.raises(ServiceUnavailableError) as raised:
+        ArtifactStore(AnsweringS3(b"x" * 10, odd)).read_source("Src", LOCATION)  # type: ignore[arg-type]
+    assert f"with Content-Range {'z' * 80!r}, which is not a byte range" in str(raised.value)
