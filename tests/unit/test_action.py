@@ -68,14 +68,15 @@ def test_a_result_codepipeline_refuses_is_raised_counted_and_logged(log: io.Stri
         run(reporter)
     assert reporter.calls == 1
     assert metrics.metric_set["ReportsNotDelivered"]["Value"] == [1.0]
+    assert metrics.metric_set["ReportsNotDelivered"]["Unit"] == "Count"
     assert "JobsSucceeded" not in metrics.metric_set
-    assert "could not be reported; raising so that Lambda retries the job" in log.getvalue()
+    assert '"message":"The job\'s result could not be reported; raising so that Lambda retries' in log.getvalue()
 
 
 def test_a_report_that_would_outlast_lambdas_deadline_is_abandoned(log: io.StringIO) -> None:
     # Given half a second left and a CodePipeline that answers after two
     started = time.monotonic()
-    with pytest.raises(ReportNotDeliveredError, match="did not answer before the function's deadline"):
+    with pytest.raises(ReportNotDeliveredError, match=r"^CodePipeline did not answer before the function's deadline"):
         run(UnreachableCodePipeline(delay=2.0), remaining_millis=500)
     # Then the handler gives up before Lambda's deadline, and says so
     assert time.monotonic() - started < 0.5

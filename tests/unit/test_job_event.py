@@ -76,7 +76,15 @@ def test_an_event_without_a_codepipeline_job_id_has_no_job_id(event: Any) -> Non
     assert job_id_of(event) is None
 
 
+def test_a_missing_configuration_is_named_by_its_whole_path() -> None:
+    event = copy.deepcopy(EVENT)
+    del event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]
+    with pytest.raises(InvalidJobError, match=r'"data\.actionConfiguration\.configuration" is missing'):
+        check_job_event(event)
+
+
 def test_secrets_are_taken_only_when_they_are_strings() -> None:
+    assert secrets_of({}) == ()
     assert secrets_of(event_with("data.artifactCredentials", {"secretAccessKey": 5, "sessionToken": "t"})) == ("t",)
     assert secrets_of(event_with("data.artifactCredentials", "not an object")) == ()
     assert secrets_of(event_with("data", None)) == ()
