@@ -14,13 +14,19 @@ from imagedefs.job_event import check_job_event, job_id_of, secrets_of
 EVENT = load_event("single-ecr-source.json")
 
 
-def event_with(path: str, value: Any) -> dict[str, Any]:
-    event = copy.deepcopy(EVENT)
-    *parents, last = path.split(".")
+def field_at(event: dict[str, Any], path: str) -> tuple[Any, Any]:
+    """The container of the job's field at a dotted path (list indexes as numbers), and its key there."""
+    *parents, last = (int(key) if key.isdigit() else key for key in path.split("."))
     container: Any = event["CodePipeline.job"]
     for key in parents:
-        container = container[int(key) if key.isdigit() else key]
-    container[int(last) if last.isdigit() else last] = value
+        container = container[key]
+    return container, last
+
+
+def event_with(path: str, value: Any) -> dict[str, Any]:
+    event = copy.deepcopy(EVENT)
+    container, key = field_at(event, path)
+    container[key] = value
     return event
 
 
@@ -76,11 +82,30 @@ def test_an_event_without_a_codepipeline_job_id_has_no_job_id(event: Any) -> Non
     assert job_id_of(event) is None
 
 
-def test_a_missing_configuration_is_named_by_its_whole_path() -> None:
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("data.actionConfiguration", '"data.actionConfiguration" is missing'),
+        ("data.actionConfiguration.configuration", '"data.actionConfiguration.configuration" is missing'),
+        ("data.inputArtifacts.0.name", '"data.inputArtifacts[0].name" is missing'),
+    ],
+)
+def test_a_missing_field_is_named_by_its_whole_path(path: str, named: str) -> None:
     event = copy.deepcopy(EVENT)
-    del event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]
-    with pytest.raises(InvalidJobError, match=r'"data\.actionConfiguration\.configuration" is missing'):
+    container, key = field_at(event, path)
+    del container[key]
+    with pytest.raises(InvalidJobError) as raised:
         check_job_event(event)
+    assert str(raised.value).startswith(f"The job event from CodePipeline is malformed: {named}.")
+
+
+def test_an_encryption_key_must_be_an_object_with_a_kms_key_id() -> None:
+    with pytest.raises(InvalidJobError, match=r'"data\.encryptionKey" must be an object, not a string'):
+        check_job_event(event_with("data.encryptionKey", "alias/key"))
+    with pytest.raises(InvalidJobError) as raised:
+        check_job_event(event_with("data.encryptionKey", {"id": "a key", "type": "KMS"}))
+    assert str(raised.value).startswith('The job event from CodePipeline is malformed: "data.encryptionKey.id" is not')
+    assert "(1-2048 printable ASCII characters without spaces)" in str(raised.value)
 
 
 def test_secrets_are_taken_only_when_they_are_strings() -> None:
