@@ -263,7 +263,7 @@ def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token
         aws_secret_access_key=secret_access_key,
         aws_session_token=session_token,
         config=Config(
-            signature_version="s3v4",
+            signature_version="s3v4",  # pragma: no mutate (botocore's default for S3 too; kept explicit)
             connect_timeout=limits.connect_timeout,
             read_timeout=limits.read_timeout,
             retries={"mode": "standard", "total_max_attempts": limits.total_max_attempts},

@@ -123,3 +123,21 @@ def test_a_call_within_the_deadline_gives_its_result_and_its_error() -> None:
         call_with_deadline(_raise_key_error, 1.0)
     with pytest.raises(DeadlineReachedError, match=r"no answer within 0\.1 s"):
         call_with_deadline(lambda: time.sleep(1), 0.1)
+
+
+def test_an_abandoned_call_runs_on_in_a_named_daemon_thread_that_cannot_keep_the_process_alive() -> None:
+    release = threading.Event()
+    with pytest.raises(DeadlineReachedError):
+        call_with_deadline(lambda: release.wait(5), 0.05)
+    abandoned = [thread for thread in threading.enumerate() if thread.name == "deadline-call" and thread.is_alive()]
+    assert abandoned
+    assert all(thread.daemon for thread in abandoned)
+    release.set()
+
+
+def test_a_spent_budget_runs_no_call_and_says_what_was_not_started() -> None:
+    spent = TimeBudget(seconds=0.0, reserve=1.0, started=0.0, clock=lambda: 0.0)
+    calls: list[int] = []
+    with pytest.raises(ServiceUnavailableError, match="ran out of time before reading the zip"):
+        spent.run("reading the zip", lambda: calls.append(1))
+    assert calls == []

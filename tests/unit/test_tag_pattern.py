@@ -17,7 +17,7 @@ def test_the_first_tag_matched_whole_is_taken() -> None:
     assert pattern.first_match([]) is None
 
 
-def test_a_pattern_that_backtracks_is_refused_naming_it_the_tag_and_where_it_was_set() -> None:
+def test_a_pattern_that_takes_too_long_is_refused_naming_it_the_tag_and_where_it_was_set() -> None:
     # Given a pattern with nested repetition and a tag that makes it backtrack
     pattern = TagPattern.compile("(a+)+$", SOURCE)
     # When it is matched under a short time limit
