@@ -520,3 +520,49 @@ def test_a_content_range_that_is_no_byte_range_is_quoted_in_its_first_80_charact
     with pytest.raises(ServiceUnavailableError) as raised:
         ArtifactStore(AnsweringS3(b"x" * 10, odd)).read_source("Src", LOCATION)  # type: ignore[arg-type]
     assert f"with Content-Range {'z' * 80!r}, which is not a byte range" in str(raised.value)
+
+
+def test_a_bounded_reader_returns_what_is_there_and_reads_across_s3_blocks() -> None:
+    # Given a short file, and a 200 KB S3 object read through 64 KB blocks
+    assert _BoundedReader(io.BytesIO(b"x" * 10), 2048, "A").read(100) == b"x" * 10
+    assert _BoundedReader(io.BytesIO(b"x" * 10), 2048, "A").read(0) == b""
+    body = bytes(range(256)) * 800
+    ranged = _RangedObjectReader(InMemoryS3(body), LOCATION, lambda call: call())  # type: ignore[arg-type]
+    bounded = _BoundedReader(ranged, 1024 * 1024, "A")
+    assert bounded.read(10) == body[:10]
+    # When a read starts 9 bytes before the end of the block fetched, then 1 byte from the next
+    bounded.seek(65536 - 9)
+    # Then both parts come back
+    assert bounded.read(10) == body[65536 - 9 : 65536 + 1]
+
+
+def test_zip64_records_at_the_edges_of_the_object() -> None:
+    # An empty zip with a zip64 end record: the zip64 record starts at byte 0
+    with pytest.raises(ArtifactContentError, match="it holds: no files"):
+        read(with_zip64_end_record(zip_files({})))
+    # A locator with no room before it for the zip64 record it points to
+    body = b"PK\x06\x07" + bytes(16) + zip_files({})
+    with pytest.raises(ArtifactContentError) as raised:
+        read(body)
+    assert str(raised.value).startswith(f'Artifact "SourceArtifact" ({LOCATION}, {len(body)} bytes) is not a zip file')
+
+
+def test_a_zip64_directory_is_judged_by_its_size_not_its_offset() -> None:
+    # Given a zip64 zip whose directory starts after 1.2 MB of other data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bulk.bin", os.urandom(1_200_000))
+        archive.writestr("imageDetail.json", json.dumps(image_detail()))
+    # Then it is read: its directory is small
+    assert isinstance(read(with_zip64_end_record(buffer.getvalue()))[0], ImageDetail)
+
+
+def test_an_end_record_signature_in_the_last_bytes_is_refused_as_no_zip_not_an_unexpected_error() -> None:
+    # Given a zip whose comment ends in an end record's signature, with no room for a record after it
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("imageDetail.json", json.dumps(image_detail()))
+        archive.comment = b"build 7 PK\x05\x06"
+    # Then it is refused as zipfile refuses it, with the function's message
+    with pytest.raises(ArtifactContentError, match="is not a zip file this function reads"):
+        read(buffer.getvalue())
