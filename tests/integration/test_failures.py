@@ -176,7 +176,7 @@ def test_no_output_artifact_is_a_configuration_error(aws: LocalAws, invoke: Invo
 
     assert failure["type"] == "ConfigurationError"
     assert failure["message"].startswith("The action has no output artifact")
-    assert "use it as the input of the ECS deploy action" in failure["message"]
+    assert failure["message"].endswith("use it as the input of the ECS deploy action.")
 
 
 def test_two_sources_for_one_container_is_a_configuration_error(aws: LocalAws, invoke: Invoke) -> None:
@@ -287,7 +287,7 @@ def test_an_unexpected_error_is_reported_with_its_type_and_request_id(
     assert result.failure["type"] == "JobFailed"
     assert "KeyError" in result.failure["message"]
     assert LambdaContext.aws_request_id in result.failure["message"]
-    assert "CloudWatch log has the details under that request id" in result.failure["message"]
+    assert result.failure["message"].endswith("CloudWatch log has the details under that request id.")
     assert "internal detail" not in result.failure["message"]
     logged = next(record for record in result.log_records if record.get("message") == "Job failed unexpectedly")
     assert (logged["level"], logged["outcome"], logged["failure_type"]) == ("ERROR", "failed", "JobFailed")

@@ -284,3 +284,15 @@ def test_input_artifacts_that_containers_leaves_out_are_not_read_and_are_logged(
     assert ignored["message"].startswith("Input artifacts not named in containers")
     assert ignored["input_artifacts"] == ["WebImage", "ApiImage"]
     assert not any("left_out_containers" in record for record in result.log_records)
+
+
+def test_a_rerun_of_a_failed_job_counts_a_duplicate_not_a_second_failure(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("bad-user-parameters.json")
+    aws.seed(event)
+    assert invoke(event).failure["type"] == "ConfigurationError"
+
+    second = invoke(event)
+
+    assert second.reports == []
+    assert any(record.get("DuplicateDeliveries") == [1.0] for record in second.log_records)
+    assert not any("JobsFailed" in record for record in second.log_records)

@@ -66,7 +66,7 @@ def test_a_malformed_field_is_named_with_what_it_should_be(path: str, value: Any
     message = str(raised.value)
     assert named in message
     assert "tuple" not in message
-    assert "a CodePipeline Invoke action sends" in message
+    assert message.endswith("a CodePipeline Invoke action sends.")
 
 
 def test_two_input_artifacts_of_one_name_are_malformed() -> None:
@@ -97,6 +97,7 @@ def test_a_missing_field_is_named_by_its_whole_path(path: str, named: str) -> No
     with pytest.raises(InvalidJobError) as raised:
         check_job_event(event)
     assert str(raised.value).startswith(f"The job event from CodePipeline is malformed: {named}.")
+    assert str(raised.value).endswith("a CodePipeline Invoke action sends.")
 
 
 def test_an_encryption_key_must_be_an_object_with_a_kms_key_id() -> None:
@@ -105,7 +106,7 @@ def test_an_encryption_key_must_be_an_object_with_a_kms_key_id() -> None:
     with pytest.raises(InvalidJobError) as raised:
         check_job_event(event_with("data.encryptionKey", {"id": "a key", "type": "KMS"}))
     assert str(raised.value).startswith('The job event from CodePipeline is malformed: "data.encryptionKey.id" is not')
-    assert "(1-2048 printable ASCII characters without spaces)" in str(raised.value)
+    assert str(raised.value).endswith("(1-2048 printable ASCII characters without spaces).")
 
 
 def test_secrets_are_taken_only_when_they_are_strings() -> None:

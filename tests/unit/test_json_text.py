@@ -25,7 +25,7 @@ def test_numbers_of_up_to_64_characters_are_read(number: str) -> None:
         ("[-1e999]", "it holds the number -1e999, which is too large"),
         ("[Infinity]", "not valid JSON: it holds Infinity"),
         ('{"a": 1, "a": 2}', 'key "a" appears more than once'),
-        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply to be read (arrays or objects inside each other)"),
         ('{"a": }', "(Expecting value at line 1 column 7)"),
     ],
 )
@@ -33,3 +33,5 @@ def test_what_cannot_be_read_unambiguously_is_refused_with_the_reason(text: str,
     with pytest.raises(JsonTextError) as raised:
         parse_json(text)
     assert reason in str(raised.value)
+    if reason.endswith(")"):  # a reason that closes the message
+        assert str(raised.value).endswith(reason)
