@@ -161,6 +161,7 @@ def test_something_that_is_not_a_zip_says_so(body: bytes) -> None:
     with pytest.raises(ArtifactContentError) as raised:
         read(body)
     assert f'Artifact "SourceArtifact" ({LOCATION}, {len(body)} bytes) is not a zip file' in str(raised.value)
+    assert "this function reads. Use the output artifact of an ECR source action" in str(raised.value)
     assert "Use the output artifact of an ECR source action" in str(raised.value)
 
 
