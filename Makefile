@@ -5,6 +5,7 @@ VENV := .venv
 VENV_SAM := .venv-sam
 VENV_CHECKOV := .venv-checkov
 VENV_BENCH := .venv-bench
+VENV_MUTATION := .venv-mutation
 BIN := $(VENV)/bin
 RUNTIME := .lambda-runtime
 export SAM_CLI_TELEMETRY := 0
@@ -18,7 +19,7 @@ DEMO_SETUP_LOG := .aws-sam/demo-setup.log
 # `make deploy/publish/delete REGION=eu-west-1`; without it SAM uses your AWS configuration's region.
 SAM_REGION := $(if $(REGION),--region $(REGION))
 
-.PHONY: demo bench local-pipeline test lint typecheck unit template build runtime deploy publish delete clean
+.PHONY: demo bench mutation mutation-score local-pipeline test lint typecheck unit template build runtime deploy publish delete clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -35,6 +36,11 @@ $(VENV_CHECKOV)/.installed: requirements-checkov.txt
 $(VENV_BENCH)/.installed: requirements-bench.txt
 	test -x $(VENV_BENCH)/bin/python || $(PYTHON) -m venv $(VENV_BENCH)
 	$(VENV_BENCH)/bin/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+$(VENV_MUTATION)/.installed: requirements-mutation.txt requirements-dev.txt
+	test -x $(VENV_MUTATION)/bin/python || $(PYTHON) -m venv $(VENV_MUTATION)
+	$(VENV_MUTATION)/bin/python -m pip install --quiet -r requirements-mutation.txt
 	touch $@
 
 $(VENV_SAM)/.installed: requirements-sam.txt
@@ -58,6 +64,19 @@ demo:
 bench: build runtime $(VENV_BENCH)/.installed
 	$(BIN)/python -m devtools.bench
 	$(VENV_BENCH)/bin/python devtools/bench_chart.py
+
+## mutation: mutation testing of the core modules (mutmut; about 30 minutes on 2 cores; not part of `make test`),
+## then the score per module. One module: `make mutation MUTANTS='imagedefs.config.*'`; survivors: `make mutation-score`
+MUTATION_WORKERS ?= 2
+# Examples per property-based test in each mutant's run (`make test` runs 60-80).
+MUTATION_EXAMPLES ?= 15
+mutation: $(VENV_MUTATION)/.installed
+	IMAGEDEFS_TEST_EXAMPLES=$(MUTATION_EXAMPLES) nice -n 10 $(VENV_MUTATION)/bin/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
+	$(VENV_MUTATION)/bin/python -m devtools.mutation_score
+
+## mutation-score: the last run's score per module and the mutants that survived (`mutmut show NAME` shows one)
+mutation-score:
+	$(VENV_MUTATION)/bin/python -m devtools.mutation_score --survivors
 
 ## local-pipeline: local S3 and CodePipeline on 127.0.0.1:4571/4572 for `sam local invoke` (needs Docker)
 local-pipeline: $(BIN)/.installed
@@ -107,4 +126,4 @@ $(RUNTIME)/.installed: requirements-runtime.txt $(BIN)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(RUNTIME) .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(VENV_MUTATION) $(RUNTIME) mutants .aws-sam .mypy_cache .pytest_cache .ruff_cache

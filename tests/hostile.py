@@ -30,6 +30,11 @@ def with_declared_size(data: bytes, size: int) -> bytes:
     return _with_header_field(data, "<L", {LOCAL_HEADER: 22, CENTRAL_HEADER: 24}, size)
 
 
+def with_declared_compressed_size(data: bytes, size: int) -> bytes:
+    """The zip with every member's compressed size, in local and central headers, set to `size` (a lie)."""
+    return _with_header_field(data, "<L", {LOCAL_HEADER: 18, CENTRAL_HEADER: 20}, size)
+
+
 def with_method_number(data: bytes, method: int) -> bytes:
     """The zip with every member's compression method field set to `method` (deflate64, PPMd, ...)."""
     return _with_header_field(data, "<H", {LOCAL_HEADER: 8, CENTRAL_HEADER: 10}, method)
@@ -98,3 +103,27 @@ def job_reading(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | No
     location["objectKey"] = f"hostile/{uuid.uuid4()}"
     aws.put(location["bucketName"], location["objectKey"], body)
     return event
+
+
+def with_zip64_end_record(data: bytes, entries: int | None = None, signature: bytes = b"PK\x06\x06") -> bytes:
+    """The zip with a zip64 end record and locator before its end record, as large zips have them.
+
+    The zip64 record gives the true directory unless `entries` is set (a lie); `signature` may be broken.
+    """
+    at = data.rfind(END_RECORD)
+    _, _, _, _, count, directory_bytes, directory_offset, _ = struct.unpack_from("<4s4H2LH", data, at)
+    record = struct.pack(
+        "<4sQ2H2L4Q",
+        signature,
+        44,
+        45,
+        45,
+        0,
+        0,
+        count,
+        count if entries is None else entries,
+        directory_bytes,
+        directory_offset,
+    )
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+    return data[:at] + record + locator + data[at:]

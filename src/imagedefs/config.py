@@ -125,7 +125,7 @@ class Settings:
             raise ConfigurationError(
                 f'{capitalized(wording.settings[ENV_DEFAULT_PIN])} is {json.dumps(pin)}: it must be "tag" or "digest".'
             )
-        pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")
+        pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")  # pragma: no mutate (None is as empty below)
         rules = tuple(RegistryRule(entry.strip()) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(","))
         rules = tuple(rule for rule in rules if rule.text)
         for rule in rules:
@@ -221,7 +221,7 @@ def _choice(
     value = parameters.get(key, default)
     if value not in choices:
         raise ConfigurationError(f"{wording.options[key]} is {json.dumps(value)}: it must be one of {quoted(choices)}.")
-    return cast(_Choice, value)
+    return cast(_Choice, value)  # pragma: no mutate (cast does nothing at run time)
 
 
 def _containers(value: object, wording: Wording) -> dict[str, tuple[str, ...]] | None:

@@ -193,7 +193,7 @@ def _load_json(where: str, data: bytes) -> Any:
     check_file_size(where, len(data))
     try:
         # A UTF-8 byte order mark (some Windows tools write one) is allowed; any other encoding is not.
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")  # pragma: no mutate (codec names are case-insensitive)
     except UnicodeDecodeError as exc:
         raise ArtifactContentError(f"{where}: the file is not UTF-8 text (byte {exc.start} is invalid).") from exc
     try:

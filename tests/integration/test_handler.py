@@ -7,6 +7,7 @@ import json
 import pytest
 
 from devtools.local_aws import LocalAws, load_event, zip_files
+from tests.hostile import job_reading
 from tests.integration.conftest import Invoke, LambdaContext
 from tests.samples import REGISTRY, image_detail, input_location, with_user_parameters
 
@@ -92,7 +93,14 @@ def test_a_rerun_of_a_reported_job_is_left_alone(aws: LocalAws, invoke: Invoke) 
     assert second.reports == []
     assert second.returned["report"] == "already_closed"
     assert aws.output_object(event)["Body"].read() == first_output
-    assert any("duplicate delivery" in record.get("message", "") for record in second.log_records)
+    assert any(
+        record.get("message", "").startswith("Job was already reported or is gone (a duplicate delivery)")
+        for record in second.log_records
+    )
+    duplicate = next(record for record in second.log_records if "DuplicateDeliveries" in record)
+    assert duplicate["DuplicateDeliveries"] == [1.0]
+    assert {"Name": "DuplicateDeliveries", "Unit": "Count"} in duplicate["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    assert not any("JobsSucceeded" in record for record in second.log_records)
 
 
 def test_outputs_split_containers_across_output_artifacts(aws: LocalAws, invoke: Invoke) -> None:
@@ -208,8 +216,83 @@ def test_logs_and_metrics_carry_the_job_the_artifacts_and_the_outcome(aws: Local
     assert written["output_artifacts"] == ["ImageDefinitions"]
     assert written["images"]["web"] == f"{REGISTRY}/shop/web:v1.4.2"
     assert written["outcome"] == "succeeded"
+    assert written["outputs"] == {"ImageDefinitions": ["web", "api"]}
     metrics = [record for record in records if "_aws" in record]
     assert any(record.get("JobsSucceeded") == [1.0] for record in metrics)
     assert any(
         record.get("JobsFailed") == [1.0] and record.get("FailureType") == "ConfigurationError" for record in metrics
     )
+    failed = next(record for record in records if record.get("message") == "Job failed")
+    assert (failed["level"], failed["outcome"], failed["failure_type"]) == ("WARNING", "failed", "ConfigurationError")
+    assert failed["reason"].startswith("UserParameters has unknown key(s)")
+    # And failures are counted in all, too, besides by type; every metric is a count
+    assert any(record.get("JobsFailed") == [1.0] and "FailureType" not in record for record in metrics)
+    units = {
+        (metric["Name"], metric["Unit"])
+        for record in metrics
+        for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    assert {("JobsSucceeded", "Count"), ("JobsFailed", "Count")} <= units
+    assert all(unit == "Count" for _, unit in units)
+    assert not any("DuplicateDeliveries" in record or "ReportsNotDelivered" in record for record in metrics)
+
+
+def test_output_variables_past_codepipelines_limit_are_left_out_with_a_warning(aws: LocalAws, invoke: Invoke) -> None:
+    # Given a merged imagedefinitions.json of 200 containers with long names and tags: a file of about 87 KB,
+    # whose output variables would come to about 158,000 bytes
+    event = job_reading(aws, b"", {})
+    entries = [{"name": f"c{i:03}" + "x" * 251, "imageUri": "ghcr.io/acme/app:" + "t" * 128} for i in range(200)]
+    aws.put(*input_location(event), zip_files({"imagedefinitions.json": entries}))
+
+    # When the job runs
+    result = invoke(event)
+
+    # Then the deploy still gets its file, the report carries no variables, and the log says why
+    assert result.report.succeeded
+    assert "outputVariables" not in result.report.request
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == entries
+    assert any(
+        record.get("level") == "WARNING"
+        and record["message"].startswith("Output variables left out")
+        and "CodePipeline's 122,880-byte limit" in record["message"]
+        for record in result.log_records
+    )
+
+
+def test_a_job_with_few_variables_reports_them_without_a_warning(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    result = invoke(event)
+    assert result.report.request["outputVariables"]["dk-image-repo_tag"] == "latest"
+    assert not any(record.get("level") == "WARNING" for record in result.log_records)
+
+
+def test_input_artifacts_that_containers_leaves_out_are_not_read_and_are_logged(aws: LocalAws, invoke: Invoke) -> None:
+    # Given two sources, of which containers names only one
+    event = with_user_parameters(load_event("two-ecr-sources.json"), {"containers": {"WebImage": "web"}})
+    aws.seed(event)
+
+    # When the job runs
+    result = invoke(event)
+
+    # Then only that one is written, and the log names the one left out, with the job's artifacts
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v1.4.2"}
+    ]
+    ignored = next(record for record in result.log_records if "ignored_artifacts" in record)
+    assert ignored["ignored_artifacts"] == ["ApiImage"]
+    assert ignored["message"].startswith("Input artifacts not named in containers")
+    assert ignored["input_artifacts"] == ["WebImage", "ApiImage"]
+    assert not any("left_out_containers" in record for record in result.log_records)
+
+
+def test_a_rerun_of_a_failed_job_counts_a_duplicate_not_a_second_failure(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("bad-user-parameters.json")
+    aws.seed(event)
+    assert invoke(event).failure["type"] == "ConfigurationError"
+
+    second = invoke(event)
+
+    assert second.reports == []
+    assert any(record.get("DuplicateDeliveries") == [1.0] for record in second.log_records)
+    assert not any("JobsFailed" in record for record in second.log_records)

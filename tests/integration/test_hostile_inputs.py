@@ -281,6 +281,8 @@ def test_containers_pick_entries_of_a_merged_file_and_nothing_else_is_written(aw
     assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [merged[0]]
     left_out = [record for record in result.log_records if record.get("left_out_containers")]
     assert left_out[0]["left_out_containers"] == ["logrouter"]
+    assert left_out[0]["artifact"] == "SourceArtifact"
+    assert left_out[0]["message"].startswith("Entries of a merged imagedefinitions.json not named in containers")
 
 
 def test_a_container_picked_from_a_merged_file_must_be_in_it(aws: LocalAws, invoke: Invoke) -> None:

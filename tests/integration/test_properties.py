@@ -11,6 +11,8 @@ duplicate keys, other encodings):
 from __future__ import annotations
 
 import json
+import os
+import re
 import uuid
 import zipfile
 from typing import Any
@@ -37,20 +39,34 @@ path_component = st.from_regex(r"[a-z0-9]{1,8}(?:[._-][a-z0-9]{1,4})?", fullmatc
 repository = st.lists(path_component, min_size=1, max_size=3).map("/".join)
 digest = st.text(HEX, min_size=64, max_size=64).map(lambda hexes: f"sha256:{hexes}")
 tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+# `make mutation` runs these once per mutant, and asks for fewer examples (IMAGEDEFS_TEST_EXAMPLES).
+EXAMPLES_OVERRIDE = os.environ.get("IMAGEDEFS_TEST_EXAMPLES")
+
+
+def examples(default: int) -> int:
+    return int(EXAMPLES_OVERRIDE) if EXAMPLES_OVERRIDE else default
+
+
 junk = st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3))
 
 
 @st.composite
-def image_details(draw: st.DrawFn) -> Any:
-    """Mostly well-formed imageDetail.json documents, with fields dropped, broken or replaced by junk."""
+def ecr_image_details(draw: st.DrawFn) -> dict[str, Any]:
+    """Well-formed imageDetail.json documents, as an ECR source action writes them."""
     repo, image_digest = draw(repository), draw(digest)
-    document: dict[str, Any] = {
+    return {
         "ImageDigest": image_digest,
         "RepositoryName": repo,
         "ImageURI": f"{draw(st.sampled_from([REGISTRY, 'ghcr.io', 'localhost:5000']))}/{repo}@{image_digest}",
         "ImageTags": draw(st.lists(tag, max_size=4)),
         "ImagePushedAt": "Mon Jan 21 20:04:00 UTC 2019",
     }
+
+
+@st.composite
+def image_details(draw: st.DrawFn) -> Any:
+    """Mostly well-formed imageDetail.json documents, with fields dropped, broken or replaced by junk."""
+    document = draw(ecr_image_details())
     if draw(st.integers(0, 3)) == 3:
         for field in draw(st.lists(st.sampled_from(sorted(document)), min_size=1, max_size=2, unique=True)):
             if draw(st.booleans()):
@@ -60,8 +76,8 @@ def image_details(draw: st.DrawFn) -> Any:
     return draw(junk) if draw(st.integers(0, 9)) == 9 else document
 
 
-def user_parameters(artifacts: list[str]) -> st.SearchStrategy[str | None]:
-    valid = st.fixed_dictionaries(
+def valid_user_parameters(artifacts: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
         {},
         optional={
             "containers": st.lists(st.sampled_from(["web", "api", "worker"]), min_size=2, max_size=2, unique=True).map(
@@ -72,6 +88,10 @@ def user_parameters(artifacts: list[str]) -> st.SearchStrategy[str | None]:
             "file": st.sampled_from(["imagedefinitions.json", "out.json"]),
         },
     )
+
+
+def user_parameters(artifacts: list[str]) -> st.SearchStrategy[str | None]:
+    valid = valid_user_parameters(artifacts)
     containers = st.dictionaries(
         st.sampled_from([*artifacts, "Unknown"]), st.one_of(tag, st.text(max_size=10)), min_size=1, max_size=3
     )
@@ -120,7 +140,7 @@ def artifact_bodies(detail: Any) -> st.SearchStrategy[bytes]:
     )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_job_ends_in_exactly_one_valid_report(aws: LocalAws, invoke: Invoke, data: st.DataObject) -> None:
     job_event = load_event("two-ecr-sources.json")
@@ -147,6 +167,65 @@ def test_any_job_ends_in_exactly_one_valid_report(aws: LocalAws, invoke: Invoke,
     event("succeeded" if result.report.succeeded else result.failure["type"])
     if result.report.succeeded:
         _assert_valid_outputs(aws, job_event)
+
+
+def buildspec_outcome(details: dict[str, dict[str, Any]], parameters: dict[str, Any]) -> tuple[str, Any]:
+    """What the job must end in, computed apart from the function: the classic buildspec's recipe
+    (repository = ImageURI up to "@", tag = ImageTags[0]) with the documented options on top.
+
+    ("succeeded", (file name, entries)), or ("failed", failure type).
+    """
+    entries = []
+    for artifact, detail in details.items():
+        tags = detail["ImageTags"]
+        if "tag" in parameters:
+            tags = [tag for tag in tags if re.fullmatch(parameters["tag"], tag)]
+            if not tags:
+                return "failed", "JobFailed"
+        repository = detail["ImageURI"].split("@")[0]
+        by_digest = parameters.get("pin") == "digest" or not tags
+        image = detail["ImageURI"] if by_digest else f"{repository}:{tags[0]}"
+        name = parameters["containers"][artifact] if "containers" in parameters else repository.split("/")[-1]
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", name):
+            return "failed", "ConfigurationError"
+        entries.append({"name": name, "imageUri": image})
+    if len({entry["name"] for entry in entries}) < len(entries):
+        return "failed", "ConfigurationError"
+    return "succeeded", (parameters.get("file", "imagedefinitions.json"), entries)
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_plain_ecr_sources_give_what_the_buildspec_recipe_gives(
+    aws: LocalAws, invoke: Invoke, data: st.DataObject
+) -> None:
+    # Given two ECR source artifacts as the ECR source action zips them, and valid UserParameters (or none)
+    job_event = load_event("two-ecr-sources.json")
+    job = job_event["CodePipeline.job"]
+    job["id"] = str(uuid.uuid4())
+    parameters = data.draw(st.one_of(st.just({}), valid_user_parameters(["WebImage", "ApiImage"])))
+    job["data"]["actionConfiguration"]["configuration"]["UserParameters"] = json.dumps(parameters)
+    aws.seed(job_event, artifacts={})
+    details = {}
+    for artifact in job["data"]["inputArtifacts"]:
+        location = artifact["location"]["s3Location"]
+        location["objectKey"] = f"plain/{uuid.uuid4()}"
+        detail = details[artifact["name"]] = data.draw(ecr_image_details())
+        aws.put(location["bucketName"], location["objectKey"], zip_files({"imageDetail.json": detail}))
+    job["data"]["outputArtifacts"][0]["location"]["s3Location"]["objectKey"] = f"plain/{uuid.uuid4()}"
+
+    # When the function runs the job
+    result = invoke(job_event)
+
+    # Then it ends as the recipe says: the same file, or a failure of the same type
+    outcome, expected = buildspec_outcome(details, parameters)
+    event(outcome if outcome == "succeeded" else expected)
+    if outcome == "failed":
+        assert result.failure["type"] == expected
+        return
+    assert result.report.succeeded, result.report.request
+    file_name, entries = expected
+    assert {name: json.loads(content) for name, content in aws.output_files(job_event).items()} == {file_name: entries}
 
 
 def hostile_json(detail: Any) -> st.SearchStrategy[bytes]:
@@ -185,7 +264,7 @@ def hostile_zips(draw: st.DrawFn, content: bytes) -> bytes:
     return body
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_hostile_artifact_ends_in_exactly_one_report_naming_it(
     aws: LocalAws, invoke: Invoke, data: st.DataObject

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,15 @@ from tests.samples import with_user_parameters
 
 SECRET_ACCESS_KEY = "sEcReT/Key+ThatMustNeverBeLogged0123456789"
 SESSION_TOKEN = "SeSsIoNtOkEn//ThatMustNeverBeLogged+FwoGZXIvYXdzEBaaDEXAMPLE=="
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New secret values for each test: the redactor keeps a job's secrets hidden for 15 minutes, so values an
+    earlier test (or test session, in the same process) hid would stay hidden whatever the code under test does."""
+    suffix = uuid.uuid4().hex
+    monkeypatch.setitem(globals(), "SECRET_ACCESS_KEY", f"sEcReT/Key+ThatMustNeverBeLogged{suffix}")
+    monkeypatch.setitem(globals(), "SESSION_TOKEN", f"SeSsIoNtOkEn//ThatMustNeverBeLogged+{suffix}==")
 
 
 def with_secrets(event: dict[str, Any]) -> dict[str, Any]:
@@ -68,14 +78,14 @@ def test_credentials_are_never_printed(
 
     # Then botocore's request dumps are there, with the secrets redacted, and the secrets nowhere
     assert "X-Amz-Security-Token" in printed
-    assert REDACTED in printed
+    assert f"a library that put {REDACTED} and {REDACTED} into its exception" in printed
     assert SECRET_ACCESS_KEY not in printed
     assert SESSION_TOKEN not in printed
     assert "artifactCredentials" not in printed
 
 
 def _raise_with_secret(*args: object, **kwargs: object) -> None:
-    raise RuntimeError(f"a library that put {SESSION_TOKEN} into its exception")
+    raise RuntimeError(f"a library that put {SESSION_TOKEN} and {SECRET_ACCESS_KEY} into its exception")
 
 
 def test_the_functions_own_credentials_are_never_printed(
@@ -83,12 +93,24 @@ def test_the_functions_own_credentials_are_never_printed(
 ) -> None:
     # Given the function's role credentials in its environment, as Lambda sets them, and everything at DEBUG
     monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN.swapcase())
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.swapcase())
     event = load_event("single-ecr-source.json")
     aws.seed(event)
+    failing = load_event("single-ecr-source.json")
+    failing["CodePipeline.job"]["id"] = "4f8e0a7c-9b6d-4c2e-8f5a-1b0c9d8e7f65"
     with everything_at_debug():
         log = invoke(event).log
+        # And a library error that quotes them
+        monkeypatch.setattr("imagedefs.action.build_plan", _raise_with_role_secrets)
+        log += invoke(failing).log
     printed = log + "".join(capfd.readouterr())
 
-    # Then botocore's dump of the report request is there, without the role's token
+    # Then botocore's dump of the report request is there, and the error's trace, without the role's secrets
     assert "PutJobSuccessResult" in printed
+    assert "a library that put" in printed
     assert SESSION_TOKEN.swapcase() not in printed
+    assert SECRET_ACCESS_KEY.swapcase() not in printed
+
+
+def _raise_with_role_secrets(*args: object, **kwargs: object) -> None:
+    raise RuntimeError(f"a library that put {SESSION_TOKEN.swapcase()} and {SECRET_ACCESS_KEY.swapcase()} in it")

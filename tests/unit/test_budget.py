@@ -82,5 +82,62 @@ def test_a_spent_budget_refuses_new_calls() -> None:
     budget = TimeBudget.from_remaining_millis(10_000, clock)
     budget.check("reading")
     clock.now += 7.0
-    with pytest.raises(ServiceUnavailableError, match="ran out of time before reading"):
+    with pytest.raises(ServiceUnavailableError, match="ran out of time before reading") as raised:
         budget.check("reading")
+    # And the message gives the budget and the reserve, and what to do
+    assert "(budget 7.0 s; 3.0 s more are kept to report)" in str(raised.value)
+    assert "retry the action, or raise the function's Timeout" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("left", "attempts", "connect_timeout", "read_timeout"),
+    [
+        (60.0, 3, 2.0, 10.0),  # plenty: capped at 2 s to connect and 10 s to answer
+        (6.0, 3, 2 / 3, 4 / 3),  # 6 s: three attempts of 2 s
+        (5.9, 2, 5.9 / 6, 5.9 / 3),  # just under: two
+        (2.0, 2, 1 / 3, 2 / 3),
+        (1.9, 1, 1.9 / 3, 1.9 * 2 / 3),
+        (0.3, 1, 0.2, 0.2),  # never under 0.2 s, a socket's least useful timeout
+        (-5.0, 1, 0.2, 0.2),  # spent: the client refuses to send anyway
+    ],
+)
+def test_timeouts_and_attempts_follow_the_time_left(
+    left: float, attempts: int, connect_timeout: float, read_timeout: float
+) -> None:
+    limits = TimeBudget(seconds=left, reserve=1.0, started=100.0, clock=FakeClock()).limits()
+    assert limits.total_max_attempts == attempts
+    assert limits.connect_timeout == pytest.approx(connect_timeout)
+    assert limits.read_timeout == pytest.approx(read_timeout)
+
+
+def test_the_reserve_is_30_percent_of_the_time_left_and_at_most_10_seconds() -> None:
+    assert TimeBudget.from_remaining_millis(10_000, FakeClock()).reserve == pytest.approx(3.0)
+    assert TimeBudget.from_remaining_millis(900_000, FakeClock()).reserve == 10.0
+    spent = TimeBudget.from_remaining_millis(-5, FakeClock())
+    assert (spent.seconds, spent.reserve) == (0.0, 0.0)
+
+
+def test_a_call_within_the_deadline_gives_its_result_and_its_error() -> None:
+    assert call_with_deadline(lambda: 42, 1.0) == 42
+    with pytest.raises(KeyError, match="from the call"):
+        call_with_deadline(_raise_key_error, 1.0)
+    with pytest.raises(DeadlineReachedError, match=r"no answer within 0\.1 s"):
+        call_with_deadline(lambda: time.sleep(1), 0.1)
+
+
+def test_an_abandoned_call_runs_on_in_a_named_daemon_thread_that_cannot_keep_the_process_alive() -> None:
+    release = threading.Event()
+    with pytest.raises(DeadlineReachedError):
+        call_with_deadline(lambda: release.wait(5), 0.05)
+    abandoned = [thread for thread in threading.enumerate() if thread.name == "deadline-call" and thread.is_alive()]
+    assert abandoned
+    assert all(thread.daemon for thread in abandoned)
+    release.set()
+
+
+def test_a_spent_budget_runs_no_call_and_says_what_was_not_started() -> None:
+    spent = TimeBudget(seconds=0.0, reserve=1.0, started=0.0, clock=lambda: 0.0)
+    calls: list[int] = []
+    with pytest.raises(ServiceUnavailableError, match="ran out of time before reading the zip"):
+        spent.run("reading the zip", lambda: calls.append(1))
+    assert calls == []

@@ -273,3 +273,14 @@ def test_what_the_command_line_writes_it_reads_back(workdir: Path) -> None:
     assert json.loads((workdir / "again.json").read_text()) == [
         {"name": "web", "imageUri": f"{REGISTRY}/shop/web:latest"}
     ]
+
+
+def test_a_bare_file_is_the_artifact_named_after_its_folder(workdir: Path) -> None:
+    # Given the imageDetail.json inside the WebImage folder, named by its path alone
+    # When --container names the artifact "WebImage", and the output goes to folders that do not exist yet
+    exit_code = main(["WebImage/imageDetail.json", "--container", "WebImage=frontend", "--output", "a/b/c/"])
+    # Then the file was read as artifact "WebImage", and written in the nested folders
+    assert exit_code == 0
+    assert json.loads((workdir / "a/b/c/imagedefinitions.json").read_text()) == [
+        {"name": "frontend", "imageUri": f"{REGISTRY}/shop/web:latest"}
+    ]

@@ -83,7 +83,7 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"containers": {"A": "web app"}}', 'gives artifact "A" "web app", which is not a valid ECS container name'),
         ('{"containers": {"A": []}}', 'gives artifact "A" [], which is not a valid ECS container name nor a non-empty'),
         ('{"containers": {"A": ["web", 5]}}', 'gives artifact "A" ["web", 5], which is not a valid ECS container'),
-        ('{"containers": {"A": "web", "B": "web"}}', 'names container "web" for both "A" and "B"'),
+        ('{"containers": {"A": "web", "B": "web"}}', 'for both "A" and "B": each container must come from one'),
         ('{"containers": {"A": ["web", "web"]}}', 'names container "web" for both "A" and "A" (twice)'),
         ('{"pin": "tag", "pin": "digest"}', 'ambiguous: key "pin" appears more than once'),
         ('{"containers": {"A": "web", "A": "api"}}', 'ambiguous: key "A" appears more than once'),
@@ -93,6 +93,13 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"outputs": {"Out": "web"}}', 'gives output artifact "Out" "web": it must be a non-empty list'),
         ('{"outputs": {"Out": ["web", "web"]}}', 'lists a container twice for output artifact "Out"'),
         ('{"file": "../imagedefinitions.json"}', '"file" is "../imagedefinitions.json": it must be a plain file name'),
+        ('{"containers": {}}', '"containers" must be a non-empty object'),
+        ('{"outputs": {}}', '"outputs" must be a non-empty object'),
+        ('{"outputs": {"Out": []}}', 'gives output artifact "Out" []: it must be a non-empty list'),
+        ('{"outputs": {"Out": ["web app"]}}', 'gives output artifact "Out" ["web app"]'),
+        ('{"outputs": {"Out": [7]}}', 'gives output artifact "Out" [7]'),
+        ('{"outputs": ["web"]}', '"outputs" must be a non-empty object mapping output artifact names'),
+        ('{"outputs": ["web"]}', '"ApiDefinitions": ["api"]}}, not a list.'),
         ("{" + " " * 1000 + "}", "CodePipeline allows at most 1000"),
         ('{"format": "codedeploy", "service": "web"}', '"service" is "web": it must be <cluster>/<service> or the'),
         ('{"format": "codedeploy", "service": "arn:aws:ecs:us-west-2:123456789012:service/web"}', "must be <cluster>/"),
@@ -134,3 +141,107 @@ def test_bad_function_settings_name_the_stack_parameter(environ: dict[str, str],
 def test_allow_list_entries_are_trimmed() -> None:
     settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": " ghcr.io , 123456789012:eu-west-1 ,"})
     assert [rule.text for rule in settings.allowed_registries] == ["ghcr.io", "123456789012:eu-west-1"]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("[]", "a list"), ('"web"', "a string"), ("true", "a boolean"), ("5", "a number"), ("1.5", "a number")],
+)
+def test_a_containers_value_of_the_wrong_kind_is_named(value: str, kind: str) -> None:
+    # Given "containers" that is no object; When it is parsed; Then the message says what was found instead
+    with pytest.raises(ConfigurationError, match=f'"containers" must be a non-empty object.*, not {kind}\\.$'):
+        parse_user_parameters(f'{{"containers": {value}}}', Settings())
+
+
+@pytest.mark.parametrize("file_name", ["", ".", "..", "a/b.json", "a\\b.json", "x\0.json", "f" * 256, 5, []])
+def test_a_file_name_that_is_no_plain_file_name_is_refused(file_name: object) -> None:
+    # Given "file" values that would not be one file at the top of the zip (or are no string)
+    raw = json.dumps({"file": file_name})
+    # When UserParameters are parsed; Then the key is named and the default is offered as the example
+    with pytest.raises(ConfigurationError, match=r'UserParameters "file" is .*"imagedefinitions.json"\.$'):
+        parse_user_parameters(raw, Settings())
+
+
+@pytest.mark.parametrize("file_name", ["f" * 255, "a", ".env", "...", "web definitions.json", "Xylophone.json"])
+def test_any_plain_file_name_up_to_255_characters_is_taken(file_name: str) -> None:
+    assert parse_user_parameters(json.dumps({"file": file_name}), Settings()).file_name == file_name
+
+
+def test_empty_user_parameters_mean_no_parameters() -> None:
+    # Given a configuration field left empty or blank, as the console saves it
+    for raw in ("", "  \n"):
+        # Then it is the defaults, not "invalid JSON"
+        assert parse_user_parameters(raw, Settings()) == parse_user_parameters(None, Settings())
+
+
+def test_user_parameters_of_exactly_1000_characters_are_read() -> None:
+    raw = '{"pin": "digest"' + " " * (1000 - 17) + "}"
+    assert len(raw) == 1000
+    assert parse_user_parameters(raw, Settings()).pin == "digest"
+
+
+@pytest.mark.parametrize(("raw", "kind"), [("null", "null"), ("[]", "a list"), ('"x"', "a string")])
+def test_user_parameters_that_are_no_object_say_what_they_are(raw: str, kind: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"must be a JSON object .*, not {kind}\\.$"):
+        parse_user_parameters(raw, Settings())
+
+
+def test_a_tag_that_is_an_object_says_so() -> None:
+    with pytest.raises(ConfigurationError, match=r'^UserParameters "tag" must be a string .*, not an object\.$'):
+        parse_user_parameters('{"tag": {}}', Settings())
+
+
+def test_a_bad_stack_parameter_starts_the_message_with_its_name() -> None:
+    with pytest.raises(ConfigurationError, match=r"^The DefaultPin parameter of the function's stack"):
+        Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "sha"})
+
+
+def test_stack_defaults_are_trimmed_and_empty_means_the_documented_default() -> None:
+    assert Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": " digest "}).default_pin == "digest"
+    settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_PIN": "", "IMAGEDEFS_DEFAULT_TAG_PATTERN": ""})
+    assert (settings.default_pin, settings.default_tag_pattern, settings.allowed_registries) == ("tag", None, ())
+
+
+def test_an_empty_tag_in_user_parameters_keeps_the_stacks_default_pattern() -> None:
+    settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_TAG_PATTERN": "v.*"})
+    pattern = parse_user_parameters('{"tag": ""}', settings).tag_pattern
+    assert pattern is not None
+    assert (pattern.text, pattern.source) == ("v.*", settings.wording.settings["IMAGEDEFS_DEFAULT_TAG_PATTERN"])
+
+
+@pytest.mark.parametrize(
+    ("rule", "registry", "allowed"),
+    [
+        ("123456789012", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", True),
+        ("123456789012", "210987654321.dkr.ecr.eu-west-1.amazonaws.com", False),
+        ("123456789012", "123456789012.example.com", False),
+        ("123456789012:eu-west-1", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", True),
+        ("123456789012:eu-west-1", "123456789012.dkr.ecr.us-east-1.amazonaws.com", False),
+        ("123456789012:cn-north-1", "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", True),
+        ("ghcr.io", "GHCR.io", True),
+        ("ghcr.io", "ghcr.io.evil.example", False),
+    ],
+)
+def test_an_allow_list_rule_is_an_account_an_account_and_region_or_a_host(
+    rule: str, registry: str, allowed: bool
+) -> None:
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": f"{rule},quay.io"})
+    assert settings.registry_allowed(registry) is allowed
+    assert settings.registry_allowed("quay.io")
+
+
+def test_messages_about_containers_and_outputs_show_an_example_to_copy() -> None:
+    with pytest.raises(ConfigurationError) as containers:
+        parse_user_parameters('{"containers": {"A": 5}}', Settings())
+    assert 'for example {"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}' in str(containers.value)
+    with pytest.raises(ConfigurationError) as outputs:
+        parse_user_parameters('{"outputs": {"A": 5}}', Settings())
+    assert 'for example {"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}' in str(outputs.value)
+
+
+def test_a_bad_allow_list_entry_says_what_an_entry_may_be() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012:Mars"})
+    message = str(raised.value)
+    assert 'holds "123456789012:Mars", which is neither a registry host (123456789012.dkr.ecr.' in message
+    assert "nor an account (123456789012) or account:region (123456789012:eu-west-1)" in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from imagedefs.observability import REDACTED, SECRETS_KEPT_SECONDS, SecretRedactor
 
@@ -28,5 +29,30 @@ def test_secrets_stay_hidden_for_lambdas_longest_invocation_then_are_forgotten()
 
         # Then only the current job's secret is still hidden
         assert _message_as_logged("old-secret new-secret") == f"old-secret {REDACTED}"
+    finally:
+        logging.setLogRecordFactory(previous_factory)
+
+
+def test_a_secret_in_an_exceptions_trace_is_redacted_and_the_rest_kept() -> None:
+    previous_factory = logging.getLogRecordFactory()
+    redactor = SecretRedactor()
+    try:
+        # Given a hidden secret and an error whose message quotes it
+        redactor.hide("s3cr3t")
+        try:
+            raise RuntimeError("token s3cr3t leaked")
+        except RuntimeError:
+            error = sys.exc_info()
+        # When a record of it is created, with formatting arguments
+        record = logging.getLogRecordFactory()("test", logging.ERROR, __file__, 1, "failed for %s", ("s3cr3t",), error)
+        # Then message and trace keep everything but the secret
+        message = record.getMessage()
+        assert message.startswith(f"failed for {REDACTED}\n")
+        assert f"RuntimeError: token {REDACTED} leaked" in message
+        assert "s3cr3t" not in message
+        assert record.exc_info is None
+        # And a record without the secret is left as it was
+        clean = logging.getLogRecordFactory()("test", logging.INFO, __file__, 1, "all %s", ("fine",), None)
+        assert (clean.msg, clean.args) == ("all %s", ("fine",))
     finally:
         logging.setLogRecordFactory(previous_factory)

@@ -6,7 +6,7 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from devtools.codepipeline_double import validate_request
 from imagedefs.errors import (
@@ -17,7 +17,7 @@ from imagedefs.errors import (
     ServiceUnavailableError,
     failure_type_of,
 )
-from imagedefs.reporting import JobReporter, fit
+from imagedefs.reporting import JobReporter, codepipeline_client, fit
 
 MODEL = botocore.session.get_session().get_service_model("codepipeline")
 JOB_ID = "0b4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b21"
@@ -94,3 +94,69 @@ def test_fit_marks_the_cut() -> None:
 )
 def test_each_error_maps_to_one_failure_type(error: Exception, failure_type: str) -> None:
     assert failure_type_of(error) == failure_type
+
+
+def test_a_success_report_carries_the_summary_the_request_id_and_the_variables() -> None:
+    # Given a reporter
+    client = RecordingClient()
+    reporter = JobReporter(client)  # type: ignore[arg-type]
+    # When a job succeeds with variables, and another with an empty summary and none
+    assert reporter.succeed(JOB_ID, "web → ghcr.io/a/web:1", "req-1", {"web_imageUri": "ghcr.io/a/web:1"}) == "reported"
+    reporter.succeed(JOB_ID, "", "req-2", {})
+    # Then CodePipeline gets them as they are, a default summary for the empty one, and no empty variables
+    (first_operation, first), (_, second) = client.requests
+    assert first_operation == "PutJobSuccessResult"
+    assert first == {
+        "jobId": JOB_ID,
+        "executionDetails": {
+            "summary": "web → ghcr.io/a/web:1",
+            "externalExecutionId": "req-1",
+            "percentComplete": 100,
+        },
+        "outputVariables": {"web_imageUri": "ghcr.io/a/web:1"},
+    }
+    assert second["executionDetails"]["summary"] == "Image definitions written."
+    assert "outputVariables" not in second
+
+
+def test_a_failure_report_carries_its_type_message_and_request_id() -> None:
+    client = RecordingClient()
+    outcome = JobReporter(client).fail(JOB_ID, "ConfigurationError", "Fix it.", "req-1")  # type: ignore[arg-type]
+    assert outcome == "reported"
+    assert client.requests == [
+        (
+            "PutJobFailureResult",
+            {
+                "jobId": JOB_ID,
+                "failureDetails": {"type": "ConfigurationError", "message": "Fix it.", "externalExecutionId": "req-1"},
+            },
+        )
+    ]
+
+
+def test_an_unreachable_codepipeline_means_the_report_was_not_delivered() -> None:
+    class Unreachable(RecordingClient):
+        def _call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+            raise EndpointConnectionError(endpoint_url="https://codepipeline.example")
+
+    with pytest.raises(ReportNotDeliveredError, match="could not be reached: EndpointConnectionError"):
+        JobReporter(Unreachable()).fail(JOB_ID, "JobFailed", "m", "r")  # type: ignore[arg-type]
+    with pytest.raises(ReportNotDeliveredError, match=r"refused the job result: .*ValidationException"):
+        JobReporter(RecordingClient("ValidationException")).fail(JOB_ID, "JobFailed", "m", "r")  # type: ignore[arg-type]
+
+
+def test_the_codepipeline_client_bounds_each_attempt_and_retries_throttling(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the function's CodePipeline client
+    environment = {"AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    config: Any = codepipeline_client().meta.config
+    # Then a hung CodePipeline costs at most 5 attempts of 2 s to connect and 5 s to answer
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 5}
+
+
+def test_fit_keeps_a_text_of_exactly_the_limit_and_escapes_lone_surrogates() -> None:
+    assert fit("a" * 10, 10) == "a" * 10
+    assert fit("a" * 11, 10) == "a" * 8 + " …"
+    assert fit("bad \ud800 text", 100) == "bad \\ud800 text"

@@ -12,7 +12,15 @@ from imagedefs.errors import ArtifactContentError, ConfigurationError
 from imagedefs.image_detail import ImageDefinition, parse_image_detail
 from imagedefs.references import parse_reference
 from imagedefs.tag_pattern import TagPattern
-from imagedefs.transform import MergedDefinitions, build_plan, select_inputs, unpicked_definitions
+from imagedefs.transform import (
+    ContainerImage,
+    MergedDefinitions,
+    OutputFile,
+    Plan,
+    build_plan,
+    select_inputs,
+    unpicked_definitions,
+)
 from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, image_detail
 
 SETTINGS = Settings()
@@ -99,8 +107,17 @@ def test_every_output_artifact_gets_every_container_by_default() -> None:
 @pytest.mark.parametrize(
     ("outputs", "message"),
     [
-        ({"A": ["web"]}, r'does not say which containers go to output artifact\(s\) "B"'),
-        ({"A": ["web"], "B": ["db"]}, r'puts container\(s\) "db" into output artifact "B".*Its containers are "web"'),
+        ({"A": ["web"]}, r'^UserParameters "outputs" does not say which containers go to output artifact\(s\) "B"'),
+        (
+            {"A": ["web"], "B": ["db"]},
+            r'^UserParameters "outputs" puts container\(s\) "db" into output artifact "B".*'
+            r'Its containers are "web"',
+        ),
+        (
+            {"A": ["web"], "B": ["web"], "C": ["web"]},
+            r'^UserParameters "outputs" names "C", which is not an output '
+            r'artifact of this action. Its output artifacts are "A", "B"',
+        ),
     ],
 )
 def test_outputs_must_cover_every_output_with_known_containers(outputs: dict[str, Any], message: str) -> None:
@@ -122,14 +139,32 @@ def test_registry_allow_list_accepts_hosts_accounts_and_account_regions() -> Non
 def test_select_inputs_reads_only_the_mapped_artifacts() -> None:
     config = ActionConfig(containers={"Web": ("web",)})
     assert select_inputs(["Web", "Docs"], config) == (["Web"], ["Docs"])
-    with pytest.raises(ConfigurationError, match="no input artifact"):
+    with pytest.raises(ConfigurationError, match=r"^The action has no input artifact") as raised:
         select_inputs([], ActionConfig())
+    assert "Add the output artifact of each ECR source action as an input artifact of this Invoke" in str(raised.value)
 
 
-def test_an_output_over_100_kb_is_refused() -> None:
-    definitions = tuple(definition(f"c{i}", f"ghcr.io/acme/{'x' * 200}:{i}") for i in range(500))
-    with pytest.raises(ArtifactContentError, match="over the 100 KB that ECS accepts"):
-        build_plan([MergedDefinitions("Big", definitions)], ["Out"], ActionConfig(), SETTINGS)
+def definitions_of_size(size: int) -> MergedDefinitions:
+    """Entries whose imagedefinitions.json (indented JSON and a newline, as written) is exactly `size` bytes."""
+    entries = [(f"c{i:03}", f"ghcr.io/acme/{'x' * 200}:1") for i in range(400)]
+    while len(json.dumps([{"name": n, "imageUri": u} for n, u in entries], indent=2)) + 1 > size:
+        entries.pop()
+    missing = size - len(json.dumps([{"name": n, "imageUri": u} for n, u in entries], indent=2)) - 1
+    name, uri = entries[-1]
+    entries[-1] = (name, uri.replace(":1", "x" * missing + ":1"))
+    return MergedDefinitions("Big", tuple(definition(name, uri) for name, uri in entries))
+
+
+def test_an_output_of_100_kb_is_written_and_one_byte_more_is_refused() -> None:
+    # Given merged entries that make the file exactly 100 KB, and one byte more
+    at_limit = build_plan([definitions_of_size(102_400)], ["Out"], ActionConfig(), SETTINGS)
+    assert len(at_limit.outputs[0].files[0].content) == 102_400
+    # Then the larger one is refused, naming the output artifact, the file, its size and what to do
+    with pytest.raises(ArtifactContentError) as raised:
+        build_plan([definitions_of_size(102_401)], ["Out"], ActionConfig(), SETTINGS)
+    assert 'Output artifact "Out": imagedefinitions.json would be 102401 bytes' in str(raised.value)
+    assert "over the 100 KB that ECS accepts" in str(raised.value)
+    assert 'Split the containers across output artifacts with UserParameters "outputs"' in str(raised.value)
 
 
 def test_one_image_can_serve_several_containers() -> None:
@@ -148,6 +183,29 @@ def test_an_image_chosen_upstream_is_used_as_it_is() -> None:
     plan = build_plan([chosen], ["Out"], config, SETTINGS)
     assert json.loads(plan.outputs[0].files[0].content) == [{"name": "api", "imageUri": f"{REGISTRY}/team/api:v7"}]
     assert plan.summary() == f"api → {REGISTRY}/team/api:v7 (image chosen upstream: used as it is)"
+    assert plan.output_variables() == {"api_imageUri": f"{REGISTRY}/team/api:v7", "api_tag": "v7"}
+
+
+def test_an_image_chosen_upstream_keeps_its_digest_and_is_subject_to_the_allow_list() -> None:
+    # Given an upstream image by tag and digest, in a registry outside the allow-list
+    uri = f"ghcr.io/acme/api:v7@{DIGEST_B}"
+    chosen = parse_image_detail("Built", json.dumps({"ImageURI": uri}).encode())
+    plan = build_plan([chosen], ["Out"], ActionConfig(), SETTINGS)
+    assert plan.output_variables() == {"api_imageUri": uri, "api_tag": "v7", "api_digest": DIGEST_B}
+    # Then the allow-list refuses it, naming the artifact, the container and the registry
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012"})
+    with pytest.raises(
+        ArtifactContentError,
+        match=r'^Artifact "Built": image .* for container "api" comes from '
+        r"registry ghcr.io, which is not allowed",
+    ):
+        build_plan([chosen], ["Out"], ActionConfig(), settings)
+
+
+def test_an_upstream_image_with_an_unusable_repository_name_asks_for_containers() -> None:
+    chosen = parse_image_detail("Built", json.dumps({"ImageURI": "ghcr.io/acme/api.v2:7"}).encode())
+    with pytest.raises(ConfigurationError, match=r'^Artifact "Built": the container name taken from repository'):
+        build_plan([chosen], ["Out"], ActionConfig(), SETTINGS)
 
 
 def test_containers_pick_entries_of_a_merged_file() -> None:
@@ -164,7 +222,87 @@ def test_containers_pick_entries_of_a_merged_file() -> None:
 def test_the_allow_list_applies_to_merged_entries_and_digest_pins() -> None:
     settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012"})
     merged = MergedDefinitions("Built", (definition("sidecar", "ghcr.io/acme/envoy:1.30"),))
-    with pytest.raises(ArtifactContentError, match=r"registry ghcr.io, which is not allowed \(allowed: 123456789012\)"):
+    with pytest.raises(
+        ArtifactContentError, match=r"registry ghcr.io, which is not allowed \(allowed: 123456789012\)"
+    ) as raised:
         build_plan([merged], ["Out"], ActionConfig(), settings)
+    assert str(raised.value).startswith('Artifact "Built": image ghcr.io/acme/envoy:1.30 for container "sidecar"')
+    assert "AllowedRegistries parameter" in str(raised.value)
     config = parse_user_parameters('{"pin": "digest"}', settings)
     assert build_plan([detail("Src", image_detail())], ["Out"], config, settings).images[0].digest == DIGEST_A
+
+
+def test_output_variables_carry_each_containers_image_tag_and_digest() -> None:
+    # Given one ECR image for two containers and one merged entry pinned by digest only
+    merged = MergedDefinitions("Built", (definition("sidecar", f"ghcr.io/acme/envoy@{DIGEST_B}"),))
+    config = parse_user_parameters('{"containers": {"Src": ["web", "worker"], "Built": "sidecar"}}', SETTINGS)
+    # When the plan is made
+    plan = build_plan([detail("Src", image_detail(tags=["v3"])), merged], ["Out"], config, SETTINGS)
+    # Then each container has its URI, and its tag and digest where the image has them
+    assert plan.output_variables() == {
+        "web_imageUri": f"{REGISTRY}/shop/web:v3",
+        "web_tag": "v3",
+        "web_digest": DIGEST_A,
+        "worker_imageUri": f"{REGISTRY}/shop/web:v3",
+        "worker_tag": "v3",
+        "worker_digest": DIGEST_A,
+        "sidecar_imageUri": f"ghcr.io/acme/envoy@{DIGEST_B}",
+        "sidecar_digest": DIGEST_B,
+    }
+
+
+def images_with_uris(*uri_lengths: int) -> tuple[ContainerImage, ...]:
+    """Images named c000, c001, ... without tag or digest: each takes 13 + its URI's length in variables."""
+    return tuple(
+        ContainerImage(f"c{i:03}", "ghcr.io/acme/" + "a" * (length - 13), "Built", "ghcr.io")
+        for i, length in enumerate(uri_lengths)
+    )
+
+
+def test_output_variables_are_left_out_only_past_122880_bytes_together() -> None:
+    # Given 960 containers whose variables ("c000_imageUri" and its URI) take 128 bytes each: exactly the limit
+    at_limit = Plan(images=images_with_uris(*[115] * 960), outputs=())
+    # And the same with one URI a byte longer
+    over = Plan(images=images_with_uris(116, *[115] * 959), outputs=())
+    # Then all variables are reported at the limit, and none past it (the deploy needs only the file)
+    assert len(at_limit.output_variables()) == 960
+    assert sum(len(k) + len(v) for k, v in at_limit.output_variables().items()) == 122_880
+    assert over.output_variables() == {}
+
+
+def test_the_output_files_bytes_are_fixed_indented_json_with_a_final_newline() -> None:
+    # Given one image, written in each format
+    sources = [detail("Src", image_detail(tags=["v3"]))]
+    uri = f"{REGISTRY}/shop/web:v3"
+    # When the plan renders the files
+    definitions = build_plan(sources, ["Out"], ActionConfig(), SETTINGS).outputs[0]
+    blue_green = build_plan(sources, ["Out"], parse_user_parameters('{"format": "imagedetail"}', SETTINGS), SETTINGS)
+    # Then the bytes are exactly these (a rerun of the job writes the same bytes)
+    assert definitions.files == (
+        OutputFile(
+            "imagedefinitions.json", f'[\n  {{\n    "name": "web",\n    "imageUri": "{uri}"\n  }}\n]\n'.encode()
+        ),
+    )
+    assert blue_green.outputs[0].files == (OutputFile("imageDetail.json", f'{{\n  "ImageURI": "{uri}"\n}}\n'.encode()),)
+
+
+def test_an_untagged_image_pinned_by_digest_needs_no_note() -> None:
+    config = parse_user_parameters('{"pin": "digest"}', SETTINGS)
+    plan = build_plan([detail("Src", image_detail(tags=[]))], ["Out"], config, SETTINGS)
+    assert plan.summary() == f"web → {REGISTRY}/shop/web@{DIGEST_A}"
+
+
+def test_an_untagged_image_and_a_tag_pattern_say_there_are_no_tags() -> None:
+    config = ActionConfig(tag_pattern=TagPattern.compile("v.*", 'UserParameters "tag"'))
+    with pytest.raises(ArtifactContentError, match=r'^Artifact "Src": no tag of image .* its tags are none\. Push'):
+        build_plan([detail("Src", image_detail(tags=[]))], ["Out"], config, SETTINGS)
+
+
+def test_two_sources_for_one_container_name_both_artifacts() -> None:
+    # Given two ECR sources whose repositories end in the same name
+    sources = [detail("Shop", image_detail("shop/web")), detail("Blog", image_detail("blog/web", DIGEST_B))]
+    # Then the container, both artifacts and the key that fixes it are named
+    with pytest.raises(ConfigurationError) as raised:
+        build_plan(sources, ["Out"], ActionConfig(), SETTINGS)
+    assert 'Container "web" would get an image from both artifact "Shop" and artifact "Blog"' in str(raised.value)
+    assert 'UserParameters "containers", for example {"containers":' in str(raised.value)

@@ -1,0 +1,135 @@
+"""The job event's shape, checked before use: a malformed field is named, its value never shown."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from devtools.local_aws import load_event
+from imagedefs.errors import InvalidJobError
+from imagedefs.job_event import check_job_event, job_id_of, secrets_of
+
+EVENT = load_event("single-ecr-source.json")
+
+
+def field_at(event: dict[str, Any], path: str) -> tuple[Any, Any]:
+    """The container of the job's field at a dotted path (list indexes as numbers), and its key there."""
+    *parents, last = (int(key) if key.isdigit() else key for key in path.split("."))
+    container: Any = event["CodePipeline.job"]
+    for key in parents:
+        container = container[key]
+    return container, last
+
+
+def event_with(path: str, value: Any) -> dict[str, Any]:
+    event = copy.deepcopy(EVENT)
+    container, key = field_at(event, path)
+    container[key] = value
+    return event
+
+
+def test_a_sample_job_passes_and_gives_its_id_and_secrets() -> None:
+    check_job_event(EVENT)
+    credentials = EVENT["CodePipeline.job"]["data"]["artifactCredentials"]
+    assert job_id_of(EVENT) == EVENT["CodePipeline.job"]["id"]
+    assert secrets_of(EVENT) == (credentials["secretAccessKey"], credentials["sessionToken"])
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (
+            "data.artifactCredentials.sessionToken",
+            ("a", "tuple"),
+            '"data.artifactCredentials.sessionToken" must be a string, not something else',
+        ),
+        (
+            "data.artifactCredentials.secretAccessKey",
+            "",
+            '"data.artifactCredentials.secretAccessKey" must be a string, not an empty string',
+        ),
+        ("data.inputArtifacts.0", "SourceArtifact", '"data.inputArtifacts[0]" must be an object, not a string'),
+        (
+            "data.outputArtifacts.0.location.s3Location",
+            None,
+            '"data.outputArtifacts[0].location.s3Location" must be an object, not null',
+        ),
+    ],
+)
+def test_a_malformed_field_is_named_with_what_it_should_be(path: str, value: Any, named: str) -> None:
+    # Given an event with one field of the wrong kind
+    # When it is checked; Then the field and the kinds are named, the value is not, and the message says who sends jobs
+    with pytest.raises(InvalidJobError) as raised:
+        check_job_event(event_with(path, value))
+    message = str(raised.value)
+    assert named in message
+    assert "tuple" not in message
+    assert message.endswith("a CodePipeline Invoke action sends.")
+
+
+def test_two_input_artifacts_of_one_name_are_malformed() -> None:
+    event = copy.deepcopy(EVENT)
+    inputs = event["CodePipeline.job"]["data"]["inputArtifacts"]
+    inputs.append(copy.deepcopy(inputs[0]))
+    with pytest.raises(InvalidJobError, match='two of inputArtifacts are named "SourceArtifact"'):
+        check_job_event(event)
+
+
+@pytest.mark.parametrize("event", [{}, [], {"CodePipeline.job": {"id": 5}}, {"CodePipeline.job": {"id": "job-1"}}])
+def test_an_event_without_a_codepipeline_job_id_has_no_job_id(event: Any) -> None:
+    assert job_id_of(event) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("data.actionConfiguration", '"data.actionConfiguration" is missing'),
+        ("data.actionConfiguration.configuration", '"data.actionConfiguration.configuration" is missing'),
+        ("data.inputArtifacts.0.name", '"data.inputArtifacts[0].name" is missing'),
+    ],
+)
+def test_a_missing_field_is_named_by_its_whole_path(path: str, named: str) -> None:
+    event = copy.deepcopy(EVENT)
+    container, key = field_at(event, path)
+    del container[key]
+    with pytest.raises(InvalidJobError) as raised:
+        check_job_event(event)
+    assert str(raised.value).startswith(f"The job event from CodePipeline is malformed: {named}.")
+    assert str(raised.value).endswith("a CodePipeline Invoke action sends.")
+
+
+def test_an_encryption_key_must_be_an_object_with_a_kms_key_id() -> None:
+    with pytest.raises(InvalidJobError, match=r'"data\.encryptionKey" must be an object, not a string'):
+        check_job_event(event_with("data.encryptionKey", "alias/key"))
+    with pytest.raises(InvalidJobError) as raised:
+        check_job_event(event_with("data.encryptionKey", {"id": "a key", "type": "KMS"}))
+    assert str(raised.value).startswith('The job event from CodePipeline is malformed: "data.encryptionKey.id" is not')
+    assert str(raised.value).endswith("(1-2048 printable ASCII characters without spaces).")
+
+
+def test_secrets_are_taken_only_when_they_are_strings() -> None:
+    assert secrets_of({}) == ()
+    assert secrets_of(event_with("data.artifactCredentials", {"secretAccessKey": 5, "sessionToken": "t"})) == ("t",)
+    assert secrets_of(event_with("data.artifactCredentials", "not an object")) == ()
+    assert secrets_of(event_with("data", None)) == ()
+
+
+@pytest.mark.parametrize(
+    ("key_id", "accepted"),
+    [("k" * 2048, True), ("alias/pipeline", True), ("k" * 2049, False), ("key id", False), ("", False)],
+)
+def test_a_kms_key_id_is_1_to_2048_printable_characters_without_spaces(key_id: str, accepted: bool) -> None:
+    event = event_with("data.encryptionKey", {"id": key_id, "type": "KMS"})
+    if accepted:
+        check_job_event(event)
+        return
+    with pytest.raises(InvalidJobError, match=r'"data.encryptionKey.id" (is not a KMS key id|must be a string)'):
+        check_job_event(event)
+
+
+def test_user_parameters_may_be_absent_or_empty_but_not_another_kind() -> None:
+    check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", ""))
+    with pytest.raises(InvalidJobError, match=r"UserParameters\" must be a string, not an object"):
+        check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", {"pin": "tag"}))
