@@ -20,6 +20,7 @@ import botocore.session
 import cbor2
 from botocore.model import MapShape, OperationModel, Shape, StructureShape
 
+from devtools import signature_errors
 from devtools.loopback import LoopbackServer
 
 REPORT_OPERATIONS = ("PutJobSuccessResult", "PutJobFailureResult")
@@ -48,6 +49,19 @@ class InjectedFault:
     code: str
     status: int
     remaining: int
+    message: str = "injected by the test"
+    # Quote the canonical request of the request received, as AWS's InvalidSignatureException does.
+    signature_mismatch: bool = False
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """The HTTP request as it arrived, for the faults that quote it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
 
 
 @dataclass
@@ -57,22 +71,40 @@ class CodePipelineDouble:
     reports: list[RecordedReport] = field(default_factory=list)
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
     faults: list[InjectedFault] = field(default_factory=list)
+    refusals: list[dict[str, Any]] = field(default_factory=list)  # the error bodies the faults answered with
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._model = botocore.session.get_session().get_service_model("codepipeline")
 
-    def fail_next(self, operation: str, code: str, status: int = 400, times: int = 1) -> None:
-        """Answer the next `times` calls of `operation` with an error (throttling, 5xx, ...)."""
-        self.faults.append(InjectedFault(operation, code, status, times))
+    def fail_next(
+        self,
+        operation: str,
+        code: str,
+        status: int = 400,
+        times: int = 1,
+        message: str = "injected by the test",
+        signature_mismatch: bool = False,
+    ) -> None:
+        """Answer the next `times` calls of `operation` with an error (throttling, 5xx, ...), with `message`, or
+        with `signature_mismatch` AWS's InvalidSignatureException text that quotes the request received."""
+        self.faults.append(InjectedFault(operation, code, status, times, message, signature_mismatch))
 
-    def handle(self, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, operation: str, request: dict[str, Any], received: ReceivedRequest | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """The HTTP status and body CodePipeline would answer."""
         with self._lock:
             for fault in self.faults:
                 if fault.operation == operation and fault.remaining > 0:
                     fault.remaining -= 1
-                    return fault.status, _error(fault.code, "injected by the test")
+                    message = fault.message
+                    if fault.signature_mismatch and received is not None:
+                        message = signature_errors.json_service_message(
+                            received.method, received.path, received.headers, received.body
+                        )
+                    self.refusals.append(_error(fault.code, message))
+                    return fault.status, self.refusals[-1]
             if operation not in REPORT_OPERATIONS:
                 return 400, _error("UnknownOperationException", f"the double does not implement {operation}")
             problems = validate_request(self._model.operation_model(operation), request)
@@ -161,7 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
             request = json.loads(body or b"{}")
-        status, answer = self.server.double.handle(operation, request)
+        received = ReceivedRequest(self.command, self.path, dict(self.headers.items()), body)
+        status, answer = self.server.double.handle(operation, request, received)
         if cbor_path:
             self._send(status, cbor2.dumps(answer), "application/cbor", {"smithy-protocol": "rpc-v2-cbor"})
         else:

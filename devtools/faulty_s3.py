@@ -1,8 +1,9 @@
 """An S3 (or ECS) endpoint that fails requests the way a test asks: an error code, a stall, a late or trickled answer.
 
 Errors are S3's XML, or with `json_error` the JSON of AWS's JSON protocols (ECS: HTTP 400 with
-`{"__type": "AccessDeniedException"}`). Every request's access key is recorded (`access_keys`), so a test
-can tell which credentials signed it.
+`{"__type": "AccessDeniedException"}`), with the message a test gives, or AWS's signature errors that quote the
+request (`signature_mismatch`); `answers` keeps the error bodies sent. Every request's access key is recorded
+(`access_keys`), so a test can tell which credentials signed it.
 
 With `methods`, only those HTTP methods fail and the others pass through to a real (moto) S3,
 so that a test can let reads succeed and make the write fail. With `methods=frozenset()` nothing
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 
+from devtools import signature_errors
 from devtools.loopback import LoopbackServer
 
 # Every slow answer ends by itself after this long, whatever the client does.
@@ -39,6 +42,11 @@ class Fault:
     trickle_interval: float = 0.3
     stall_mid_body_seconds: float = 0.0
     json_error: bool = False
+    # The error's message (default: "<code> (injected)").
+    message: str | None = None
+    # Answer as AWS does a request whose signature it refuses (devtools.signature_errors): S3's
+    # SignatureDoesNotMatch XML, or with `json_error` an InvalidSignatureException; both quote the request.
+    signature_mismatch: bool = False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -65,15 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault.stall_seconds:
             time.sleep(fault.stall_seconds)
-        if fault.json_error:
-            content_type = "application/x-amz-json-1.1"
-            body = json.dumps({"__type": fault.code, "message": f"{fault.code} (injected)"}).encode()
-        else:
-            content_type = "application/xml"
-            body = (
-                f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{fault.code}</Code>'
-                f"<Message>{fault.code} (injected)</Message><RequestId>FAULT</RequestId></Error>"
-            ).encode()
+        content_type, body = self._error_body(fault)
+        self.server.answers.append(body)
         self.close_connection = True  # the request body, if any, is left unread
         try:
             self.send_response(fault.status)
@@ -83,6 +84,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up on a stalled answer
+
+    def _error_body(self, fault: Fault) -> tuple[str, bytes]:
+        message = fault.message if fault.message is not None else f"{fault.code} (injected)"
+        if fault.signature_mismatch:
+            request = self.command, self.path, dict(self.headers.items())
+            received = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if not fault.json_error:
+                return "application/xml", signature_errors.s3_error_xml(*request, received)
+            message = signature_errors.json_service_message(*request, received)
+        if fault.json_error:
+            return "application/x-amz-json-1.1", json.dumps({"__type": fault.code, "message": message}).encode()
+        return "application/xml", (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{escape(fault.code)}</Code>'
+            f"<Message>{escape(message)}</Message><RequestId>FAULT</RequestId></Error>"
+        ).encode()
 
     def _answer_slowly(self, fault: Fault) -> None:
         size = TRICKLED_BODY_BYTES
@@ -146,6 +162,7 @@ class _FaultServer(ThreadingHTTPServer):
         self.requests = 0
         self.bytes_served = 0
         self.access_keys: list[str] = []
+        self.answers: list[bytes] = []  # the error bodies sent
         self.closing = False
 
 
@@ -159,6 +176,19 @@ class FaultyS3(LoopbackServer):
     def __exit__(self, *exc_info: object) -> None:
         self._fault_server.closing = True
         super().__exit__(*exc_info)
+
+    @property
+    def fault(self) -> Fault:
+        return self._fault_server.fault
+
+    @fault.setter
+    def fault(self, fault: Fault) -> None:
+        """Answer the next requests with this fault instead."""
+        self._fault_server.fault = fault
+
+    @property
+    def answers(self) -> list[bytes]:
+        return self._fault_server.answers
 
     @property
     def requests(self) -> int:

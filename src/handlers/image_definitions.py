@@ -15,7 +15,7 @@ from imagedefs.artifacts import artifact_s3_client
 from imagedefs.budget import TimeBudget
 from imagedefs.ecs import function_ecs_client
 from imagedefs.job_event import JOB_KEY, job_id_of
-from imagedefs.observability import logger, metrics
+from imagedefs.observability import logger, metrics, scrubbed
 from imagedefs.reporting import JobReporter, codepipeline_client
 
 if TYPE_CHECKING:
@@ -47,13 +47,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
         logger.error(message, extra={"event_keys": sorted(map(str, event))[:10] if isinstance(event, dict) else []})
         raise ValueError(message)
     logger.set_correlation_id(job_id)
-    outcome = handle_job(
-        CodePipelineJobEvent(event),
-        context.aws_request_id,
-        context.get_remaining_time_in_millis(),
-        os.environ,
-        _artifact_client,
-        function_ecs_client,
-        _reporter(),
-    )
+    try:
+        outcome = handle_job(
+            CodePipelineJobEvent(event),
+            context.aws_request_id,
+            context.get_remaining_time_in_millis(),
+            os.environ,
+            _artifact_client,
+            function_ecs_client,
+            _reporter(),
+        )
+    except Exception as exc:  # the job could not be reported: Lambda's retry must run it again
+        raise scrubbed(exc) from None  # awslambdaric prints it and posts it as the error body, unredacted
     return {"jobId": job_id, "report": outcome}

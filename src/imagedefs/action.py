@@ -119,7 +119,7 @@ def _report_failure(
 ) -> ReportOutcome:
     failure_type = failure_type_of(error)
     if isinstance(error, ImageDefsError):
-        message = str(error)
+        message = redactor.clean(str(error))  # what CodePipeline shows and the log's "reason": the same, redacted
         logger.warning("Job failed", extra={"outcome": "failed", "failure_type": failure_type, "reason": message})
     else:
         message = (

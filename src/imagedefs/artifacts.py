@@ -23,6 +23,7 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
+from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
 from imagedefs.transform import InputSource, OutputArtifact
 
 if TYPE_CHECKING:
@@ -134,8 +135,9 @@ class _RangedObjectReader(io.RawIOBase):
             return 0, data, len(data)
         parsed = _CONTENT_RANGE.fullmatch(content_range)
         if parsed is None:
+            shown = server_text(content_range, 80)
             raise ServiceUnavailableError(
-                f"S3 answered {byte_range} of {self._location} with Content-Range {content_range[:80]!r}, which is not "
+                f"S3 answered {byte_range} of {self._location} with Content-Range {shown!r}, which is not "
                 "a byte range; retry the action."
             )
         return int(parsed["start"]), data, int(parsed["size"])
@@ -189,20 +191,21 @@ def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
     if isinstance(exc, ClientError):
         code = error_code(exc)
         status = http_status(exc)
+        shown = server_text(code, MAX_ERROR_CODE_CHARS)
         if code in _ACCESS_DENIED_CODES or code.startswith("KMS.") or status == 403:
             return ArtifactAccessDeniedError(
-                f"Access denied {doing}: {code}. The artifact credentials CodePipeline passed to the function "
+                f"Access denied {doing}: {shown}. The artifact credentials CodePipeline passed to the function "
                 "could not do it: check that the pipeline's service role may use the artifact bucket and, for an "
                 "encrypted pipeline, the KMS key (key policy and kms:Decrypt/kms:GenerateDataKey)."
             )
         if code in _MISSING_CODES or status == 404:
             return ArtifactContentError(
-                f"Failed {doing}: the object does not exist ({code}). The artifact may have expired or been deleted; "
+                f"Failed {doing}: the object does not exist ({shown}). The artifact may have expired or been deleted; "
                 "rerun the pipeline from its source."
             )
         if status >= 500 or code in {"SlowDown", "Throttling", "RequestTimeout", "ServiceUnavailable"}:
             return ServiceUnavailableError(
-                f"S3 kept failing {doing} ({code}, HTTP {status}) after retries. Retry the action."
+                f"S3 kept failing {doing} ({shown}, HTTP {status}) after retries. Retry the action."
             )
         return None
     if is_connection_failure(exc):
@@ -211,15 +214,10 @@ def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
         )
     if isinstance(exc, BotoCoreError):  # raised before sending: the request itself is wrong, and stays wrong
         return InvalidJobError(
-            f"Could not send the request {doing}: {_first_line(exc)} ({type(exc).__name__}). The job's artifact "
+            f"Could not send the request {doing}: {server_text(exc, 500)} ({type(exc).__name__}). The job's artifact "
             "location is not one S3 accepts; a retry cannot help: check the pipeline's artifact store."
         )
     return None
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines)[:500]
 
 
 def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:

@@ -14,6 +14,7 @@ from imagedefs.aws_session import budgeted_client, call_classified, error_code, 
 from imagedefs.codedeploy import BlueGreenService, LoadBalancerTarget, check_task_definition, is_port
 from imagedefs.config import ENV_ECS_SERVICES, EcsService, Wording
 from imagedefs.errors import ConfigurationError, ImageDefsError, ServiceUnavailableError, quoted
+from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -27,6 +28,8 @@ _NOT_FOUND_CODES: Final = frozenset({"ClusterNotFoundException", "ServiceNotFoun
 _RETRYABLE_CODES: Final = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "ServerException", "ServiceUnavailable"}
 )
+# How much of ECS's error message a failure message quotes, after redaction.
+MAX_MESSAGE_CHARS: Final = 300
 _Result = TypeVar("_Result")
 _REQUIRED: Final = object()
 
@@ -117,26 +120,27 @@ class EcsServiceReader:
 
         if isinstance(exc, ClientError):
             code, status = error_code(exc), http_status(exc)
+            shown = server_text(code, MAX_ERROR_CODE_CHARS)
             if code in _ACCESS_DENIED_CODES or status == 403:
                 return ConfigurationError(
-                    f"Access denied {doing}: {code}. The function's role may read only the ECS services listed in "
+                    f"Access denied {doing}: {shown}. The function's role may read only the ECS services listed in "
                     f"{self._permission_setting}: add the service's ARN "
                     "(arn:aws:ecs:<region>:<account>:service/<cluster>/<service>) there and deploy the function's "
                     "stack again."
                 )
             if code in _NOT_FOUND_CODES:
                 return ConfigurationError(
-                    f"Failed {doing}: {code}. Check {self._service_option}: <cluster>/<service> or the service's ARN, "
+                    f"Failed {doing}: {shown}. Check {self._service_option}: <cluster>/<service> or the service's ARN, "
                     "in the region of the function."
                 )
             if status >= 500 or status == 429 or code in _RETRYABLE_CODES or code.endswith("Throttling"):
                 return ServiceUnavailableError(
-                    f"ECS kept failing {doing} ({code}, HTTP {status}) after retries. Retry the action."
+                    f"ECS kept failing {doing} ({shown}, HTTP {status}) after retries. Retry the action."
                 )
             # ClientException, InvalidParameterException, ...: ECS refused the request as asked.
-            message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:300]
+            message = server_text(exc.response.get("Error", {}).get("Message", ""), MAX_MESSAGE_CHARS)
             return ConfigurationError(
-                f"ECS refused {doing}: {code or f'HTTP {status}'}" + (f" ({message})" if message else "") + ". "
+                f"ECS refused {doing}: {shown or f'HTTP {status}'}" + (f" ({message})" if message else "") + ". "
                 f"Check {self._service_option}: <cluster>/<service> or the service's ARN, in the region of the "
                 "function."
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from imagedefs.aws_session import create_client, error_code
+from imagedefs.aws_session import create_client, error_code, http_status
 from imagedefs.errors import ReportNotDeliveredError
+from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, redactor, server_text
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
@@ -17,6 +18,8 @@ MAX_EXTERNAL_ID_CHARS: Final = 1500
 # CodePipeline's answer when the job was already reported (a duplicate delivery) or is gone.
 CLOSED_JOB_ERRORS: Final = frozenset({"InvalidJobStateException", "JobNotFoundException"})
 TRUNCATION_MARK: Final = " …"
+# How much of a refusal's message the log quotes (the error that leaves the function quotes none).
+MAX_LOGGED_CHARS: Final = 2000
 
 ReportOutcome = Literal["reported", "already_closed"]
 
@@ -42,7 +45,7 @@ class JobReporter:
         request: dict[str, Any] = {
             "jobId": job_id,
             "executionDetails": {
-                "summary": fit(summary or "Image definitions written.", MAX_SUMMARY_CHARS),
+                "summary": fit(redactor.clean(summary or "Image definitions written."), MAX_SUMMARY_CHARS),
                 "externalExecutionId": fit(external_execution_id, MAX_EXTERNAL_ID_CHARS),
                 "percentComplete": 100,
             },
@@ -56,7 +59,7 @@ class JobReporter:
             "jobId": job_id,
             "failureDetails": {
                 "type": failure_type,
-                "message": fit(message, MAX_MESSAGE_CHARS),
+                "message": fit(redactor.clean(message), MAX_MESSAGE_CHARS),
                 "externalExecutionId": fit(external_execution_id, MAX_EXTERNAL_ID_CHARS),
             },
         }
@@ -64,6 +67,13 @@ class JobReporter:
 
     @staticmethod
     def _deliver(operation: Callable[..., Any], request: Mapping[str, Any]) -> ReportOutcome:
+        """Put the result; ReportNotDeliveredError if CodePipeline refused it or could not be reached.
+
+        That error leaves the function (Lambda's retry must run the job again), so it names the error code and
+        HTTP status only, redacted, and is raised outside the `except` that caught botocore's error: a server's
+        message (a signature error quotes the request, session token included) never rides along, not even as
+        its context. The message goes to the log, redacted like every log field.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -71,10 +81,23 @@ class JobReporter:
         except ClientError as exc:
             if error_code(exc) in CLOSED_JOB_ERRORS:
                 return "already_closed"
-            raise ReportNotDeliveredError(f"CodePipeline refused the job result: {exc}") from exc
+            code, status = server_text(error_code(exc), MAX_ERROR_CODE_CHARS), http_status(exc)
+            logger.error(
+                "CodePipeline refused the job result",
+                extra={"error_code": code, "http_status": status, "server_message": _server_message(exc)},
+            )
+            failure = f"CodePipeline refused the job result: {code or 'no error code'} (HTTP {status})"
         except BotoCoreError as exc:
-            raise ReportNotDeliveredError(f"CodePipeline could not be reached: {type(exc).__name__}") from exc
-        return "reported"
+            logger.error("CodePipeline could not be reached", extra={"error": server_text(exc, MAX_LOGGED_CHARS)})
+            failure = f"CodePipeline could not be reached: {type(exc).__name__}"
+        else:
+            return "reported"
+        raise ReportNotDeliveredError(failure)
+
+
+def _server_message(error: BaseException) -> str:
+    response = getattr(error, "response", {})
+    return server_text(response.get("Error", {}).get("Message", ""), MAX_LOGGED_CHARS)
 
 
 def codepipeline_client() -> CodePipelineClient:

@@ -31,6 +31,7 @@ def aws(_servers: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAw
     double.reports.clear()
     double.rejected.clear()
     double.faults.clear()
+    double.refusals.clear()
     for name, value in _servers.environment.items():
         monkeypatch.setenv(name, value)
     for name in (

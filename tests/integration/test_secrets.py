@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,13 +15,18 @@ import boto3
 import pytest
 
 from devtools.faulty_s3 import Fault, FaultyS3
-from devtools.local_aws import LocalAws, load_event
+from devtools.local_aws import SAMPLE_SERVICE_ARN, LocalAws, load_event
+from devtools.packaged_function import PackagedFunction
+from imagedefs import aws_session
+from imagedefs.errors import ReportNotDeliveredError
 from imagedefs.observability import REDACTED
 from tests.integration.conftest import Invoke
 from tests.samples import with_user_parameters
+from tests.secret_forms import every_form, leaked_forms, secret_access_key, session_token
 
 SECRET_ACCESS_KEY = "sEcReT/Key+ThatMustNeverBeLogged0123456789"
 SESSION_TOKEN = "SeSsIoNtOkEn//ThatMustNeverBeLogged+FwoGZXIvYXdzEBaaDEXAMPLE=="
+ARTIFACT = "SourceArtifact"
 
 
 @pytest.fixture(autouse=True)
@@ -114,3 +122,174 @@ def test_the_functions_own_credentials_are_never_printed(
 
 def _raise_with_role_secrets(*args: object, **kwargs: object) -> None:
     raise RuntimeError(f"a library that put {SESSION_TOKEN.swapcase()} and {SECRET_ACCESS_KEY.swapcase()} in it")
+
+
+@pytest.fixture
+def function_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The function's own session token, as Lambda sets it, fresh for the test (in a fresh botocore session,
+    which reads the credentials anew)."""
+    token = session_token()
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    aws_session._session.cache_clear()
+    yield token
+    aws_session._session.cache_clear()
+
+
+def test_a_report_refused_with_a_signature_error_raises_an_error_without_the_functions_token(
+    aws: LocalAws, invoke: Invoke, function_token: str
+) -> None:
+    # Given CodePipeline refusing the report with InvalidSignatureException, quoting the canonical request
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    aws.double.fail_next("PutJobSuccessResult", "InvalidSignatureException", times=5, signature_mismatch=True)
+
+    # When the job runs, and the handler raises so that Lambda retries it
+    with pytest.raises(ReportNotDeliveredError) as raised:
+        invoke(event)
+
+    # Then CodePipeline's answer quoted the token, and the error that leaves holds neither it nor a chain
+    assert "plain" in leaked_forms(json.dumps(aws.double.refusals), function_token)
+    error = raised.value
+    assert str(error) == "CodePipeline refused the job result: InvalidSignatureException (HTTP 400)"
+    assert (error.__cause__, error.__context__) == (None, None)
+    assert leaked_forms("".join(traceback.format_exception(error)) + repr(error), function_token) == []
+
+
+def test_an_s3_signature_error_quoting_the_artifact_token_in_hex_is_printed_nowhere(
+    aws: LocalAws, invoke: Invoke, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given S3 answering SignatureDoesNotMatch, whose body quotes the request as text and as hex, at DEBUG
+    event = with_secrets(load_event("single-ecr-source.json"))
+    with FaultyS3(Fault(signature_mismatch=True)) as s3, everything_at_debug():
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        result = invoke(event)
+        answers = b"".join(s3.answers).decode()
+
+    # Then the job fails naming the refusal, and no form of the token is in anything printed or reported
+    assert result.failure["type"] == "PermissionError"
+    assert ": SignatureDoesNotMatch. The artifact credentials" in result.failure["message"]
+    assert {"plain", "hex"} <= set(leaked_forms(answers, SESSION_TOKEN))
+    printed = "\n".join([result.log, *capfd.readouterr(), json.dumps(result.report.request)])
+    assert "Response body:" in printed
+    assert leaked_forms(printed, SESSION_TOKEN) == []
+
+
+@pytest.mark.parametrize("form", ["plain", "URL-encoded", "hex", "base64 at alignment 2"])
+def test_an_s3_error_code_that_is_the_artifact_token_is_redacted_in_the_report_and_the_log(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    # Given S3 (or a proxy) answering 403 with the artifact token, in some form, as the error code
+    event = with_secrets(load_event("single-ecr-source.json"))
+    code = every_form(SESSION_TOKEN)[form].removeprefix("<Body>before ").removesuffix(" after</Body>")
+    with FaultyS3(Fault(status=403, code=code)) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        result = invoke(event)
+
+    # Then the report names the refusal with the code redacted, and the log's reason is the same message
+    message = result.failure["message"]
+    assert message.startswith(f'Access denied reading input artifact "{ARTIFACT}" (s3://')
+    assert REDACTED in message
+    assert leaked_forms(message + result.log, SESSION_TOKEN) == []
+    (failed,) = [record for record in result.log_records if record.get("message") == "Job failed"]
+    assert failed["reason"] == message
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(lambda token: Fault(status=400, code="ClientException", message=f"token {token}"), id="plain"),
+        pytest.param(
+            lambda token: Fault(status=400, code="ClientException", message=token.encode().hex(" ")), id="hex"
+        ),
+        pytest.param(
+            lambda token: Fault(status=403, code="InvalidSignatureException", signature_mismatch=True),
+            id="signature error",
+        ),
+    ],
+)
+def test_an_ecs_error_quoting_the_functions_token_is_redacted_in_the_report_and_the_log(
+    aws: LocalAws,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    function_token: str,
+    fault: Callable[[str], Fault],
+) -> None:
+    # Given a blue/green job, and ECS answering with an error whose message quotes the function's token
+    event = load_event("blue-green.json")
+    aws.seed(event)
+    monkeypatch.setenv("IMAGEDEFS_ECS_SERVICES", SAMPLE_SERVICE_ARN)
+    with FaultyS3(dataclasses.replace(fault(function_token), json_error=True)) as ecs:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", ecs.url)
+        result = invoke(event)
+        answers = b"".join(ecs.answers).decode()
+
+    # Then the job fails as ConfigurationError naming ECS's code, and the token is in neither report nor log
+    assert leaked_forms(answers, function_token)
+    assert result.failure["type"] == "ConfigurationError"
+    assert 'describing ECS service "prod/shop": ' in result.failure["message"]
+    assert leaked_forms(result.failure["message"] + result.log, function_token) == []
+
+
+def test_nothing_the_packaged_function_writes_holds_a_secret_in_any_form(aws: LocalAws) -> None:
+    # Given the packaged function under awslambdaric, with Lambda's log controls at DEBUG and JSON, its own
+    # credentials as Lambda sets them, and S3 and ECS endpoints that answer with the faults below
+    function_secrets = {"AWS_SECRET_ACCESS_KEY": secret_access_key(), "AWS_SESSION_TOKEN": session_token()}
+    jobs = [with_secrets(load_event(name)) for name in ["single-ecr-source.json"] * 3 + ["blue-green.json"]]
+    for number, job in enumerate(jobs):
+        job["CodePipeline.job"]["id"] = f"{number:08x}-0000-4000-8000-00000000000{number}"
+        aws.seed(job)
+    signature_job, code_job, report_job, blue_green = jobs
+    secrets = [SECRET_ACCESS_KEY, SESSION_TOKEN, *function_secrets.values()]
+    runtime_bodies = []
+    with (
+        FaultyS3(Fault(signature_mismatch=True), upstream=aws.s3_url) as s3,
+        FaultyS3(Fault(status=400, code="ClientException", json_error=True)) as ecs,
+    ):
+        environment = {
+            **aws.environment,
+            **function_secrets,
+            "AWS_ENDPOINT_URL_S3": s3.url,
+            "AWS_ENDPOINT_URL_ECS": ecs.url,
+            "IMAGEDEFS_ECS_SERVICES": SAMPLE_SERVICE_ARN,
+            "AWS_LAMBDA_LOG_LEVEL": "DEBUG",
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        }
+        with PackagedFunction(environment) as function:
+            # When S3 refuses the signature (its body quotes the artifact token as text and hex)
+            signature_refused = function.invoke(signature_job)
+            # And S3 answers with the artifact token as its error code
+            s3.fault = Fault(status=403, code=SESSION_TOKEN)
+            token_as_code = function.invoke(code_job)
+            # And ECS refuses a request quoting the function's token in its message
+            s3.fault = Fault(methods=frozenset())
+            ecs.fault = Fault(
+                status=400,
+                code="ClientException",
+                json_error=True,
+                message=f"token {function_secrets['AWS_SESSION_TOKEN'].encode().hex(' ')} is not valid",
+            )
+            ecs_refused = function.invoke(blue_green)
+            # And CodePipeline refuses the report with a signature error quoting the function's token
+            aws.double.fail_next("PutJobSuccessResult", "InvalidSignatureException", times=5, signature_mismatch=True)
+            report_refused = function.invoke(report_job)
+            runtime_bodies = [signature_refused.body, token_as_code.body, ecs_refused.body, report_refused.body]
+            written = function.log
+        served = b"".join(s3.answers + ecs.answers).decode() + json.dumps(aws.double.refusals)
+
+    # Then the servers did quote the secrets, botocore's DEBUG lines were written, each job failed as expected
+    assert {"plain", "hex"} <= set(leaked_forms(served, SESSION_TOKEN))
+    assert leaked_forms(served, function_secrets["AWS_SESSION_TOKEN"])
+    assert '"logger": "botocore' in written or '"logger":"botocore' in written
+    assert f"x-amz-security-token:{REDACTED}" in written  # botocore's canonical request, redacted
+    failures = [report.request["failureDetails"] for report in aws.double.reports]
+    assert [failure["type"] for failure in failures] == ["PermissionError", "PermissionError", "ConfigurationError"]
+    assert not report_refused.succeeded
+    assert report_refused.body["errorType"] == "ReportNotDeliveredError"
+    assert report_refused.body["errorMessage"] == (
+        "CodePipeline refused the job result: InvalidSignatureException (HTTP 400)"
+    )
+    # And no form of any secret is in anything the process wrote, the runtime's error body or the reports
+    everything = "\n".join([written, json.dumps(runtime_bodies), json.dumps([r.request for r in aws.double.reports])])
+    assert {secret[:12]: leaked_forms(everything, secret) for secret in secrets} == {
+        secret[:12]: [] for secret in secrets
+    }

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import logging
 import sys
+import traceback
+from urllib.parse import quote
 
-from imagedefs.observability import REDACTED, SECRETS_KEPT_SECONDS, SecretRedactor
+import pytest
+
+from imagedefs.observability import (
+    REDACTED,
+    SECRETS_KEPT_SECONDS,
+    SecretRedactor,
+    logger,
+    redactor,
+    scrubbed,
+    server_text,
+)
+from tests.secret_forms import every_form, leaked_forms, secret_access_key, session_token
+
+SECRETS = (session_token(), secret_access_key())
 
 
 def _message_as_logged(text: str) -> str:
@@ -56,3 +74,127 @@ def test_a_secret_in_an_exceptions_trace_is_redacted_and_the_rest_kept() -> None
         assert (clean.msg, clean.args) == ("all %s", ("fine",))
     finally:
         logging.setLogRecordFactory(previous_factory)
+
+
+@pytest.mark.parametrize(("secret", "form"), [(secret, form) for secret in SECRETS for form in every_form(secret)])
+def test_every_form_a_secret_can_take_in_what_aws_sends_back_is_redacted(secret: str, form: str) -> None:
+    # Given a hidden secret, and a text that holds it in one of its forms (as a server's error body may)
+    redactor.hide(secret)
+    text = every_form(secret)[form]
+    assert leaked_forms(text, secret), "the search must find the form, or it proves nothing"
+
+    # When the text is cleaned
+    cleaned = redactor.clean(text)
+
+    # Then no form of the secret is left, and the text around it is
+    assert leaked_forms(cleaned, secret) == []
+    assert REDACTED in cleaned
+    assert cleaned.startswith("<Body>before ")
+    assert cleaned.endswith(" after</Body>")
+
+
+def test_text_without_a_secret_is_left_as_it_was() -> None:
+    # Given hidden secrets, and texts full of hex and base64 that hold none of them
+    redactor.hide(*SECRETS)
+    texts = [
+        "50 4f 53 54 0a 2f 0a 0a 68 6f 73 74 3a",
+        "sha256:2a1b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809",
+        base64.b64encode(bytes(range(256))).decode(),
+        "https://s3.us-west-2.amazonaws.com/bucket/key%2Fwith%20escapes?X-Amz-Date=20240101T000000Z",
+    ]
+
+    # Then cleaning changes none of them
+    assert [redactor.clean(text) for text in texts] == texts
+
+
+def test_every_field_the_function_logs_is_redacted() -> None:
+    # Given a hidden secret, a key appended to every record, and extra fields that quote it in other forms
+    secret = session_token()
+    redactor.hide(secret)
+    printed = io.StringIO()
+    handler = logging.StreamHandler(printed)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    logger.append_keys(artifact=f"named {secret}")
+    try:
+        # When the function logs
+        logger.warning("Job failed", extra={"reason": quote(secret, safe=""), "details": {"code": secret.encode()}})
+    finally:
+        logger.remove_keys(["artifact"])
+        logger.removeHandler(handler)  # type: ignore[attr-defined]
+
+    # Then the line is there, its fields all redacted
+    (line,) = printed.getvalue().splitlines()
+    record = json.loads(line)
+    assert (record["artifact"], record["reason"]) == (f"named {REDACTED}", REDACTED)
+    assert leaked_forms(line, secret) == []
+
+
+def test_botocore_logs_a_response_body_by_its_size_only() -> None:
+    # Given botocore's parser logging a server's error body at DEBUG, in a form no redactor knows (reversed)
+    secret = session_token()
+    redactor.hide(secret)
+    body = f"<Error><Code>SignatureDoesNotMatch</Code><Tricky>{secret[::-1]}</Tricky></Error>".encode()
+    records: list[logging.LogRecord] = []
+    parser_log = logging.getLogger("botocore.parsers")
+    handler = _Recording(records)
+    parser_log.addHandler(handler)
+    level = parser_log.level
+    parser_log.setLevel(logging.DEBUG)
+    try:
+        # When it logs the body and the headers
+        parser_log.debug("Response body:\n%r", body)
+        parser_log.debug("Response headers: %r", {"x-amz-request-id": "1", "x-amz-id-2": secret[::-1]})
+    finally:
+        parser_log.removeHandler(handler)
+        parser_log.setLevel(level)
+
+    # Then only their sizes are logged
+    assert [record.getMessage() for record in records] == [
+        f"Response body: {len(body)} bytes (not logged: a server's answer can quote the request's credentials)",
+        "Response headers: 2 entries (not logged: a server's answer can quote the request's credentials)",
+    ]
+
+
+class _Recording(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_an_error_leaves_the_function_as_clean_as_a_log_record() -> None:
+    # Given an error whose message, cause and context quote a hidden secret in several forms
+    secret = secret_access_key()
+    redactor.hide(secret)
+    try:
+        try:
+            raise ValueError(f"server said {secret.encode().hex(' ')}")
+        except ValueError as server_error:
+            raise RuntimeError(f"refused: {quote(secret, safe='')}", 400) from server_error
+    except RuntimeError as error:
+        error.add_note(secret)
+        leaving = scrubbed(error)
+
+    # Then what leaves holds the rest of the message, and neither the secret nor its chain
+    assert leaving.args == (f"refused: {REDACTED}", "400")
+    assert leaving.__cause__ is None
+    assert leaving.__context__ is None
+    assert leaked_forms("".join(traceback.format_exception(leaving)) + repr(leaving), secret) == []
+
+
+def test_server_text_is_redacted_before_it_is_cut() -> None:
+    # Given a server's message whose secret starts before the cut and ends after it
+    secret = session_token()
+    redactor.hide(secret)
+    text = "x" * 280 + "\n" + secret
+
+    # When it is quoted
+    shown = server_text(text, 300)
+
+    # Then no part of the secret is shown
+    assert shown.startswith("x" * 280 + " ***")
+    assert secret[:8] not in shown
+    assert len(shown) == 300 or shown.endswith(REDACTED)
