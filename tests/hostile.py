@@ -8,6 +8,8 @@ import uuid
 import warnings
 import zipfile
 import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.local_aws import LocalAws, load_event, zip_files
@@ -28,11 +30,6 @@ def zip_with_method(name: str, content: bytes, method: int) -> bytes:
 def with_declared_size(data: bytes, size: int) -> bytes:
     """The zip with every member's uncompressed size, in local and central headers, set to `size` (a lie)."""
     return _with_header_field(data, "<L", {LOCAL_HEADER: 22, CENTRAL_HEADER: 24}, size)
-
-
-def with_declared_compressed_size(data: bytes, size: int) -> bytes:
-    """The zip with every member's compressed size, in local and central headers, set to `size` (a lie)."""
-    return _with_header_field(data, "<L", {LOCAL_HEADER: 18, CENTRAL_HEADER: 20}, size)
 
 
 def with_method_number(data: bytes, method: int) -> bytes:
@@ -127,3 +124,150 @@ def with_zip64_end_record(data: bytes, entries: int | None = None, signature: by
     )
     locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
     return data[:at] + record + locator + data[at:]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One zip entry as `build_zip` writes it, byte by byte; the directory always holds its true values."""
+
+    name: str
+    content: bytes
+    method: int = zipfile.ZIP_DEFLATED
+    # Flag bit 3: the local header leaves CRC-32 and sizes at 0, a data descriptor after the data holds them.
+    descriptor: bool = False
+    descriptor_signature: bool = True
+    # Sizes in zip64 extra fields (local and central), and 8-byte sizes in the data descriptor.
+    zip64: bool = False
+    # The data as stored, when it is not `content` compressed with `method` (a deflate stream with junk after it).
+    data: bytes | None = None
+    # Local header fields that differ from the directory's: name (bytes), flags, method, crc, compressed, size.
+    local: Mapping[str, Any] = field(default_factory=dict)
+    # Data descriptor fields that differ from the directory's: crc, compressed, size.
+    described: Mapping[str, Any] = field(default_factory=dict)
+    # False: a local entry that the central directory does not list.
+    listed: bool = True
+
+    @property
+    def stored_data(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        if self.method == zipfile.ZIP_STORED:
+            return self.content
+        deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+        return deflater.compress(self.content) + deflater.flush()
+
+    @property
+    def flags(self) -> int:
+        utf8 = 0x800 if not self.name.isascii() else 0  # as writers mark a UTF-8 name
+        return (0x08 if self.descriptor else 0) | utf8
+
+    def true_values(self) -> dict[str, Any]:
+        return {
+            "name": self.name.encode(),
+            "flags": self.flags,
+            "method": self.method,
+            "crc": zlib.crc32(self.content),
+            "compressed": len(self.stored_data),
+            "size": len(self.content),
+        }
+
+    def local_record(self) -> bytes:
+        """Local header, name, extra field, data and data descriptor."""
+        true = self.true_values()
+        values = {**true, **({"crc": 0, "compressed": 0, "size": 0} if self.descriptor else {}), **self.local}
+        extra = b""
+        if self.zip64:
+            extra = struct.pack("<HHQQ", 1, 16, values["size"], values["compressed"])
+            values["size"] = values["compressed"] = 0xFFFF_FFFF
+        header = struct.pack(
+            "<4s5H3L2H",
+            LOCAL_HEADER,
+            45 if self.zip64 else 20,
+            values["flags"],
+            values["method"],
+            0,
+            0x21,
+            values["crc"],
+            values["compressed"],
+            values["size"],
+            len(values["name"]),
+            len(extra),
+        )
+        record: bytes = header + values["name"] + extra + self.stored_data
+        if self.descriptor:
+            described = {**true, **self.described}
+            sizes = struct.pack("<QQ" if self.zip64 else "<LL", described["compressed"], described["size"])
+            signature = b"PK\x07\x08" if self.descriptor_signature else b""
+            record += signature + struct.pack("<L", described["crc"]) + sizes
+        return record
+
+    def local_header_size(self) -> int:
+        """Bytes before the entry's data in its local record."""
+        return 30 + len(self.local.get("name", self.name.encode())) + (20 if self.zip64 else 0)
+
+    def central_record(self, offset: int) -> bytes:
+        true = self.true_values()
+        compressed, size, extra = true["compressed"], true["size"], b""
+        if self.zip64:
+            extra = struct.pack("<HHQQ", 1, 16, size, compressed)
+            compressed = size = 0xFFFF_FFFF
+        header = struct.pack(
+            "<4s6H3L5H2L",
+            CENTRAL_HEADER,
+            0x031E,
+            45 if self.zip64 else 20,
+            true["flags"],
+            true["method"],
+            0,
+            0x21,
+            true["crc"],
+            compressed,
+            size,
+            len(true["name"]),
+            len(extra),
+            0,
+            0,
+            0,
+            0o644 << 16,
+            offset,
+        )
+        name: bytes = true["name"]
+        return header + name + extra
+
+
+def build_zip(
+    parts: Sequence[Entry | bytes],
+    *,
+    directory: Sequence[tuple[Entry, int]] | None = None,
+    offsets_from: int = 0,
+    end_entries: int | None = None,
+    zip64_end: bool = False,
+    comment: bytes = b"",
+    after: bytes = b"",
+) -> bytes:
+    """A zip written byte by byte: `parts` in order (an Entry as its local record, bytes as they are: a stub, a
+    gap, another zip), then the central directory, the end records, the comment and `after`.
+
+    The directory lists `directory` (entry, offset) if given, else each listed Entry of `parts` at its offset
+    less `offsets_from` (the length of a stub that the offsets do not count, as when zips are concatenated).
+    """
+    body = b""
+    listed: list[tuple[Entry, int]] = []
+    for part in parts:
+        if isinstance(part, Entry):
+            if part.listed:
+                listed.append((part, len(body) - offsets_from))
+            body += part.local_record()
+        else:
+            body += part
+    entries = listed if directory is None else directory
+    central = b"".join(entry.central_record(offset) for entry, offset in entries)
+    directory_offset = len(body) - offsets_from
+    count = len(entries) if end_entries is None else end_entries
+    end = b""
+    if zip64_end:
+        zip64_at = len(body) + len(central) - offsets_from
+        end += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(central), directory_offset)
+        end += struct.pack("<4sLQL", b"PK\x06\x07", 0, zip64_at, 1)
+    end += struct.pack("<4s4H2LH", END_RECORD, 0, 0, count, count, len(central), directory_offset, len(comment))
+    return body + central + end + comment + after

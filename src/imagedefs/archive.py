@@ -6,10 +6,16 @@ Pure file handling, shared by the Lambda action (zips read from S3) and the comm
 from __future__ import annotations
 
 import io
+import json
+import re
 import struct
+import unicodedata
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 from typing import IO, Any, Final
 
@@ -36,6 +42,11 @@ MAX_BYTES_READ: Final = 2 * 1024 * 1024
 # What ECR source actions and builds write; bzip2 and LZMA decompress without an output bound in zipfile.
 READABLE_METHODS: Final = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 FILES_LISTED_IN_ERRORS: Final = 20
+# The part of a zip before its directory is read as a streaming reader reads it, through a window of 16 KB:
+# local headers that sit close together cost one read (10,000 empty files take 24), every large entry one more.
+LAYOUT_WINDOW_BYTES: Final = 16 * 1024
+MAX_LAYOUT_READS: Final = 32
+MAX_LAYOUT_BYTES: Final = 512 * 1024
 # A fixed timestamp makes a rerun of the same job write byte-identical zips.
 ZIP_TIMESTAMP: Final = (1980, 1, 1, 0, 0, 0)
 
@@ -46,6 +57,16 @@ _ZIP64_LOCATOR_SIGNATURE: Final = b"PK\x06\x07"
 _ZIP64_END_RECORD: Final = struct.Struct("<4sQ2H2L4Q")
 _ZIP64_END_RECORD_SIGNATURE: Final = b"PK\x06\x06"
 _MAX_COMMENT_BYTES: Final = 0xFFFF
+_LOCAL_HEADER: Final = struct.Struct("<4s5H3L2H")
+_LOCAL_HEADER_SIGNATURE: Final = b"PK\x03\x04"
+_DATA_DESCRIPTOR_SIGNATURE: Final = b"PK\x07\x08"
+_DATA_DESCRIPTOR_FLAG: Final = 0x08
+_UTF8_NAME_FLAG: Final = 0x800
+_ZIP64_EXTRA: Final = 0x0001
+_ZIP64_MARK: Final = 0xFFFF_FFFF
+_DRIVE_PREFIX: Final = re.compile(r"[A-Za-z]:", re.ASCII)
+_INFLATE_STEP_BYTES: Final = 64 * 1024
+_MEMBER_NAMES: Final = (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE)
 _SMALLEST_DIRECTORY_ENTRY_BYTES: Final = 46
 
 
@@ -54,16 +75,18 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
 
     The zip is judged before it is trusted: its end record's entry count and directory size first, then
     every read through a reader that refuses to pass MAX_BYTES_READ, so no header can make it read, hold
-    or inflate more than that.
+    or inflate more than that. It is read only if every zip reader reads the same files out of it: those
+    that read its directory (zipfile, unzip) and those that walk its local headers from byte 0 (Java's
+    ZipInputStream, bsdtar reading a stream).
     """
     bounded = _BoundedReader(file, MAX_BYTES_READ, f'Artifact "{artifact}" {where}')
-    entries, directory_bytes = _directory_extent(bounded, artifact, where)
+    end = _end_record(bounded, artifact, where)
     # zipfile walks all the directory's bytes, whatever count the end record gives: judge both.
-    room_for_entries = directory_bytes // _SMALLEST_DIRECTORY_ENTRY_BYTES
-    if max(entries, room_for_entries) > MAX_ZIP_ENTRIES or directory_bytes > MAX_DIRECTORY_BYTES:
+    room_for_entries = end.directory_bytes // _SMALLEST_DIRECTORY_ENTRY_BYTES
+    if max(end.entries, room_for_entries) > MAX_ZIP_ENTRIES or end.directory_bytes > MAX_DIRECTORY_BYTES:
         raise ArtifactContentError(
-            f'Artifact "{artifact}" {where} has a zip directory of {entries} entries and {directory_bytes} bytes '
-            f"(room for {room_for_entries} entries); at most {MAX_ZIP_ENTRIES} entries and "
+            f'Artifact "{artifact}" {where} has a zip directory of {end.entries} entries and {end.directory_bytes} '
+            f"bytes (room for {room_for_entries} entries); at most {MAX_ZIP_ENTRIES} entries and "
             f"{MAX_DIRECTORY_BYTES // 1024} KB are read. An ECR source artifact holds one small file."
         )
     try:
@@ -79,16 +102,18 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
                 f'Artifact "{artifact}" {where} holds a file name with a NUL character, or two different names for '
                 "one file, which zip readers read differently; the zip is refused."
             )
+        _check_names(infos, artifact, where)
+        member = next((archive.NameToInfo[name] for name in _MEMBER_NAMES if name in archive.NameToInfo), None)
+        data_at = _check_layout(bounded, archive, end, member, artifact, where)
+        if member:
+            data = _read_member(archive, member, artifact)
+            # Its data is checked as that of the others with a data descriptor, after the checks of its method
+            # and sizes; deflate data also without one, which costs nothing more than reading it again.
+            if member.compress_type == zipfile.ZIP_DEFLATED or member.flag_bits & _DATA_DESCRIPTOR_FLAG:
+                bounded.seek(data_at)
+                _check_data_end(member, bounded.read(member.compress_size), partial(_ambiguous, artifact, where))
+            return source_from_file(artifact, member.filename, data)
         names = [info.filename for info in infos]
-        for name in (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE):
-            copies = [info for info in infos if info.filename == name]
-            if len(copies) > 1:
-                raise ArtifactContentError(
-                    f'Artifact "{artifact}" {where} holds {name} {len(copies)} times; it is ambiguous which one is '
-                    "meant. Zip one copy."
-                )
-            if copies:
-                return source_from_file(artifact, name, _read_member(archive, copies[0], artifact))
     shown = ", ".join(names[:FILES_LISTED_IN_ERRORS]) or "no files"
     more = f" and {len(names) - FILES_LISTED_IN_ERRORS} more" if len(names) > FILES_LISTED_IN_ERRORS else ""
     raise ArtifactContentError(
@@ -143,6 +168,218 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, artifact: str)
     return data
 
 
+def _check_names(infos: Sequence[zipfile.ZipInfo], artifact: str, where: str) -> None:
+    """Refuse names that zip readers map to different paths, and names that some reader takes for one path."""
+    for info in infos:
+        problem = _name_problem(info.filename)
+        if problem:
+            raise ArtifactContentError(
+                f'Artifact "{artifact}" {where} holds a file named {json.dumps(info.filename)}, {problem}: zip readers '
+                "map such a name to different files (or refuse it), so the zip is refused. Zip the files with "
+                "relative paths, as ECR source actions and builds do."
+            )
+    copies = Counter(info.filename for info in infos)
+    for name, count in copies.items():
+        if count > 1:
+            raise ArtifactContentError(
+                f'Artifact "{artifact}" {where} holds {name} {count} times; it is ambiguous which one is meant. '
+                "Zip one copy."
+            )
+    seen: dict[str, str] = {}
+    for name in copies:
+        # One path to a reader on a file system that ignores case or normalizes Unicode (macOS, Windows).
+        other = seen.setdefault(unicodedata.normalize("NFC", name.removesuffix("/")).casefold(), name)
+        if other != name:
+            raise ArtifactContentError(
+                f'Artifact "{artifact}" {where} holds both {json.dumps(other)} and {json.dumps(name)}, which readers '
+                "on file systems that ignore case (macOS, Windows) take for one file; it is ambiguous which one is "
+                "meant, so the zip is refused. Zip one of them."
+            )
+
+
+def _name_problem(name: str) -> str | None:
+    """Why readers would map this zip name to different paths, or None for a plain relative path."""
+    if "\\" in name:
+        return "with a backslash, which some readers take for a folder separator"
+    if name.startswith("/"):
+        return "an absolute path, which some readers extract as it is and others relative to the folder"
+    if _DRIVE_PREFIX.match(name):
+        return "starting with a drive letter, which some readers drop"
+    segments = name.removesuffix("/").split("/")
+    if "." in segments or ".." in segments:
+        return 'with a "." or ".." segment, which some readers resolve and others refuse'
+    if "" in segments:
+        return 'with an empty segment ("//"), which some readers collapse'
+    return None
+
+
+def _check_layout(
+    file: _BoundedReader,
+    archive: zipfile.ZipFile,
+    end: _EndRecord,
+    member: zipfile.ZipInfo | None,
+    artifact: str,
+    where: str,
+) -> int:
+    """Refuse a zip that a reader walking its local headers from byte 0 would read differently; the offset of
+    the member's data (0 without a member).
+
+    The entries must tile the object from byte 0 to the directory: each one's local header agrees with its
+    directory entry, and its data (and data descriptor) ends where the next entry starts. A streaming reader
+    finds the end of an entry with a data descriptor by inflating it (or, stored, by looking for the
+    descriptor's signature), so the data of those is checked too. All of it is read through a bounded window.
+    """
+
+    refuse = partial(_ambiguous, artifact, where)
+    if len(archive.infolist()) != end.entries:
+        raise refuse(
+            f"has an end record that counts {end.entries} entries before a directory of {len(archive.infolist())}"
+        )
+    if archive.start_dir != end.directory_offset:
+        raise refuse(
+            f"has its directory at byte {archive.start_dir}, not at byte {end.directory_offset} where its end record "
+            "says: other data was put before the zip (a self-extracting stub, or another zip), which this function "
+            "does not read"
+        )
+    reader = _LayoutReader(file, archive.start_dir, artifact, where)
+    member_data_at = 0
+    position = 0
+    previous: zipfile.ZipInfo | None = None
+    for info in sorted(archive.infolist(), key=lambda info: info.header_offset):
+        name = json.dumps(info.filename)
+        if info.header_offset < position:
+            raise refuse(f"holds {name}, which starts at byte {info.header_offset} inside {_entry(previous)}'s data")
+        if info.header_offset > position:
+            gap = info.header_offset - position
+            if previous is None:
+                raise refuse(
+                    f"has {gap} bytes before its first entry {name}: other data was put before the zip (a "
+                    "self-extracting stub, or another zip), which this function does not read"
+                )
+            raise refuse(f"has {gap} bytes that its directory does not list between {_entry(previous)} and {name}")
+        header = reader.read(info.header_offset, _LOCAL_HEADER.size, name)
+        fields = _LOCAL_HEADER.unpack(header)
+        (signature, _, flags, method, _, _, crc, compressed, uncompressed, name_bytes, extra_bytes) = fields
+        if signature != _LOCAL_HEADER_SIGNATURE:
+            raise refuse(f"has no local header at byte {info.header_offset}, where its directory places {name}")
+        local_name = reader.read(info.header_offset + _LOCAL_HEADER.size, name_bytes, name)
+        extra = reader.read(info.header_offset + _LOCAL_HEADER.size + name_bytes, extra_bytes, name)
+        zip64 = _zip64_sizes(extra)
+        if zip64 is not None:
+            uncompressed = zip64[0] if uncompressed == _ZIP64_MARK else uncompressed
+            compressed = zip64[1] if compressed == _ZIP64_MARK else compressed
+        raw_name = info.orig_filename.encode("utf-8" if info.flag_bits & _UTF8_NAME_FLAG else "cp437")
+        local = {"name": local_name, "flags": flags, "method": method}
+        central: dict[str, object] = {"name": raw_name, "flags": info.flag_bits, "method": info.compress_type}
+        sizes = {"CRC-32": (crc, info.CRC), "compressed size": (compressed, info.compress_size)}
+        sizes["size"] = (uncompressed, info.file_size)
+        described_later = bool(flags & _DATA_DESCRIPTOR_FLAG)
+        for field, (in_local, in_central) in sizes.items():
+            # With a data descriptor, the local header may leave the values at 0 (they follow the data).
+            if in_local != in_central and not (described_later and in_local == 0):
+                local[field], central[field] = in_local, in_central
+        differing = [field for field in local if local[field] != central[field]]
+        if differing:
+            raise refuse(f"holds {name}, whose local header and directory entry disagree on its {', '.join(differing)}")
+        data_at = info.header_offset + _LOCAL_HEADER.size + name_bytes + extra_bytes
+        if info is member:
+            member_data_at = data_at
+        position = data_at + info.compress_size
+        if position > archive.start_dir:
+            raise refuse(f"holds {name}, whose data runs into its directory")
+        if described_later:
+            if info is not member:  # the member is checked as it is read, after its method and sizes
+                _check_data_end(info, reader.read(data_at, info.compress_size, name), refuse)
+            position = _descriptor_end(info, reader, position, zip64 is not None, refuse)
+        previous = info
+    if position != archive.start_dir:
+        gap = archive.start_dir - position
+        raise refuse(f"has {gap} bytes that its directory does not list between {_entry(previous)} and its directory")
+    return member_data_at
+
+
+def _entry(info: zipfile.ZipInfo | None) -> str:
+    return json.dumps(info.filename) if info else "its start"
+
+
+def _zip64_sizes(extra: bytes) -> tuple[int, int] | None:
+    """(size, compressed size) from a local header's zip64 extra field, or None without one."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, length = struct.unpack_from("<HH", extra, at)
+        if kind == _ZIP64_EXTRA and length >= 16:
+            size, compressed = struct.unpack_from("<QQ", extra, at + 4)
+            return size, compressed
+        if kind == _ZIP64_EXTRA:
+            return _ZIP64_MARK, _ZIP64_MARK  # too short to hold both sizes: no value can match the directory's
+        at += 4 + length
+    return None
+
+
+def _descriptor_end(
+    info: zipfile.ZipInfo, reader: _LayoutReader, at: int, zip64: bool, refuse: Callable[[str], Exception]
+) -> int:
+    """Where the data descriptor after an entry's data ends; it must hold the directory's CRC-32 and sizes."""
+    name = json.dumps(info.filename)
+    size_layout = "<QQ" if zip64 else "<LL"
+    length = 4 + struct.calcsize(size_layout)
+    room = reader.limit - at
+    signed = room >= 4 and reader.read(at, 4, name) == _DATA_DESCRIPTOR_SIGNATURE
+    start = at + 4 if signed else at
+    if reader.limit - start < length:
+        raise refuse(f"holds {name}, whose data descriptor is missing")
+    descriptor = reader.read(start, length, name)
+    crc = struct.unpack_from("<L", descriptor)[0]
+    compressed, size = struct.unpack_from(size_layout, descriptor, 4)
+    if (crc, compressed, size) != (info.CRC, info.compress_size, info.file_size):
+        raise refuse(f"holds {name}, whose data descriptor and directory entry disagree on its CRC-32 or sizes")
+    return start + length
+
+
+def _check_data_end(info: zipfile.ZipInfo, data: bytes, refuse: Callable[[str], Exception]) -> None:
+    """Refuse data whose end a streaming reader would find elsewhere than its compressed size says.
+
+    Deflate data must end exactly there, and inflate to the size and CRC-32 its directory entry gives;
+    stored data followed by a data descriptor must not hold the descriptor's signature.
+    """
+    name = json.dumps(info.filename)
+    if info.compress_type == zipfile.ZIP_STORED:
+        if _DATA_DESCRIPTOR_SIGNATURE in data:
+            raise refuse(f"holds {name}, stored with a data descriptor whose signature also appears in its data")
+        return
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise refuse(
+            f"holds {name}, compressed with zip method {info.compress_type} and followed by a data descriptor: its end "
+            "can only be found by decompressing it, which this function does only for deflate"
+        )
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    pending, produced, crc = data, 0, 0
+    try:
+        while not inflater.eof and produced <= info.file_size:
+            # in steps, so that a bomb is stopped as soon as it passes the size its directory entry gives
+            out = inflater.decompress(pending, _INFLATE_STEP_BYTES)
+            produced, crc = produced + len(out), zlib.crc32(out, crc)
+            pending = inflater.unconsumed_tail
+            if not (out or pending):  # all input taken, nothing more to give: the data is cut short
+                break
+    except zlib.error as exc:
+        raise refuse(f"holds {name}, whose deflate data is broken ({exc})") from exc
+    inflated_otherwise = (produced, crc) != (info.file_size, info.CRC)
+    if produced <= info.file_size and (not inflater.eof or inflater.unused_data or pending):
+        raise refuse(f"holds {name}, whose deflate data does not end where its compressed size says")
+    if inflated_otherwise:
+        raise refuse(f"holds {name}, whose data does not inflate to the size and CRC-32 its directory entry gives")
+
+
+def _ambiguous(artifact: str, where: str, why: str) -> ArtifactContentError:
+    return ArtifactContentError(
+        f'Artifact "{artifact}" {where} {why}. Zip readers that read its directory (Python\'s zipfile, unzip) and '
+        "those that walk its local headers from byte 0 (Java's ZipInputStream, bsdtar reading a stream) would read "
+        "different files out of it, so the zip is refused. Zip the files again with a standard tool (zip, Python's "
+        "zipfile, a build's artifacts)."
+    )
+
+
 def _not_a_zip(artifact: str, where: str, detail: str = "") -> ArtifactContentError:
     return ArtifactContentError(
         f'Artifact "{artifact}" {where} is not a zip file this function reads{detail}. Use the output artifact of an '
@@ -150,11 +387,22 @@ def _not_a_zip(artifact: str, where: str, detail: str = "") -> ArtifactContentEr
     )
 
 
-def _directory_extent(file: _BoundedReader, artifact: str, where: str) -> tuple[int, int]:
-    """Entry count and byte size of the zip directory, from the end record (zip64's if present).
+@dataclass(frozen=True)
+class _EndRecord:
+    """What the end record (zip64's when present) says about the zip directory, and where it sits."""
+
+    entries: int
+    directory_bytes: int
+    directory_offset: int
+    # Where the directory must end: at the zip64 end record when there is one, else at the end record.
+    directory_end: int
+
+
+def _end_record(file: _BoundedReader, artifact: str, where: str) -> _EndRecord:
+    """The end record's entry count and directory extent (zip64's if present).
 
     It looks for the end record where zipfile does: the last 22 bytes, else the last one within the
-    longest comment a zip may have.
+    longest comment a zip may have. Its comment must end the object: bytes after it belong to no zip.
     """
     size = file.seek(0, io.SEEK_END)
     tail_start = max(0, size - _END_RECORD.size - _MAX_COMMENT_BYTES)
@@ -166,7 +414,16 @@ def _directory_extent(file: _BoundedReader, artifact: str, where: str) -> tuple[
     record_at = tail.rfind(_END_RECORD_SIGNATURE, 0, search_end)  # pragma: no mutate (0 or None: from the start)
     if record_at < 0:
         raise _not_a_zip(artifact, where)
-    _, _, _, _, entries, directory_bytes, _, _ = _END_RECORD.unpack_from(tail, record_at)
+    _, _, _, _, entries, directory_bytes, directory_offset, comment_bytes = _END_RECORD.unpack_from(tail, record_at)
+    trailing = len(tail) - (record_at + _END_RECORD.size + comment_bytes)
+    if trailing:
+        raise _ambiguous(
+            artifact,
+            where,
+            f"has {abs(trailing)} bytes {'after its end record' if trailing > 0 else 'missing from its comment'}, "
+            "which belong to no zip",
+        )
+    directory_end = tail_start + record_at
     locator_at = record_at - _ZIP64_LOCATOR.size
     if locator_at >= 0 and tail[locator_at : locator_at + 4] == _ZIP64_LOCATOR_SIGNATURE:
         zip64_at = tail_start + locator_at - _ZIP64_END_RECORD.size
@@ -177,9 +434,10 @@ def _directory_extent(file: _BoundedReader, artifact: str, where: str) -> tuple[
         if len(record) != _ZIP64_END_RECORD.size or record[:4] != _ZIP64_END_RECORD_SIGNATURE:
             raise _not_a_zip(artifact, where)
         fields = _ZIP64_END_RECORD.unpack(record)
-        entries, directory_bytes = fields[7], fields[8]
+        entries, directory_bytes, directory_offset = fields[7], fields[8], fields[9]
+        directory_end = zip64_at
     file.seek(0)
-    return entries, directory_bytes
+    return _EndRecord(entries, directory_bytes, directory_offset, directory_end)
 
 
 class _BoundedReader(io.RawIOBase):
@@ -233,3 +491,42 @@ class _BoundedReader(io.RawIOBase):
         data = self.read(len(memoryview(buffer)))
         memoryview(buffer).cast("B")[: len(data)] = data
         return len(data)
+
+
+class _LayoutReader:
+    """Reads the part of a zip before its directory through a window, within MAX_LAYOUT_READS reads and
+    MAX_LAYOUT_BYTES: local headers that sit close together cost one read.
+    """
+
+    def __init__(self, file: _BoundedReader, limit: int, artifact: str, where: str) -> None:
+        self._file = file
+        self.limit = limit
+        self._artifact = artifact
+        self._where = where
+        self._window_start = 0
+        self._window = b""
+        self._reads = 0
+        self._bytes = 0
+
+    def read(self, at: int, size: int, what: str) -> bytes:
+        if at + size > self.limit:
+            raise _ambiguous(
+                self._artifact, self._where, f"holds {what}, whose local header or data runs into its directory"
+            )
+        offset = at - self._window_start
+        if offset >= 0 and offset + size <= len(self._window):
+            return self._window[offset : offset + size]
+        length = min(max(size, LAYOUT_WINDOW_BYTES), self.limit - at)
+        self._reads += 1
+        self._bytes += length
+        if self._reads > MAX_LAYOUT_READS or self._bytes > MAX_LAYOUT_BYTES:
+            raise ArtifactContentError(
+                f'Artifact "{self._artifact}" {self._where} cannot be checked as a streaming zip reader reads it: '
+                "walking its local headers from byte 0, and inflating each entry that has a data descriptor (whose "
+                f"end only its data tells), would take more than {MAX_LAYOUT_READS} reads or "
+                f"{MAX_LAYOUT_BYTES // 1024} KB; the zip is refused. An ECR source artifact holds one small file: "
+                "zip imageDetail.json alone, or with fewer and smaller files."
+            )
+        self._file.seek(at)
+        self._window_start, self._window = at, self._file.read(length)
+        return self._window[:size]

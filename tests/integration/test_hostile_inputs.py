@@ -12,6 +12,8 @@ import pytest
 
 from devtools.local_aws import LocalAws, load_event, zip_files
 from tests.hostile import (
+    Entry,
+    build_zip,
     duplicate_members,
     job_reading,
     many_entries,
@@ -147,6 +149,92 @@ def test_hostile_artifacts_fail_the_job_naming_what_was_refused(
     for part in expected_parts:
         assert part in result.failure["message"]
     assert result.returned["report"] == "reported"
+
+
+EVIL = json.dumps(image_detail("evil/miner")).encode()
+HIDDEN = Entry("imageDetail.json", EVIL, descriptor=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            build_zip([Entry("imageDetail.json", DETAIL), Entry("./imageDetail.json", EVIL)]),
+            'holds a file named "./imageDetail.json"',
+            id="./imageDetail.json beside imageDetail.json",
+        ),
+        pytest.param(
+            build_zip([Entry("/imageDetail.json", EVIL), Entry("imageDetail.json", DETAIL)]),
+            'holds a file named "/imageDetail.json", an absolute path',
+            id="/imageDetail.json beside imageDetail.json",
+        ),
+        pytest.param(
+            build_zip([Entry("imageDetail.json", DETAIL), Entry("IMAGEDETAIL.JSON", EVIL)]),
+            'holds both "imageDetail.json" and "IMAGEDETAIL.JSON"',
+            id="IMAGEDETAIL.JSON beside imageDetail.json",
+        ),
+        pytest.param(
+            build_zip([Entry("imageDetail.json", DETAIL), Entry("imageDetail.json", EVIL, listed=False)]),
+            "bytes that its directory does not list between",
+            id="a local entry the directory does not list",
+        ),
+        pytest.param(
+            build_zip([Entry("bundle", HIDDEN.local_record(), method=0)], directory=[(HIDDEN, 36)]),
+            'bytes before its first entry "imageDetail.json"',
+            id="an entry hidden inside another entry's data",
+        ),
+        pytest.param(
+            zip_files({"imageDetail.json": EVIL}) + zip_files({"imageDetail.json": DETAIL}),
+            "other data was put before the zip (a self-extracting stub, or another zip)",
+            id="two concatenated zips",
+        ),
+        pytest.param(
+            build_zip(
+                [Entry("app.py", b"1", descriptor=True, data=Entry("x", b"1").stored_data + HIDDEN.local_record())]
+            ),
+            'holds "app.py", whose deflate data does not end where its compressed size says',
+            id="an entry after a deflate stream that ends early",
+        ),
+        pytest.param(
+            build_zip([Entry("imageDetail.json", DETAIL, local={"name": b"imageDetail.jsoX"})]),
+            "whose local header and directory entry disagree on its name",
+            id="a local header naming another file",
+        ),
+    ],
+)
+def test_zips_that_zip_readers_read_differently_fail_the_job_naming_why(
+    aws: LocalAws, invoke: Invoke, body: bytes, expected: str
+) -> None:
+    # Given an input artifact whose zip one reader (zipfile, unzip) reads otherwise than another (a streaming one)
+    event = job_reading(aws, body)
+    location = event["CodePipeline.job"]["data"]["inputArtifacts"][0]["location"]["s3Location"]
+
+    # When the job runs
+    result = invoke(event)
+
+    # Then it fails naming the artifact, its S3 location and why, and writes nothing
+    assert result.failure["type"] == "JobFailed"
+    prefix = f'Artifact "SourceArtifact" (s3://{location["bucketName"]}/{location["objectKey"]}, {len(body)} bytes) '
+    assert result.failure["message"].startswith(prefix)
+    assert expected in result.failure["message"]
+    assert "so the zip is refused" in result.failure["message"]
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)
+
+
+def test_a_zip_with_data_descriptors_as_builds_write_it_is_read(aws: LocalAws, invoke: Invoke) -> None:
+    # Given a zip as CodeBuild or a streaming writer makes it: deflate and stored entries, each with a data descriptor
+    body = build_zip(
+        [
+            Entry("src/app.py", b"print()" * 200, descriptor=True),
+            Entry("imageDetail.json", DETAIL, descriptor=True),
+            Entry("bin/tool", bytes(range(256)) * 20, method=0, descriptor=True, descriptor_signature=False),
+        ]
+    )
+
+    result = invoke(job_reading(aws, body))
+
+    assert result.report.succeeded
 
 
 BACKTRACKING_TAG = "a" * 40 + "-"

@@ -2,7 +2,7 @@
 
 Invariants, for any imageDetail.json content, UserParameters and zip layout, hostile ones included
 (compression methods, lying sizes and end records, duplicate and NUL names, deep nesting, long numbers,
-duplicate keys, other encodings):
+duplicate keys, other encodings, zips that directory and streaming readers read differently):
 - the handler returns normally and CodePipeline receives exactly one result, valid against its API model;
 - a success leaves valid output files: UTF-8 JSON, at most 100 KB, unique valid container names, valid images;
 - a hostile input is never an "Unexpected error": the failure names the artifact it refused.
@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from devtools.local_aws import LocalAws, load_event, unzip_files, zip_files
 from imagedefs.references import is_valid_container_name, parse_reference
 from tests.hostile import (
+    Entry,
+    build_zip,
     duplicate_members,
     job_reading,
     renamed,
@@ -250,7 +252,7 @@ def hostile_zips(draw: st.DrawFn, content: bytes) -> bytes:
     name = draw(st.sampled_from(["imageDetail.json", "imagedefinitions.json"]))
     method = draw(st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]))
     body = zip_with_method(name, content, method)
-    tampering = draw(st.integers(0, 5))
+    tampering = draw(st.integers(0, 6))
     if tampering == 1:
         body = with_declared_size(body, draw(st.integers(0, 2**32 - 1)))
     elif tampering == 2:
@@ -261,7 +263,33 @@ def hostile_zips(draw: st.DrawFn, content: bytes) -> bytes:
         body = duplicate_members(name, content, draw(st.binary(max_size=40)))
     elif tampering == 5:
         body = renamed(body, name.encode(), name[:-1].encode() + draw(st.sampled_from([b"\0", b"/", b"\\"])))
+    elif tampering == 6:
+        body = draw(ambiguous_zips(name, content))
     return body
+
+
+@st.composite
+def ambiguous_zips(draw: st.DrawFn, name: str, content: bytes) -> bytes:
+    """Zips that a directory reader and a streaming reader read differently (or, by chance, the same)."""
+    other = draw(st.binary(max_size=40))
+    alias = draw(st.sampled_from(["./", "/", "a//", "a\\..\\", "../", "C:"])) + name
+    descriptor = draw(st.booleans())
+    entry = Entry(name, content, method=draw(st.sampled_from([0, 8])), descriptor=descriptor)
+    hidden = Entry(name, other, descriptor=descriptor)
+    layouts = [
+        lambda: build_zip([entry, Entry(alias, other)]),
+        lambda: build_zip([entry, Entry(name.upper(), other)]),
+        lambda: build_zip([entry, Entry(name, other, listed=False)]),
+        lambda: build_zip([Entry("bundle", hidden.local_record(), method=0)], directory=[(hidden, 36)]),
+        lambda: zip_files({name: other}) + zip_files({name: content}),
+        lambda: build_zip([draw(st.binary(min_size=1, max_size=30)), entry], offsets_from=draw(st.integers(0, 30))),
+        lambda: build_zip([entry, draw(st.binary(min_size=1, max_size=30))]),
+        lambda: build_zip(
+            [Entry("a", b"1", descriptor=True, data=Entry("a", b"1").stored_data + hidden.local_record()), entry]
+        ),
+        lambda: build_zip([Entry(name, content, local={draw(st.sampled_from(["flags", "method", "crc", "size"])): 1})]),
+    ]
+    return draw(st.sampled_from(layouts))()
 
 
 @settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
