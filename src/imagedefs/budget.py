@@ -72,7 +72,8 @@ class TimeBudget:
         def lambdas_clock() -> float:
             return -remaining_millis() / 1000
 
-        return cls._ending_after(remaining := remaining_millis(), started=-remaining / 1000, clock=lambdas_clock)
+        remaining = remaining_millis()
+        return cls._ending_after(remaining, started=-remaining / 1000, clock=lambdas_clock)
 
     @classmethod
     def _ending_after(cls, remaining_millis: int, started: float, clock: Callable[[], float]) -> TimeBudget:

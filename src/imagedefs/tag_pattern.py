@@ -79,7 +79,7 @@ class TagPattern:
 
     def first_match(self, tags: Iterable[str], seconds: float = MATCH_TIME_LIMIT_SECONDS) -> str | None:
         """The first tag that the pattern matches whole; refuse the pattern if matching takes over `seconds`."""
-        tag = ""  # pragma: no mutate (read only if the limit fires before the first tag is taken)
+        tag = ""  # none taken yet: a spent budget, or a limit that fires before the first tag, says "an image's tags"
 
         def doing() -> str:
             against = f"tag {json.dumps(tag)}" if tag else "an image's tags"
