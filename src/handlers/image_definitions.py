@@ -39,6 +39,8 @@ def _artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> S3Client:
 # log_event=False: POWERTOOLS_LOGGER_LOG_EVENT=true would print the raw event, artifact credentials included.
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    # First: every step counts against the time to Lambda's deadline, building the cold CodePipeline client too.
+    budget = TimeBudget.until_lambdas_deadline(context.get_remaining_time_in_millis)
     job_id = job_id_of(event)
     if job_id is None:
         # Without a job id there is nothing to report to; only a misconfigured caller sends this.
@@ -51,7 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
         outcome = handle_job(
             CodePipelineJobEvent(event),
             context.aws_request_id,
-            context.get_remaining_time_in_millis(),
+            budget,
             os.environ,
             _artifact_client,
             function_ecs_client,

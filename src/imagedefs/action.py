@@ -30,11 +30,15 @@ EcsClientFactory = Callable[[TimeBudget], "ECSClient"]
 
 
 def run_job(
-    job: CodePipelineJobEvent, settings: Settings, store: ArtifactStore, ecs: Callable[[], EcsServiceReader]
+    job: CodePipelineJobEvent,
+    settings: Settings,
+    store: ArtifactStore,
+    ecs: Callable[[], EcsServiceReader],
+    budget: TimeBudget,
 ) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
     data = job.data
-    config = parse_user_parameters(data.action_configuration.configuration.user_parameters, settings)
+    config = parse_user_parameters(data.action_configuration.configuration.user_parameters, settings, budget)
     inputs = {artifact.name: artifact for artifact in data.input_artifacts}
     outputs = {artifact.name: artifact for artifact in data.output_artifacts}
     logger.append_keys(input_artifacts=list(inputs), output_artifacts=list(outputs))
@@ -58,21 +62,23 @@ def run_job(
 def handle_job(
     job: CodePipelineJobEvent,
     request_id: str,
-    remaining_millis: int,
+    budget: TimeBudget,
     environ: Mapping[str, str],
     artifact_client: ArtifactClientFactory,
     ecs_client: EcsClientFactory,
     reporter: JobReporter,
 ) -> ReportOutcome:
-    """Run the job and report its result once; a failure is reported, not raised."""
+    """Run the job within `budget`, made when the invocation began, and report its result once; a failure is
+    reported, not raised."""
     redactor.hide(*secrets_of(job.raw_event), *(environ.get(name, "") for name in FUNCTION_SECRET_VARIABLES))
-    budget = TimeBudget.from_remaining_millis(remaining_millis)
     try:
         check_job_event(job.raw_event)
-        settings = Settings.from_environment(environ)
+        settings = Settings.from_environment(environ, budget=budget)
         key = job.data.encryption_key
         store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
-        plan = run_job(job, settings, store, lambda: EcsServiceReader(ecs_client(budget), settings.wording, budget))
+        plan = run_job(
+            job, settings, store, lambda: EcsServiceReader(ecs_client(budget), settings.wording, budget), budget
+        )
     except Exception as exc:  # every failure must end in a report, or the pipeline hangs
         return _report_failure(job, request_id, reporter, budget, exc)
     return _report_success(job, request_id, reporter, budget, plan)

@@ -1,4 +1,4 @@
-"""The job's time budget: a hard deadline on all S3 work, and a reserve kept to report before Lambda's.
+"""The job's time budget: a hard deadline on all of the job's work, and a reserve kept to report before Lambda's.
 
 Lambda kills a function at its timeout; a job killed before it reports leaves the pipeline waiting
 20 minutes. Socket timeouts cannot prevent that on their own: they bound each read, and a server that
@@ -6,6 +6,10 @@ trickles one byte at a time, or answers every request just in time, never trips 
 call runs in a worker thread that the job waits for only until the deadline; a call still running then
 is abandoned (the client refuses to send any further request once the budget is spent), and the job
 reports with the reserve still intact.
+
+The budget is counted to Lambda's deadline, an absolute time, from the handler's first line: whatever runs
+before the job (building a cold CodePipeline client takes 0.2-0.5 s) is counted, and so is the job's own work
+(compiling and matching the tag pattern, see tag_pattern.py), not only its remote calls.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Final, TypeVar
 
 from imagedefs.errors import ServiceUnavailableError
 
+# What a spent budget is blamed on, unless the step that was running says better.
+SLOW_SERVICES: Final = "S3 or ECS was too slow or stalled; retry the action, or raise the function's Timeout."
 # Kept back for reporting the result: a share of the time left, at most this many seconds.
 REPORT_RESERVE_SHARE: Final = 0.3
 MAX_REPORT_RESERVE_SECONDS: Final = 10.0
@@ -54,9 +60,26 @@ class TimeBudget:
 
     @classmethod
     def from_remaining_millis(cls, remaining_millis: int, clock: Callable[[], float] = time.monotonic) -> TimeBudget:
+        """The budget of `remaining_millis` from now on `clock`."""
+        return cls._ending_after(remaining_millis, started=clock(), clock=clock)
+
+    @classmethod
+    def until_lambdas_deadline(cls, remaining_millis: Callable[[], int]) -> TimeBudget:
+        """The budget up to Lambda's deadline, read from Lambda's own count of the time left
+        (`context.get_remaining_time_in_millis`): its clock is Lambda's, so nothing that runs before or after the
+        budget is made escapes it, and what is left is what Lambda will allow."""
+
+        def lambdas_clock() -> float:
+            return -remaining_millis() / 1000
+
+        remaining = remaining_millis()
+        return cls._ending_after(remaining, started=-remaining / 1000, clock=lambdas_clock)
+
+    @classmethod
+    def _ending_after(cls, remaining_millis: int, started: float, clock: Callable[[], float]) -> TimeBudget:
         remaining = max(0.0, remaining_millis / 1000)
         reserve = min(MAX_REPORT_RESERVE_SECONDS, remaining * REPORT_RESERVE_SHARE)
-        return cls(seconds=remaining - reserve, reserve=reserve, started=clock(), clock=clock)
+        return cls(seconds=remaining - reserve, reserve=reserve, started=started, clock=clock)
 
     def left(self) -> float:
         """Seconds of work left before the reserve."""
@@ -67,10 +90,10 @@ class TimeBudget:
         or raises (none when that time is gone: Lambda's retry is then the job's only chance)."""
         return max(0.0, self.left() + self.reserve * (1 - FINAL_MARGIN_SHARE))
 
-    def check(self, doing: str) -> None:
+    def check(self, doing: str, blame: str = SLOW_SERVICES) -> None:
         """Refuse to start anything once the work budget is spent."""
         if self.left() <= 0:
-            raise self._spent(f"before {doing}")
+            raise self.out_of_time(f"before {doing}", blame)
 
     def run(self, doing: str, call: Callable[[], _Result]) -> _Result:
         """Run a remote call with the budget's end as a hard deadline, whatever the server does."""
@@ -78,7 +101,7 @@ class TimeBudget:
         try:
             return call_with_deadline(call, self.left())
         except DeadlineReachedError:
-            raise self._spent(f"while {doing}: the call was still running at the deadline") from None
+            raise self.out_of_time(f"while {doing}: the call was still running at the deadline") from None
 
     def limits(self) -> RemoteCallLimits:
         """Socket timeouts and attempts that let a retry happen within the budget (the deadline stays hard)."""
@@ -91,10 +114,11 @@ class TimeBudget:
             total_max_attempts=attempts,
         )
 
-    def _spent(self, when: str) -> ServiceUnavailableError:
+    def out_of_time(self, when: str, blame: str = SLOW_SERVICES) -> ServiceUnavailableError:
+        """The failure for a spent budget: when it ran out, and `blame`, what took the time and what to do."""
         return ServiceUnavailableError(
             f"The function ran out of time {when} (budget {self.seconds:.1f} s; {self.reserve:.1f} s more are kept "
-            "to report). S3 or ECS was too slow or stalled; retry the action, or raise the function's Timeout."
+            f"to report). {blame}"
         )
 
 

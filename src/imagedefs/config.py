@@ -6,12 +6,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
 from imagedefs.json_text import JsonTextError, parse_json
 from imagedefs.references import ECR_HOST_PATTERN, is_valid_container_name
 from imagedefs.tag_pattern import TagPattern
+
+if TYPE_CHECKING:
+    from imagedefs.budget import TimeBudget
 
 Pin = Literal["tag", "digest"]
 OutputFormat = Literal["imagedefinitions", "imagedetail", "codedeploy"]
@@ -119,7 +122,10 @@ class Settings:
         return not self.allowed_registries or any(rule.allows(registry) for rule in self.allowed_registries)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str], wording: Wording = ACTION_WORDING) -> Settings:
+    def from_environment(
+        cls, environ: Mapping[str, str], wording: Wording = ACTION_WORDING, budget: TimeBudget | None = None
+    ) -> Settings:
+        """The settings; a job's `budget` bounds the default tag pattern's compiling and matching."""
         pin = environ.get(ENV_DEFAULT_PIN, "").strip() or "tag"
         if pin not in PINS:
             raise ConfigurationError(
@@ -137,7 +143,7 @@ class Settings:
                 )
         return cls(
             default_pin=pin,
-            default_tag_pattern=TagPattern.compile(pattern_text, wording.settings[ENV_DEFAULT_TAG_PATTERN])
+            default_tag_pattern=TagPattern.compile(pattern_text, wording.settings[ENV_DEFAULT_TAG_PATTERN], budget)
             if pattern_text
             else None,
             allowed_registries=rules,
@@ -160,8 +166,9 @@ class ActionConfig:
     wording: Wording = ACTION_WORDING
 
 
-def parse_user_parameters(raw: str | None, settings: Settings) -> ActionConfig:
-    """Validate UserParameters (a JSON object, every key optional) and resolve the defaults."""
+def parse_user_parameters(raw: str | None, settings: Settings, budget: TimeBudget | None = None) -> ActionConfig:
+    """Validate UserParameters (a JSON object, every key optional) and resolve the defaults; a job's `budget` bounds
+    the tag pattern's compiling and matching."""
     wording = settings.wording
     parameters = _load_object(raw)
     unknown = sorted(set(parameters) - set(USER_PARAMETER_KEYS))
@@ -186,7 +193,7 @@ def parse_user_parameters(raw: str | None, settings: Settings) -> ActionConfig:
     return ActionConfig(
         containers=_containers(parameters.get("containers"), wording),
         pin=_choice(parameters, "pin", PINS, settings.default_pin, wording),
-        tag_pattern=TagPattern.compile(tag, wording.options["tag"]) if tag else settings.default_tag_pattern,
+        tag_pattern=TagPattern.compile(tag, wording.options["tag"], budget) if tag else settings.default_tag_pattern,
         outputs=_outputs(parameters.get("outputs"), wording),
         output_format=output_format,
         file_name=_file_name(parameters.get("file"), DEFAULT_FILE_NAMES.get(output_format, ""), wording),

@@ -2,8 +2,12 @@
 
 The pattern comes from UserParameters or the stack, the tags from whoever can push to the repository.
 Python's backtracking engine takes exponential time on patterns such as "(a|aa)+$" or "(a+)+b", which no
-input check can rule out; so every match runs under a wall-clock limit, enforced with SIGALRM (the engine
-checks for signals while it backtracks), and a pattern that reaches it is refused with a message.
+input check can rule out, and compiling takes seconds for some 1,000-character patterns (character classes
+spanning the BMP under (?i)); so compiling and every match run under a wall-clock limit, enforced with SIGALRM
+(the engine checks for signals while it backtracks, and the compiler is Python code), and a pattern that
+reaches it is refused with a message. The limit is the smaller of the step's own and what the job's budget has
+left: a pattern is never what makes a job miss its report. (Why not a linear-time engine such as RE2: see
+docs/reliability.md, "Tag patterns".)
 """
 
 from __future__ import annotations
@@ -12,18 +16,27 @@ import json
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Final
 
+from imagedefs.budget import TimeBudget
 from imagedefs.errors import ConfigurationError
 
 # Seconds that matching one pattern against all of an image's tags may take. Any sane pattern needs
 # microseconds for tags of at most 128 characters, even on a 128 MB function's share of a CPU.
 MATCH_TIME_LIMIT_SECONDS: Final = 1.0
+# Seconds that compiling the pattern may take: a valid tag pattern compiles in well under a millisecond.
+COMPILE_TIME_LIMIT_SECONDS: Final = 1.0
 EXAMPLE: Final = '"v[0-9]+\\\\.[0-9]+\\\\.[0-9]+"'
+# What a budget spent is blamed on: the pattern, when its work was running; else what ran before it.
+SLOW_PATTERN: Final = (
+    f"The tag pattern took the time left: write a simpler pattern, for example {EXAMPLE}, or raise the function's "
+    "Timeout."
+)
+EARLIER_STEPS: Final = "The steps before it took the time; retry the action, or raise the function's Timeout."
 
 
 class _TimeLimitReachedError(Exception):
@@ -32,20 +45,33 @@ class _TimeLimitReachedError(Exception):
 
 @dataclass(frozen=True)
 class TagPattern:
-    """A compiled tag pattern, and where it was set (for messages): 'UserParameters "tag"', ..."""
+    """A compiled tag pattern, where it was set (for messages): 'UserParameters "tag"', ..., and the job's budget,
+    which compiling and matching count against."""
 
     regex: re.Pattern[str]
     source: str
+    budget: TimeBudget | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def compile(cls, text: str, source: str) -> TagPattern:
+    def compile(
+        cls, text: str, source: str, budget: TimeBudget | None = None, seconds: float = COMPILE_TIME_LIMIT_SECONDS
+    ) -> TagPattern:
+        """Compile `text`; refuse it if it is invalid or compiling takes over `seconds`."""
         try:
-            return cls(re.compile(text), source)
+            with _limited(seconds, budget, lambda: f"compiling {source} {json.dumps(text)}"):
+                regex = re.compile(text)
         except (re.error, OverflowError, RecursionError) as exc:
             raise ConfigurationError(
                 f"{source} is not a valid regular expression ({exc}): {json.dumps(text)}. Write a Python regular "
                 f"expression that a whole tag matches, for example {EXAMPLE}."
             ) from exc
+        except _TimeLimitReachedError:
+            raise ConfigurationError(
+                f"{source} {json.dumps(text)} was refused: compiling it took more than {seconds:g} s (a tag pattern "
+                "compiles in microseconds; large character classes under (?i), repeated, take seconds). Write a "
+                f"simpler pattern, for example {EXAMPLE}."
+            ) from None
+        return cls(regex, source, budget)
 
     @property
     def text(self) -> str:
@@ -53,9 +79,14 @@ class TagPattern:
 
     def first_match(self, tags: Iterable[str], seconds: float = MATCH_TIME_LIMIT_SECONDS) -> str | None:
         """The first tag that the pattern matches whole; refuse the pattern if matching takes over `seconds`."""
-        tag = ""  # pragma: no mutate (read only if the limit fires before the first tag is taken)
+        tag = ""  # none taken yet: a spent budget, or a limit that fires before the first tag, says "an image's tags"
+
+        def doing() -> str:
+            against = f"tag {json.dumps(tag)}" if tag else "an image's tags"
+            return f"matching {self.source} {json.dumps(self.text)} against {against}"
+
         try:
-            with _time_limit(seconds):
+            with _limited(seconds, self.budget, doing):
                 for tag in tags:
                     if self.regex.fullmatch(tag):
                         return tag
@@ -67,6 +98,23 @@ class TagPattern:
                 f"example {EXAMPLE}."
             ) from None
         return None
+
+
+@contextmanager
+def _limited(seconds: float, budget: TimeBudget | None, doing: Callable[[], str]) -> Iterator[None]:
+    """Raise _TimeLimitReachedError after `seconds`; or, when the job's budget ends first, the budget's failure,
+    which blames the pattern (its work was what ran) and says what it was `doing`."""
+    left = seconds
+    if budget is not None:
+        budget.check(doing(), EARLIER_STEPS)
+        left = budget.left()
+    try:
+        with _time_limit(min(seconds, left)):
+            yield
+    except _TimeLimitReachedError:
+        if budget is not None and left < seconds:
+            raise budget.out_of_time(f"while {doing()}", SLOW_PATTERN) from None
+        raise
 
 
 @contextmanager

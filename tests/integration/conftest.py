@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import redirect_stdout
@@ -59,9 +60,14 @@ class LambdaContext:
     log_group_name: str = "/aws/lambda/image-definitions"
     log_stream_name: str = "test"
     remaining_millis: int = 60_000
+    # Counted down from the invocation's start, as Lambda's runtime does: the handler's budget runs on this clock.
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.remaining_millis / 1000
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
+        return max(0, round((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass

@@ -57,7 +57,9 @@ def run(reporter: Any, remaining_millis: int = 60_000, delay: float = 0.0) -> st
         return s3
 
     job = CodePipelineJobEvent(load_event("single-ecr-source.json"))
-    return handle_job(job, "req-1", remaining_millis, {}, artifact_client, _no_ecs, reporter)
+    return handle_job(
+        job, "req-1", TimeBudget.from_remaining_millis(remaining_millis), {}, artifact_client, _no_ecs, reporter
+    )
 
 
 def _no_ecs(budget: TimeBudget) -> Any:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
 
 import pytest
 
+from devtools.local_aws import load_event
+from handlers import image_definitions
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.errors import ServiceUnavailableError
+from imagedefs.reporting import JobReporter
 
 
 class FakeClock:
@@ -141,3 +147,68 @@ def test_a_spent_budget_runs_no_call_and_says_what_was_not_started() -> None:
     with pytest.raises(ServiceUnavailableError, match="ran out of time before reading the zip"):
         spent.run("reading the zip", lambda: calls.append(1))
     assert calls == []
+
+
+class LambdaClock:
+    """Lambda's count of the time left (`get_remaining_time_in_millis`), on a fake clock."""
+
+    def __init__(self, clock: FakeClock, remaining_millis: int) -> None:
+        self.clock = clock
+        self.deadline = clock.now + remaining_millis / 1000
+
+    def __call__(self) -> int:
+        return max(0, round((self.deadline - self.clock.now) * 1000))
+
+
+def test_a_budget_to_lambdas_deadline_counts_what_ran_before_it_was_made() -> None:
+    # Given an invocation with 3 s left, of which 0.5 s pass before the budget is made
+    clock = FakeClock()
+    remaining = LambdaClock(clock, 3_000)
+    clock.now += 0.5
+    # When the budget is made from Lambda's own count, and another 0.5 s pass
+    budget = TimeBudget.until_lambdas_deadline(remaining)
+    clock.now += 0.5
+    # Then it has what Lambda allows, less the reserve kept to report: 2 s to the deadline, 30% of 2.5 s kept back
+    assert budget.reserve == pytest.approx(0.75)
+    assert budget.left() == pytest.approx(2.0 - 0.75)
+    assert budget.left_to_report() == pytest.approx(2.0 - 0.75 * 0.2)
+    # And at Lambda's deadline nothing is left, to work or to report
+    clock.now += 5
+    assert budget.left() == pytest.approx(-0.75)
+    assert budget.left_to_report() == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # the job itself is replaced here
+def test_the_budget_starts_at_the_handlers_first_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an invocation with 3 s left and a cold CodePipeline client that takes 0.5 s to build
+    clock = FakeClock()
+    context = LambdaContext(LambdaClock(clock, 3_000))
+    reporter = JobReporter(cast(Any, None))
+
+    def cold_reporter() -> JobReporter:
+        clock.now += 0.5
+        return reporter
+
+    budgets: list[TimeBudget] = []
+
+    def job_started(job: Any, request_id: str, budget: TimeBudget, *rest: Any) -> str:
+        budgets.append(budget)
+        return "reported"
+
+    monkeypatch.setattr(image_definitions, "_reporter", cold_reporter)
+    monkeypatch.setattr(image_definitions, "handle_job", job_started)
+
+    # When the handler runs the job
+    image_definitions.lambda_handler(load_event("single-ecr-source.json"), cast(Any, context))
+
+    # Then the job's budget counts the 0.5 s the client took: 2.5 s to the deadline, 0.9 s of it kept to report
+    assert budgets[0].left() == pytest.approx(3.0 - 0.5 - 0.9)
+
+
+@dataclass
+class LambdaContext:
+    get_remaining_time_in_millis: Callable[[], int]
+    aws_request_id: str = "req-1"
+    function_name: str = "image-definitions"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = "arn:aws:lambda:us-west-2:123456789012:function:image-definitions"
