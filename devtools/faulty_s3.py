@@ -5,7 +5,8 @@ Errors are S3's XML, or with `json_error` the JSON of AWS's JSON protocols (ECS:
 can tell which credentials signed it.
 
 With `methods`, only those HTTP methods fail and the others pass through to a real (moto) S3,
-so that a test can let reads succeed and make the write fail. With `methods=frozenset()` nothing
+so that a test can let reads succeed and make the write fail; with `path_contains`, only requests
+whose path holds it fail (one object of several). With `methods=frozenset()` nothing
 fails: it is a proxy that counts the bytes S3 served (`bytes_served`). With `delay_seconds` every
 request passes through, each answered that late. With `trickle` ("headers" or "body") or
 `stall_mid_body_seconds`, a GET is answered 200 with a body of `TRICKLED_BODY_BYTES`, sent slowly.
@@ -39,6 +40,7 @@ class Fault:
     trickle_interval: float = 0.3
     stall_mid_body_seconds: float = 0.0
     json_error: bool = False
+    path_contains: str | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,7 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.server.closing:  # the test that asked for it may be over
                 self._pass_through()
             return
-        if fault.methods is not None and self.command not in fault.methods:
+        if (fault.methods is not None and self.command not in fault.methods) or (
+            fault.path_contains is not None and fault.path_contains not in self.path
+        ):
             self._pass_through()
             return
         self.server.requests += 1

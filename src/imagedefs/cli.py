@@ -31,7 +31,7 @@ from imagedefs.config import (
 )
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
 from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE
-from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
 from imagedefs.transform import InputSource, OutputFile, build_plan, select_inputs
 
 EXIT_OK: Final = 0
@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
+        _check_arguments_are_text(arguments)
         _check_codedeploy_flags(arguments)
         inputs = _named_inputs(arguments.inputs)
         settings = Settings.from_environment(
@@ -212,6 +213,17 @@ def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:
         arguments.lb_port,
         {"container_name": "--lb-container", "container_port": "--lb-port"},
     )
+
+
+def _check_arguments_are_text(arguments: argparse.Namespace) -> None:
+    """Bytes that are not UTF-8 reach argv as unpaired surrogates, which no output file, message or summary can
+    carry: refuse them here, naming the flag.
+    """
+    for dest, value in vars(arguments).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and not is_unicode_text(text) for text in values):
+            flag = "An input" if dest == "inputs" else f"--{dest.replace('_', '-')}"
+            raise ConfigurationError(f"{flag} is not valid UTF-8 text: give it in UTF-8.")
 
 
 def _check_codedeploy_flags(arguments: argparse.Namespace) -> None:

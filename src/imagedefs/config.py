@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
-from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
 from imagedefs.references import ECR_HOST_PATTERN, is_valid_container_name
 from imagedefs.tag_pattern import TagPattern
 
@@ -120,6 +120,12 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str], wording: Wording = ACTION_WORDING) -> Settings:
+        for name in (ENV_DEFAULT_PIN, ENV_DEFAULT_TAG_PATTERN, ENV_ALLOWED_REGISTRIES, ENV_ECS_SERVICES):
+            # A variable of bytes that are not UTF-8 arrives with unpaired surrogates, which no message can carry.
+            if not is_unicode_text(environ.get(name, "")):
+                raise ConfigurationError(
+                    f"{capitalized(wording.settings.get(name, name))} is not valid UTF-8 text; set it again."
+                )
         pin = environ.get(ENV_DEFAULT_PIN, "").strip() or "tag"
         if pin not in PINS:
             raise ConfigurationError(

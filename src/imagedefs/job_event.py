@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from imagedefs.errors import InvalidJobError
+from imagedefs.json_text import is_unicode_text
 
 JOB_KEY: Final = "CodePipeline.job"
 CREDENTIAL_FIELDS: Final = ("accessKeyId", "secretAccessKey", "sessionToken")
 # The function's own role credentials, which botocore's DEBUG output would print too.
 FUNCTION_SECRET_VARIABLES: Final = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-# CodePipeline's jobId pattern (its API model): an id outside it can never be reported to.
-JOB_ID_PATTERN: Final = re.compile(r"[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}", re.ASCII)
+# CodePipeline's JobId pattern, exactly as its API model (botocore's service-2.json) has it, which a test checks:
+# an id outside it can never be reported to. Matched whole (fullmatch: "$" would let a final newline through).
+JOB_ID_PATTERN_TEXT: Final = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+JOB_ID_PATTERN: Final = re.compile(JOB_ID_PATTERN_TEXT, re.ASCII)
 # A KMS key id, alias or ARN as an S3 request header can carry it: printable ASCII, KMS's 2048 at most.
 KMS_KEY_ID_PATTERN: Final = re.compile(r"[!-~]{1,2048}", re.ASCII)
 _KINDS: Final[dict[type, str]] = {
@@ -95,6 +98,13 @@ def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> A
     value = container[key]
     if not isinstance(value, kind) or (kind is str and not value):
         raise _malformed(path, _KINDS[kind], value)
+    if isinstance(value, str) and not is_unicode_text(value):
+        # An unpaired surrogate ("\ud800" in the event's JSON) fails wherever the string is encoded: a request,
+        # a zip, a log line.
+        raise InvalidJobError(
+            f'The job event from CodePipeline is malformed: "{path}" is not valid Unicode (it holds an unpaired '
+            "surrogate). The function acts only on events that a CodePipeline Invoke action sends."
+        )
     return value
 
 
