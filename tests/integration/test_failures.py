@@ -418,3 +418,61 @@ def test_nothing_is_uploaded_when_a_later_output_location_is_one_s3_refuses(aws:
     assert 'writing output artifact "ApiDefs"' in failure["message"]
     assert "Already written" not in failure["message"]
     assert "Contents" not in aws.s3.list_objects_v2(Bucket=bucket, Prefix=first_key)
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        "1C5B7D4F-6E3A-4F9B-8C2D-8E7F6A5B4C32",
+        "zzzzzzzz-6e3a-4f9b-8c2d-8e7f6a5b4c32",
+        "1c5b7d4f6-e3a-4f9b-8c2d-8e7f6a5b4c32",
+        " 1c5b7d4f-6e3a-4f9b-8c2d-8e7f6a5b4c32",
+        "1c5b7d4f-6e3a-4f9b-8c2d-8e7f6a5b4c32\n",
+    ],
+)
+def test_a_job_with_an_id_outside_codepipelines_pattern_is_neither_read_nor_written(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, job_id: str
+) -> None:
+    # Given a complete job whose id CodePipeline's API would refuse
+    event = load_event("two-ecr-sources.json")
+    aws.seed(event)
+    event["CodePipeline.job"]["id"] = job_id
+    with FaultyS3(Fault(methods=frozenset()), upstream=aws.s3_url) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        # Then it is no job to report to: refused before any work
+        with pytest.raises(ValueError, match=re.escape('Not a CodePipeline job event: no "CodePipeline.job" with an')):
+            invoke(event)
+        requests = s3.access_keys
+    # And nothing was read or written, nor reported
+    assert requests == []
+    assert aws.double.reports == []
+
+
+@pytest.mark.parametrize(
+    ("user_parameters", "named"),
+    [
+        ('{"file": "\\ud800"}', '"file"'),
+        ('{"containers": {"SourceArtifact": "web"}, "outputs": {"ImageDefinitions": ["\\udc00"]}}', '"outputs.'),
+    ],
+)
+def test_user_parameters_with_an_unpaired_surrogate_are_a_configuration_error(
+    aws: LocalAws, invoke: Invoke, user_parameters: str, named: str
+) -> None:
+    event = with_user_parameters(load_event("single-ecr-source.json"), user_parameters)
+    aws.seed(event)
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert failure["message"].startswith(f"UserParameters is not valid Unicode: the string at {named}")
+
+
+def test_an_output_key_with_an_unpaired_surrogate_is_named_and_nothing_is_sent(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    event["CodePipeline.job"]["data"]["outputArtifacts"][0]["location"]["s3Location"]["objectKey"] = "out\ud800"
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "JobFailed"
+    assert '"data.outputArtifacts[0].location.s3Location.objectKey" is not valid Unicode' in failure["message"]
