@@ -80,12 +80,15 @@ def check_job_event(event: Mapping[str, Any]) -> None:
     for key in CREDENTIAL_FIELDS:
         _field(credentials, key, str, "data.artifactCredentials")
     if data.get("encryptionKey") is not None:
-        key_id = _field(_field(data, "encryptionKey", dict, "data"), "id", str, "data.encryptionKey")
-        if KMS_KEY_ID_PATTERN.fullmatch(key_id) is None:
+        encryption_key = _field(data, "encryptionKey", dict, "data")
+        key_id = encryption_key.get("id")
+        # The KMS check first: of a key id with an unpaired surrogate, "no KMS key id" is the more telling.
+        if isinstance(key_id, str) and key_id and KMS_KEY_ID_PATTERN.fullmatch(key_id) is None:
             raise InvalidJobError(
                 'The job event from CodePipeline is malformed: "data.encryptionKey.id" is not a KMS key id, alias or '
                 "ARN (1-2048 printable ASCII characters without spaces)."
             )
+        _field(encryption_key, "id", str, "data.encryptionKey")
 
 
 def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> Any:
