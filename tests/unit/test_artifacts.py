@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import zipfile
 from typing import Any
 
@@ -380,7 +381,12 @@ def test_a_member_of_exactly_100_kb_is_read_whole(method: int) -> None:
 def test_a_compressed_size_may_be_at_most_1_kb_over_100_kb() -> None:
     # Given a stored 100 KB member whose headers claim 103,424 compressed bytes (what deflate may need), or one more
     body = zip_with_method("imageDetail.json", image_detail_of_size(102_400), zipfile.ZIP_STORED)
-    assert isinstance(read(with_declared_compressed_size(body, 103_424))[0], ImageDetail)
+    # (with the 1,024 bytes it claims there before the directory: Python 3.13 refuses a member that overlaps it)
+    end = body.rfind(b"PK\x05\x06")
+    (directory_offset,) = struct.unpack_from("<L", body, end + 16)
+    padded = bytearray(body[:directory_offset] + bytes(1024) + body[directory_offset:])
+    struct.pack_into("<L", padded, end + 1024 + 16, directory_offset + 1024)
+    assert isinstance(read(with_declared_compressed_size(bytes(padded), 103_424))[0], ImageDetail)
     with pytest.raises(ArtifactContentError) as raised:
         read(with_declared_compressed_size(body, 103_425))
     # Then the larger one is refused before it is read, naming the file and the size
