@@ -6,6 +6,7 @@ VENV_SAM := .venv-sam
 VENV_CHECKOV := .venv-checkov
 VENV_BENCH := .venv-bench
 VENV_MUTATION := .venv-mutation
+VENV_LAMBDA_PYTHON := .venv-lambda-python
 BIN := $(VENV)/bin
 RUNTIME := .lambda-runtime
 export SAM_CLI_TELEMETRY := 0
@@ -19,7 +20,7 @@ DEMO_SETUP_LOG := .aws-sam/demo-setup.log
 # `make deploy/publish/delete REGION=eu-west-1`; without it SAM uses your AWS configuration's region.
 SAM_REGION := $(if $(REGION),--region $(REGION))
 
-.PHONY: demo bench mutation mutation-score local-pipeline test lint typecheck unit template build runtime deploy publish delete clean
+.PHONY: demo bench mutation mutation-score local-pipeline test lint typecheck unit unit-lambda-python template build runtime deploy publish delete clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -41,6 +42,11 @@ $(VENV_BENCH)/.installed: requirements-bench.txt
 $(VENV_MUTATION)/.installed: requirements-mutation.txt requirements-dev.txt
 	test -x $(VENV_MUTATION)/bin/python || $(PYTHON) -m venv $(VENV_MUTATION)
 	$(VENV_MUTATION)/bin/python -m pip install --quiet -r requirements-mutation.txt
+	touch $@
+
+$(VENV_LAMBDA_PYTHON)/.installed: requirements-dev.txt
+	test -x $(VENV_LAMBDA_PYTHON)/bin/python || $(LAMBDA_PYTHON_BIN) -m venv $(VENV_LAMBDA_PYTHON)
+	$(VENV_LAMBDA_PYTHON)/bin/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 $(VENV_SAM)/.installed: requirements-sam.txt
@@ -83,7 +89,7 @@ local-pipeline: $(BIN)/.installed
 	$(BIN)/python -m devtools.local_pipeline
 
 ## test: lint, type-check, check the template and build, then run every test
-test: lint typecheck template unit
+test: lint typecheck template unit unit-lambda-python
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -103,6 +109,18 @@ build: $(VENV_SAM)/.installed $(BIN)/.installed
 
 unit: build runtime
 	$(BIN)/pytest
+
+# The tests where Python versions differ (zipfile, json, str), run again under Lambda's Python (about a minute).
+LAMBDA_PYTHON_TESTS := tests/integration/test_hostile_inputs.py tests/integration/test_secrets.py \
+	tests/integration/test_memory.py tests/integration/test_properties.py tests/unit/test_artifacts.py \
+	$(wildcard tests/unit/test_archive*.py)
+unit-lambda-python: build runtime
+ifeq ($(LAMBDA_PYTHON_BIN),)
+	@echo "Skipped: no Python $(LAMBDA_PYTHON) (Lambda's runtime) on this machine for $(LAMBDA_PYTHON_TESTS)"
+else
+	$(MAKE) --no-print-directory $(VENV_LAMBDA_PYTHON)/.installed
+	$(VENV_LAMBDA_PYTHON)/bin/pytest $(LAMBDA_PYTHON_TESTS)
+endif
 
 ## deploy: sam build (as `make build`), then `sam deploy --guided`; needs AWS credentials (README, "Deploy")
 deploy: build
@@ -126,4 +144,4 @@ $(RUNTIME)/.installed: requirements-runtime.txt $(BIN)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(VENV_MUTATION) $(RUNTIME) mutants .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(VENV_MUTATION) $(VENV_LAMBDA_PYTHON) $(RUNTIME) mutants .aws-sam .mypy_cache .pytest_cache .ruff_cache

@@ -6,7 +6,8 @@ request (`signature_mismatch`); `answers` keeps the error bodies sent. Every req
 (`access_keys`), so a test can tell which credentials signed it.
 
 With `methods`, only those HTTP methods fail and the others pass through to a real (moto) S3,
-so that a test can let reads succeed and make the write fail. With `methods=frozenset()` nothing
+so that a test can let reads succeed and make the write fail; with `path_contains`, only requests
+whose path holds it fail (one object of several). With `methods=frozenset()` nothing
 fails: it is a proxy that counts the bytes S3 served (`bytes_served`). With `delay_seconds` every
 request passes through, each answered that late. With `trickle` ("headers" or "body") or
 `stall_mid_body_seconds`, a GET is answered 200 with a body of `TRICKLED_BODY_BYTES`, sent slowly.
@@ -47,6 +48,7 @@ class Fault:
     # Answer as AWS does a request whose signature it refuses (devtools.signature_errors): S3's
     # SignatureDoesNotMatch XML, or with `json_error` an InvalidSignatureException; both quote the request.
     signature_mismatch: bool = False
+    path_contains: str | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -64,7 +66,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.server.closing:  # the test that asked for it may be over
                 self._pass_through()
             return
-        if fault.methods is not None and self.command not in fault.methods:
+        if (fault.methods is not None and self.command not in fault.methods) or (
+            fault.path_contains is not None and fault.path_contains not in self.path
+        ):
             self._pass_through()
             return
         self.server.requests += 1

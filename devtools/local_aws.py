@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 REGION = "us-west-2"  # the region of the sample jobs' artifact bucket
 # The function's own credentials locally: anything works against moto and the double.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# The secret is as long as a real one: the function hides it from every message and log line, and a word such as
+# "local" would be hidden wherever it appears.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "localServersSecretAccessKey0123456789abc"}
 # The blue/green sample (events/blue-green.json): its service, its load balancer target and the task definition
 # it runs (events/describe-task-definition.json).
 SAMPLE_CLUSTER = "prod"

@@ -54,8 +54,7 @@ def run_job(
             )
     service = _blue_green_service(config, settings, ecs) if config.output_format == "codedeploy" else None
     plan = build_plan(sources, list(outputs), config, settings, service)
-    for output in plan.outputs:
-        store.write_output(_location(outputs[output.artifact]), output)
+    store.write_outputs([(_location(outputs[output.artifact]), output) for output in plan.outputs])
     return plan
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -23,13 +23,15 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
-from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
+from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, server_text
 from imagedefs.transform import InputSource, OutputArtifact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 READ_BLOCK_BYTES: Final = 64 * 1024
+# S3's longest object key, in UTF-8 bytes (S3 answers KeyTooLongError past it).
+MAX_S3_KEY_BYTES: Final = 1024
 _CONTENT_RANGE: Final = re.compile(r"bytes (?P<start>[0-9]{1,15})-[0-9]{1,15}/(?P<size>[0-9]{1,15})", re.ASCII)
 
 _ACCESS_DENIED_CODES: Final = frozenset(
@@ -77,14 +79,37 @@ class ArtifactStore:
         reader = _RangedObjectReader(self._client, location, lambda call: self._call(doing, call))
         return source_from_zip(artifact, reader, where=f"({location}, {reader.size} bytes)")
 
-    def write_output(self, location: S3Location, output: OutputArtifact) -> None:
-        """Upload one output artifact zip, encrypted with the pipeline's KMS key when it has one."""
-        body = zip_output_files(output.files)
+    def write_outputs(self, outputs: Sequence[tuple[S3Location, OutputArtifact]]) -> None:
+        """Upload each output artifact's zip, encrypted with the pipeline's KMS key when it has one.
+
+        Every zip is built and every location checked before the first upload, so that only an upload itself
+        can fail. The artifact credentials cannot be relied on to delete (CodePipeline documents them only
+        for reading and writing artifacts), so an upload that fails after another one says which outputs were
+        already written: CodePipeline does not use them, as the action fails, and a rerun overwrites them.
+        """
+        uploads = [(location, output.artifact, zip_output_files(output.files)) for location, output in outputs]
+        for location, artifact, _ in uploads:
+            _check_output_location(location, f'writing output artifact "{artifact}" ({location})')
+        written: list[tuple[str, S3Location]] = []
+        for location, artifact, body in uploads:
+            try:
+                self._put(location, artifact, body)
+            except ImageDefsError as error:
+                if not written:
+                    raise
+                logger.warning(
+                    "Output artifacts were written before an upload failed; CodePipeline will not use them",
+                    extra={"written_outputs": {name: str(where) for name, where in written}, "failed_output": artifact},
+                )
+                raise type(error)(f"{error} {_already_written(written)}") from error
+            written.append((artifact, location))
+
+    def _put(self, location: S3Location, artifact: str, body: bytes) -> None:
         encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id} if self._kms_key_id else {}
         )
         self._call(
-            f'writing output artifact "{output.artifact}" ({location})',
+            f'writing output artifact "{artifact}" ({location})',
             lambda: self._client.put_object(
                 Bucket=location.bucket, Key=location.key, Body=body, ContentType="application/zip", **encryption
             ),
@@ -218,6 +243,33 @@ def translate_s3_error(exc: BaseException, doing: str) -> ImageDefsError | None:
             "location is not one S3 accepts; a retry cannot help: check the pipeline's artifact store."
         )
     return None
+
+
+def _check_output_location(location: S3Location, doing: str) -> None:
+    """What S3 or botocore would refuse in an upload, refused before any upload: botocore's own bucket name check
+    and S3's key length.
+    """
+    from botocore.exceptions import ParamValidationError
+    from botocore.handlers import validate_bucket_name
+
+    try:
+        validate_bucket_name({"Bucket": location.bucket})
+    except ParamValidationError as exc:
+        raise translate_s3_error(exc, doing) or exc from exc
+    if len(location.key.encode("utf-8")) > MAX_S3_KEY_BYTES:
+        raise InvalidJobError(
+            f"Cannot upload {doing.removeprefix('writing ')}: its object key is longer than S3's "
+            f"{MAX_S3_KEY_BYTES} bytes. The job's artifact location is not one S3 accepts; check the pipeline's "
+            "artifact store."
+        )
+
+
+def _already_written(written: Sequence[tuple[str, S3Location]]) -> str:
+    listed = ", ".join(f'"{artifact}" ({location})' for artifact, location in written)
+    return (
+        f"Already written before this failure: output artifact(s) {listed}. CodePipeline does not use the outputs of "
+        "a failed action; rerunning the action overwrites them."
+    )
 
 
 def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:

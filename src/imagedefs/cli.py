@@ -9,13 +9,17 @@ appspec.yaml from a task definition file given with --taskdef). Exit codes: 0 su
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import secrets
+import select
+import stat
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 from imagedefs.archive import source_from_file, source_from_zip
 from imagedefs.codedeploy import MAX_PORT, BlueGreenService, is_port, service_from_task_definition_file
@@ -30,8 +34,8 @@ from imagedefs.config import (
     parse_user_parameters,
 )
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
-from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE
-from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, MAX_FILE_BYTES
+from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
 from imagedefs.transform import InputSource, OutputFile, build_plan, select_inputs
 
 EXIT_OK: Final = 0
@@ -39,6 +43,13 @@ EXIT_BAD_CONTENT: Final = 1
 EXIT_USAGE: Final = 2
 # Read at most this much of a --taskdef file (ECS allows 64 KB; describe-task-definition's output adds a little).
 MAX_TASKDEF_FILE_BYTES: Final = 1024 * 1024
+# A zip that is no regular file (a pipe, <(...)) cannot be read by seeking: it is read whole, up to this much.
+MAX_PIPED_ZIP_BYTES: Final = 8 * 1024 * 1024
+# A pipe or FIFO that sends nothing for INPUT_IDLE_SECONDS, or is still sending after INPUT_READ_SECONDS, is given
+# up on: the command never waits forever on an input nobody writes to.
+INPUT_IDLE_SECONDS: Final = 3.0
+INPUT_READ_SECONDS: Final = 15.0
+READ_CHUNK_BYTES: Final = 64 * 1024
 OUTPUT_ARTIFACT: Final = "output"
 # Messages name the flags typed here, not UserParameters keys or stack parameters.
 CLI_WORDING: Final = Wording(
@@ -69,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
+        _check_arguments_are_text(arguments)
         _check_codedeploy_flags(arguments)
         inputs = _named_inputs(arguments.inputs)
         settings = Settings.from_environment(
@@ -196,15 +208,7 @@ def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:
             "`aws ecs describe-task-definition --task-definition FAMILY --include TAGS > current-taskdef.json`."
         )
     path = Path(arguments.taskdef)
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_TASKDEF_FILE_BYTES + 1)
-    except OSError as error:
-        raise ConfigurationError(f"Cannot read --taskdef {path}: {error.strerror or error}.") from error
-    if len(data) > MAX_TASKDEF_FILE_BYTES:
-        raise ConfigurationError(
-            f"--taskdef {path} is larger than {MAX_TASKDEF_FILE_BYTES // 1024} KB; a task definition is at most 64 KB."
-        )
+    data = _read_limited(path, MAX_TASKDEF_FILE_BYTES, "--taskdef", "a task definition is at most 64 KB")
     return service_from_task_definition_file(
         data,
         str(path),
@@ -212,6 +216,17 @@ def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:
         arguments.lb_port,
         {"container_name": "--lb-container", "container_port": "--lb-port"},
     )
+
+
+def _check_arguments_are_text(arguments: argparse.Namespace) -> None:
+    """Bytes that are not UTF-8 reach argv as unpaired surrogates, which no output file, message or summary can
+    carry: refuse them here, naming the flag.
+    """
+    for dest, value in vars(arguments).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and not is_unicode_text(text) for text in values):
+            flag = "An input" if dest == "inputs" else f"--{dest.replace('_', '-')}"
+            raise ConfigurationError(f"{flag} is not valid UTF-8 text: give it in UTF-8.")
 
 
 def _check_codedeploy_flags(arguments: argparse.Namespace) -> None:
@@ -262,15 +277,112 @@ def _named_input(text: str) -> tuple[str, Path]:
 def _read_input(artifact: str, path: Path) -> InputSource:
     if path.is_dir():
         for file_name in (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE):
-            if (path / file_name).is_file():
-                return source_from_file(artifact, file_name, (path / file_name).read_bytes())
+            if (path / file_name).exists():
+                data = _read_limited(path / file_name, MAX_FILE_BYTES, f'Input "{artifact}"', _FILE_AT_MOST)
+                return source_from_file(artifact, file_name, data)
         raise ArtifactContentError(
             f'Artifact "{artifact}": folder {path} holds no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}).'
         )
     if path.suffix == ".zip":
-        with path.open("rb") as file:
+        with _open_input(path, f'Input "{artifact}"') as file:
+            if not file.seekable():
+                data = _read_pipe(file.fileno(), MAX_PIPED_ZIP_BYTES, f'Input "{artifact}" {path}')
+                if len(data) > MAX_PIPED_ZIP_BYTES:
+                    raise ConfigurationError(
+                        f'Input "{artifact}" {path} is a pipe sending more than {MAX_PIPED_ZIP_BYTES // 1024 // 1024} '
+                        "MB; save the zip to a file and give that."
+                    )
+                return source_from_zip(artifact, io.BytesIO(data), where=f"({path})")
             return source_from_zip(artifact, file, where=f"({path})")
-    return source_from_file(artifact, path.name, path.read_bytes())
+    return source_from_file(
+        artifact, path.name, _read_limited(path, MAX_FILE_BYTES, f'Input "{artifact}"', _FILE_AT_MOST)
+    )
+
+
+_FILE_AT_MOST: Final = f"an {IMAGE_DETAIL_FILE} or {IMAGE_DEFINITIONS_FILE} is at most {MAX_FILE_BYTES // 1024} KB"
+
+
+def _open_input(path: Path, what: str) -> IO[bytes]:
+    """A regular file, pipe or FIFO opened for reading; a device, socket or anything else is refused.
+
+    O_NONBLOCK: opening a FIFO nobody has opened for writing would otherwise wait for a writer forever;
+    reads from it then wait in poll(), with a timeout (`_read_pipe`).
+    """
+    try:
+        kind = _kind_of(path.stat().st_mode)
+        if kind is None:
+            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            kind = _kind_of(os.fstat(descriptor).st_mode)  # what was opened, should the path have changed
+            if kind is None:
+                return os.fdopen(descriptor, "rb", buffering=0)
+            os.close(descriptor)
+    except OSError as error:
+        raise ConfigurationError(f"Cannot read {what} {path}: {error.strerror or error}.") from error
+    raise ConfigurationError(
+        f"{what} {path} is {kind}, not a file: give an {IMAGE_DETAIL_FILE}, an {IMAGE_DEFINITIONS_FILE}, an "
+        "artifact zip or a folder (a pipe such as <(...) works too)."
+    )
+
+
+def _kind_of(mode: int) -> str | None:
+    """None for what the command reads (a regular file, a pipe or FIFO), else what it is."""
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
+        return None
+    kinds = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    return next(
+        (kind for is_kind, kind in kinds.items() if is_kind(mode)),
+        "a directory" if stat.S_ISDIR(mode) else "no regular file",
+    )
+
+
+def _read_limited(path: Path, limit: int, what: str, at_most: str) -> bytes:
+    """A regular file, pipe or FIFO of at most `limit` bytes, reading no more than one byte past it."""
+    with _open_input(path, what) as file:
+        if file.seekable():
+            chunks: list[bytes] = []
+            size = 0
+            while size <= limit and (chunk := file.read(limit + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
+        else:
+            data = _read_pipe(file.fileno(), limit, f"{what} {path}")
+    if len(data) > limit:
+        raise ConfigurationError(f"{what} {path} is larger than {limit // 1024} KB; {at_most}.")
+    return data
+
+
+def _read_pipe(descriptor: int, limit: int, what: str) -> bytes:
+    """Up to `limit` + 1 bytes from a pipe or FIFO, waiting at most INPUT_IDLE_SECONDS for each piece and
+    INPUT_READ_SECONDS in all.
+    """
+    deadline = time.monotonic() + INPUT_READ_SECONDS
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        wait = min(INPUT_IDLE_SECONDS, deadline - time.monotonic())
+        if wait <= 0:
+            raise ConfigurationError(
+                f"{what} was still sending after {INPUT_READ_SECONDS:.0f} s; save it to a file and give that."
+            )
+        if not poller.poll(wait * 1000):
+            if time.monotonic() >= deadline:
+                continue  # the check above names the deadline
+            raise ConfigurationError(
+                f"{what}: nothing was written to it for {INPUT_IDLE_SECONDS:.0f} s (a pipe or FIFO that nobody "
+                "writes to?); give a file, or start the command that writes it."
+            )
+        try:
+            chunk = os.read(descriptor, min(READ_CHUNK_BYTES, limit + 1 - size))
+        except BlockingIOError:  # woken, but the bytes were gone
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _destinations(output: str | None, files: Sequence[OutputFile]) -> dict[Path, bytes]:

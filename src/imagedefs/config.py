@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
-from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
 from imagedefs.references import ECR_HOST_PATTERN, is_valid_container_name
 from imagedefs.tag_pattern import TagPattern
 
@@ -90,11 +90,27 @@ class EcsService:
         return f"{self.cluster}/{self.name}"
 
 
+# AWS partitions by region prefix (the rest is "aws"): each is a namespace of its own, accounts included.
+_PARTITION_PREFIXES: Final = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"))
+_CHINA_PARTITION: Final = "aws-cn"
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of a region ("aws" for an empty or unknown one)."""
+    return next((partition for prefix, partition in _PARTITION_PREFIXES if region.startswith(prefix)), "aws")
+
+
 @dataclass(frozen=True)
 class RegistryRule:
-    """One allow-list entry: a registry host, or an AWS account with an optional region."""
+    """One allow-list entry: a registry host, or an AWS account with an optional region.
+
+    A bare account entry matches ECR registries of the function's own partition only: account 123456789012
+    of the China partition (amazonaws.com.cn) is not the account of that number in aws. An account:region
+    entry names its partition by its region; a host entry names any registry exactly.
+    """
 
     text: str
+    partition: str = "aws"
 
     def allows(self, registry: str) -> bool:
         account_rule = _ACCOUNT_RULE.fullmatch(self.text)
@@ -103,7 +119,14 @@ class RegistryRule:
         ecr_host = ECR_HOST_PATTERN.fullmatch(registry)
         if ecr_host is None or ecr_host["account"] != account_rule["account"]:
             return False
-        return account_rule["region"] is None or ecr_host["region"] == account_rule["region"]
+        if account_rule["region"] is not None:  # the region names its partition
+            return ecr_host["region"] == account_rule["region"] and _is_partitions_host(registry, ecr_host["region"])
+        return partition_of(ecr_host["region"]) == self.partition and _is_partitions_host(registry, ecr_host["region"])
+
+
+def _is_partitions_host(registry: str, region: str) -> bool:
+    """Whether an ECR host has its region's partition's domain (amazonaws.com.cn for China, else amazonaws.com)."""
+    return registry.endswith(".cn") == (partition_of(region) == _CHINA_PARTITION)
 
 
 @dataclass(frozen=True)
@@ -126,13 +149,22 @@ class Settings:
         cls, environ: Mapping[str, str], wording: Wording = ACTION_WORDING, budget: TimeBudget | None = None
     ) -> Settings:
         """The settings; a job's `budget` bounds the default tag pattern's compiling and matching."""
+        for name in (ENV_DEFAULT_PIN, ENV_DEFAULT_TAG_PATTERN, ENV_ALLOWED_REGISTRIES, ENV_ECS_SERVICES):
+            # A variable of bytes that are not UTF-8 arrives with unpaired surrogates, which no message can carry.
+            if not is_unicode_text(environ.get(name, "")):
+                raise ConfigurationError(
+                    f"{capitalized(wording.settings.get(name, name))} is not valid UTF-8 text; set it again."
+                )
         pin = environ.get(ENV_DEFAULT_PIN, "").strip() or "tag"
         if pin not in PINS:
             raise ConfigurationError(
                 f'{capitalized(wording.settings[ENV_DEFAULT_PIN])} is {json.dumps(pin)}: it must be "tag" or "digest".'
             )
         pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")  # pragma: no mutate (None is as empty below)
-        rules = tuple(RegistryRule(entry.strip()) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(","))
+        partition = partition_of(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "")
+        rules = tuple(
+            RegistryRule(entry.strip(), partition) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(",")
+        )
         rules = tuple(rule for rule in rules if rule.text)
         for rule in rules:
             if _ACCOUNT_RULE.fullmatch(rule.text) is None and _HOST_RULE.fullmatch(rule.text) is None:

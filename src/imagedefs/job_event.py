@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from imagedefs.errors import InvalidJobError
+from imagedefs.json_text import is_unicode_text
 
 JOB_KEY: Final = "CodePipeline.job"
 CREDENTIAL_FIELDS: Final = ("accessKeyId", "secretAccessKey", "sessionToken")
 # The function's own role credentials, which botocore's DEBUG output would print too.
 FUNCTION_SECRET_VARIABLES: Final = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-# CodePipeline's jobId pattern (its API model): an id outside it can never be reported to.
-JOB_ID_PATTERN: Final = re.compile(r"[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}", re.ASCII)
+# CodePipeline's JobId pattern, exactly as its API model (botocore's service-2.json) has it, which a test checks:
+# an id outside it can never be reported to. Matched whole (fullmatch: "$" would let a final newline through).
+JOB_ID_PATTERN_TEXT: Final = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+JOB_ID_PATTERN: Final = re.compile(JOB_ID_PATTERN_TEXT, re.ASCII)
 # A KMS key id, alias or ARN as an S3 request header can carry it: printable ASCII, KMS's 2048 at most.
 KMS_KEY_ID_PATTERN: Final = re.compile(r"[!-~]{1,2048}", re.ASCII)
 _KINDS: Final[dict[type, str]] = {
@@ -77,12 +80,15 @@ def check_job_event(event: Mapping[str, Any]) -> None:
     for key in CREDENTIAL_FIELDS:
         _field(credentials, key, str, "data.artifactCredentials")
     if data.get("encryptionKey") is not None:
-        key_id = _field(_field(data, "encryptionKey", dict, "data"), "id", str, "data.encryptionKey")
-        if KMS_KEY_ID_PATTERN.fullmatch(key_id) is None:
+        encryption_key = _field(data, "encryptionKey", dict, "data")
+        key_id = encryption_key.get("id")
+        # The KMS check first: of a key id with an unpaired surrogate, "no KMS key id" is the more telling.
+        if isinstance(key_id, str) and key_id and KMS_KEY_ID_PATTERN.fullmatch(key_id) is None:
             raise InvalidJobError(
                 'The job event from CodePipeline is malformed: "data.encryptionKey.id" is not a KMS key id, alias or '
                 "ARN (1-2048 printable ASCII characters without spaces)."
             )
+        _field(encryption_key, "id", str, "data.encryptionKey")
 
 
 def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> Any:
@@ -95,6 +101,13 @@ def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> A
     value = container[key]
     if not isinstance(value, kind) or (kind is str and not value):
         raise _malformed(path, _KINDS[kind], value)
+    if isinstance(value, str) and not is_unicode_text(value):
+        # An unpaired surrogate ("\ud800" in the event's JSON) fails wherever the string is encoded: a request,
+        # a zip, a log line.
+        raise InvalidJobError(
+            f'The job event from CodePipeline is malformed: "{path}" is not valid Unicode (it holds an unpaired '
+            "surrogate). The function acts only on events that a CodePipeline Invoke action sends."
+        )
     return value
 
 

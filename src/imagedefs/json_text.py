@@ -1,14 +1,17 @@
 """JSON from untrusted text: every ambiguity refused, every size bounded, one error type for all of it.
 
 Python's json module takes the last of duplicate keys, accepts NaN and Infinity, converts numbers of any
-length (and fails past 4,300 digits with a ValueError) and recurses once per nesting level. Each is a way
-for a file or UserParameters to mean two things, or to end in an unexpected error instead of a message.
+length (and fails past 4,300 digits with a ValueError) and recurses once per nesting level. It also turns
+an escaped lone surrogate ("\\ud800") into a string no UTF-8 encoder takes, which would fail later, far from
+here, wherever the string is written (a zip member name, a log line, a report). Each is a way for a file or
+UserParameters to mean two things, or to end in an unexpected error instead of a message.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from typing import Any, Final
 
 # No file or setting this function reads holds a number at all; these bound what it will convert.
@@ -20,7 +23,62 @@ class JsonTextError(ValueError):
 
 
 def parse_json(text: str) -> Any:
-    """Parse JSON, refusing duplicate keys, NaN/Infinity, overlong numbers and runaway nesting."""
+    """Parse JSON, refusing duplicate keys, NaN/Infinity, overlong numbers, runaway nesting and unpaired
+    surrogates (in keys and values alike).
+    """
+    document = _parse(text)
+    if (unencodable := _first_unencodable_string(document)) is not None:
+        raise JsonTextError(
+            f"not valid Unicode: {unencodable} holds an unpaired surrogate (\\ud800-\\udfff), which no "
+            "UTF-8 text can hold; write the character itself"
+        )
+    return document
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether the text can be written as UTF-8 (it holds no unpaired surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _first_unencodable_string(document: Any) -> str | None:
+    """Where the first string that UTF-8 cannot encode is ("the string at ...", "a key of ..."), or None.
+
+    Breadth first, without recursion (the parser allows nesting as deep as the recursion limit); each
+    node keeps its parent's path as a link, so that the path is built only for the string found.
+    """
+    pending: deque[tuple[Any, _Path]] = deque([(document, None)])
+    while pending:
+        value, path = pending.popleft()
+        if isinstance(value, str) and not is_unicode_text(value):
+            return f"the string at {_dotted(path)}" if path else "the string"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not is_unicode_text(key):
+                    return f"a key of the object at {_dotted(path)}" if path else "a key of the top-level object"
+                pending.append((item, (key, path)))
+        elif isinstance(value, list):
+            pending.extend((item, (index, path)) for index, item in enumerate(value))
+    return None
+
+
+_Path = tuple["str | int", "_Path"] | None
+
+
+def _dotted(path: _Path) -> str:
+    """The JSON-quoted path of a value: "containers.WebImage[1]"."""
+    steps: list[str | int] = []
+    while path is not None:
+        step, path = path
+        steps.append(step)
+    dotted = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in reversed(steps))
+    return json.dumps(dotted.removeprefix("."))
+
+
+def _parse(text: str) -> Any:
     try:
         return json.loads(
             text,

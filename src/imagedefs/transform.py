@@ -244,7 +244,16 @@ def _image_from_definition(artifact: str, definition: ImageDefinition) -> Contai
 
 def _check_unique_names(images: Sequence[ContainerImage], config: ActionConfig) -> None:
     first_source: dict[str, str] = {}
+    # ECS compares container names exactly, but names that differ only in case are one container's name
+    # mistyped far more often than two containers (whose hostnames, as links give them, would collide).
+    by_lowercase: dict[str, str] = {}
     for image in images:
+        spelled = by_lowercase.setdefault(image.name.lower(), image.name)
+        if spelled != image.name:
+            raise ConfigurationError(
+                f'Containers "{spelled}" and "{image.name}" differ only in case: name each container exactly as '
+                "the task definition does (ECS compares names exactly), and only once."
+            )
         if image.name in first_source:
             raise ConfigurationError(
                 f'Container "{image.name}" would get an image from both artifact "{first_source[image.name]}" and '

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import re
+import time
 from typing import Any
 
 import pytest
@@ -322,3 +324,155 @@ def test_codepipeline_throttling_on_the_report_is_retried(aws: LocalAws, invoke:
 def test_an_event_that_is_no_codepipeline_job_is_refused_clearly(invoke: Invoke, event: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=re.escape('Not a CodePipeline job event: no "CodePipeline.job" with an "id"')):
         invoke(event)
+
+
+def _two_outputs(aws: LocalAws) -> tuple[dict[str, Any], str, str]:
+    """The two-source sample with one output artifact per container: (event, first key, second key)."""
+    event = with_user_parameters(
+        load_event("two-ecr-sources.json"),
+        {"containers": {"WebImage": "web", "ApiImage": "api"}, "outputs": {"WebDefs": ["web"], "ApiDefs": ["api"]}},
+    )
+    outputs = event["CodePipeline.job"]["data"]["outputArtifacts"]
+    first = copy.deepcopy(outputs[0])
+    first["name"], first["location"]["s3Location"]["objectKey"] = "WebDefs", "my-pipeline/WebDefs/web1Ab2"
+    second = copy.deepcopy(outputs[0])
+    second["name"], second["location"]["s3Location"]["objectKey"] = "ApiDefs", "my-pipeline/ApiDefs/api1Ab2"
+    outputs[:] = [first, second]
+    aws.seed(event)
+    return event, first["location"]["s3Location"]["objectKey"], second["location"]["s3Location"]["objectKey"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "remaining_millis", "expected_type", "expected_cause"),
+    [
+        pytest.param(
+            Fault(status=403, code="AccessDenied"), 60_000, "PermissionError", "AccessDenied", id="AccessDenied"
+        ),
+        pytest.param(Fault(status=503, code="SlowDown"), 60_000, "SystemUnavailable", "SlowDown", id="SlowDown"),
+        pytest.param(Fault(status=404, code="NoSuchBucket"), 60_000, "JobFailed", "NoSuchBucket", id="NoSuchBucket"),
+        pytest.param(
+            Fault(status=200, code="Stalled", stall_seconds=30),
+            8_000,
+            "SystemUnavailable",
+            "ReadTimeoutError",
+            id="stall past the read timeout",
+        ),
+        pytest.param(
+            Fault(trickle="headers"),
+            8_000,
+            "SystemUnavailable",
+            "still running at the deadline",
+            id="stall until the deadline",
+        ),
+    ],
+)
+def test_a_second_upload_that_fails_reports_the_output_already_written(
+    aws: LocalAws,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+    remaining_millis: int,
+    expected_type: str,
+    expected_cause: str,
+) -> None:
+    # Given two output artifacts, of which S3 takes the first and fails the second's upload
+    event, first_key, second_key = _two_outputs(aws)
+    bucket = event["CodePipeline.job"]["data"]["outputArtifacts"][0]["location"]["s3Location"]["bucketName"]
+    fault.methods, fault.path_contains = frozenset({"PUT"}), second_key
+    with FaultyS3(fault, upstream=aws.s3_url) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        started = time.monotonic()
+        result = invoke(event, remaining_millis=remaining_millis)
+        elapsed = time.monotonic() - started
+
+    # Then one report, before the deadline, names the failed upload and, truthfully, the output already written
+    failure = result.failure
+    assert failure["type"] == expected_type
+    assert expected_cause in failure["message"]
+    assert 'writing output artifact "ApiDefs"' in failure["message"]
+    assert failure["message"].endswith(
+        f'Already written before this failure: output artifact(s) "WebDefs" (s3://{bucket}/{first_key}). CodePipeline '
+        "does not use the outputs of a failed action; rerunning the action overwrites them."
+    )
+    assert elapsed < remaining_millis / 1000
+    # And so it is: the first output is in S3, the second is not
+    assert aws.s3.head_object(Bucket=bucket, Key=first_key)["ContentLength"] > 0
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=bucket, Prefix=second_key)
+    # And the log says the same, as a field
+    (written,) = [record for record in result.log_records if "written_outputs" in record]
+    assert written["written_outputs"] == {"WebDefs": f"s3://{bucket}/{first_key}"}
+    assert written["failed_output"] == "ApiDefs"
+
+
+def test_nothing_is_uploaded_when_a_later_output_location_is_one_s3_refuses(aws: LocalAws, invoke: Invoke) -> None:
+    # Given two outputs, the second in a bucket whose name botocore refuses to send
+    event, first_key, _ = _two_outputs(aws)
+    outputs = event["CodePipeline.job"]["data"]["outputArtifacts"]
+    bucket = outputs[0]["location"]["s3Location"]["bucketName"]
+    outputs[1]["location"]["s3Location"]["bucketName"] = "no bucket!"
+
+    failure = invoke(event).failure
+
+    # Then the job fails naming the second output, and the first was never uploaded
+    assert failure["type"] == "JobFailed"
+    assert 'writing output artifact "ApiDefs"' in failure["message"]
+    assert "Already written" not in failure["message"]
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=bucket, Prefix=first_key)
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        "1C5B7D4F-6E3A-4F9B-8C2D-8E7F6A5B4C32",
+        "zzzzzzzz-6e3a-4f9b-8c2d-8e7f6a5b4c32",
+        "1c5b7d4f6-e3a-4f9b-8c2d-8e7f6a5b4c32",
+        " 1c5b7d4f-6e3a-4f9b-8c2d-8e7f6a5b4c32",
+        "1c5b7d4f-6e3a-4f9b-8c2d-8e7f6a5b4c32\n",
+    ],
+)
+def test_a_job_with_an_id_outside_codepipelines_pattern_is_neither_read_nor_written(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, job_id: str
+) -> None:
+    # Given a complete job whose id CodePipeline's API would refuse
+    event = load_event("two-ecr-sources.json")
+    aws.seed(event)
+    event["CodePipeline.job"]["id"] = job_id
+    with FaultyS3(Fault(methods=frozenset()), upstream=aws.s3_url) as s3:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+        # Then it is no job to report to: refused before any work
+        with pytest.raises(ValueError, match=re.escape('Not a CodePipeline job event: no "CodePipeline.job" with an')):
+            invoke(event)
+        requests = s3.access_keys
+    # And nothing was read or written, nor reported
+    assert requests == []
+    assert aws.double.reports == []
+
+
+@pytest.mark.parametrize(
+    ("user_parameters", "named"),
+    [
+        ('{"file": "\\ud800"}', '"file"'),
+        ('{"containers": {"SourceArtifact": "web"}, "outputs": {"ImageDefinitions": ["\\udc00"]}}', '"outputs.'),
+    ],
+)
+def test_user_parameters_with_an_unpaired_surrogate_are_a_configuration_error(
+    aws: LocalAws, invoke: Invoke, user_parameters: str, named: str
+) -> None:
+    event = with_user_parameters(load_event("single-ecr-source.json"), user_parameters)
+    aws.seed(event)
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "ConfigurationError"
+    assert failure["message"].startswith(f"UserParameters is not valid Unicode: the string at {named}")
+
+
+def test_an_output_key_with_an_unpaired_surrogate_is_named_and_nothing_is_sent(aws: LocalAws, invoke: Invoke) -> None:
+    event = load_event("single-ecr-source.json")
+    aws.seed(event)
+    event["CodePipeline.job"]["data"]["outputArtifacts"][0]["location"]["s3Location"]["objectKey"] = "out\ud800"
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "JobFailed"
+    assert '"data.outputArtifacts[0].location.s3Location.objectKey" is not valid Unicode' in failure["message"]

@@ -214,7 +214,7 @@ def test_output_zips_are_byte_identical_across_runs_and_encrypted_when_asked() -
     assert zip_output_files(files) == zip_output_files(files)
     s3 = InMemoryS3(b"")
     output = OutputArtifact("Out", (OutputFile("imagedefinitions.json", b"[]\n"),), ("web",))
-    ArtifactStore(s3, kms_key_id="arn:aws:kms:us-west-2:123456789012:key/k").write_output(LOCATION, output)  # type: ignore[arg-type]
+    ArtifactStore(s3, kms_key_id="arn:aws:kms:us-west-2:123456789012:key/k").write_outputs([(LOCATION, output)])  # type: ignore[arg-type]
     put = s3.puts[0]
     assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", "arn:aws:kms:us-west-2:123456789012:key/k")
     assert (put["Bucket"], put["Key"], put["ContentType"]) == ("bucket", "pipeline/Source/abc", "application/zip")
@@ -339,7 +339,7 @@ def test_s3_failures_name_the_artifact_being_read_or_written() -> None:
     with pytest.raises(ArtifactAccessDeniedError, match=r'^Access denied reading input artifact "Src" \(s3://bucket/'):
         store.read_source("Src", LOCATION)
     with pytest.raises(ArtifactAccessDeniedError, match=r'^Access denied writing output artifact "Out" \(s3://bucket/'):
-        store.write_output(LOCATION, output)
+        store.write_outputs([(LOCATION, output)])
 
 
 def test_errors_that_are_no_s3_failure_pass_through_unchanged() -> None:

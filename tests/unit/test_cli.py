@@ -284,3 +284,25 @@ def test_a_bare_file_is_the_artifact_named_after_its_folder(workdir: Path) -> No
     assert json.loads((workdir / "a/b/c/imagedefinitions.json").read_text()) == [
         {"name": "frontend", "imageUri": f"{REGISTRY}/shop/web:latest"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "flag"),
+    [
+        (["WebImage", "--file", "defs\udcff.json"], "--file"),
+        (["WebImage", "--tag", "v\udcff"], "--tag"),
+        (["WebImage", "--container", "WebImage=web\udcff"], "--container"),
+        (["WebImage", "--containers", '{"WebImage": "web\udcff"}'], "--containers"),
+        (["WebImage", "--output", "out\udcff.json"], "--output"),
+        (["WebImage", "--allowed-registries", "ghcr.io,\udcff"], "--allowed-registries"),
+        (["Web\udcffImage"], "An input"),
+    ],
+)
+def test_arguments_that_are_not_utf8_are_a_usage_error_naming_the_flag(
+    workdir: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], flag: str
+) -> None:
+    # Given an argument of bytes that are not UTF-8 (Python hands them over as unpaired surrogates)
+    assert main(arguments) == 2
+    # Then one line names the flag, and nothing is written
+    assert capsys.readouterr().err == f"imagedefs: error: {flag} is not valid UTF-8 text: give it in UTF-8.\n"
+    assert list(workdir.glob("*.json")) == []

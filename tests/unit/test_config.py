@@ -245,3 +245,53 @@ def test_a_bad_allow_list_entry_says_what_an_entry_may_be() -> None:
     message = str(raised.value)
     assert 'holds "123456789012:Mars", which is neither a registry host (123456789012.dkr.ecr.' in message
     assert "nor an account (123456789012) or account:region (123456789012:eu-west-1)" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        ('{"file": "\\ud800"}', 'the string at "file"'),
+        ('{"file": "a\\udfffb.json"}', 'the string at "file"'),
+        ('{"format": "\\ud800"}', 'the string at "format"'),
+        ('{"pin": "\\udc00"}', 'the string at "pin"'),
+        ('{"tag": "v\\ud800.*"}', 'the string at "tag"'),
+        ('{"format": "codedeploy", "service": "prod/\\ud800"}', 'the string at "service"'),
+        ('{"containers": {"Web\\ud800": "web"}}', 'a key of the object at "containers"'),
+        ('{"containers": {"WebImage": "w\\ud800"}}', 'the string at "containers.WebImage"'),
+        ('{"containers": {"WebImage": ["web", "\\ud800"]}}', 'the string at "containers.WebImage[1]"'),
+        ('{"outputs": {"Out\\ud800": ["web"]}}', 'a key of the object at "outputs"'),
+        ('{"outputs": {"Out": ["\\ud800"]}}', 'the string at "outputs.Out[0]"'),
+        ('{"\\ud800": 1}', "a key of the top-level object"),
+        ('{"pin": "tag", "unknown": {"deep": ["\\ud800"]}}', 'the string at "unknown.deep[0]"'),
+        ('{"file": "\ud800"}', 'the string at "file"'),  # the character itself, not its escape
+    ],
+)
+def test_a_string_with_an_unpaired_surrogate_is_a_configuration_error_naming_where(raw: str, where: str) -> None:
+    # Given UserParameters holding a string no UTF-8 encoder takes (a zip member name, a log line, a report)
+    with pytest.raises(ConfigurationError) as raised:
+        parse_user_parameters(raw, Settings())
+    # Then the message says where it is, without the surrogate itself (the message must encode, too)
+    message = str(raised.value)
+    assert message.startswith(f"UserParameters is not valid Unicode: {where} holds an unpaired surrogate")
+    message.encode("utf-8")
+
+
+def test_a_valid_surrogate_pair_is_a_character_like_any_other() -> None:
+    config = parse_user_parameters('{"file": "defs-\\ud83d\\ude00.json"}', Settings())
+    assert config.file_name == "defs-\U0001f600.json"
+
+
+@pytest.mark.parametrize(
+    ("variable", "parameter"),
+    [
+        ("IMAGEDEFS_DEFAULT_PIN", "DefaultPin"),
+        ("IMAGEDEFS_DEFAULT_TAG_PATTERN", "DefaultTagPattern"),
+        ("IMAGEDEFS_ALLOWED_REGISTRIES", "AllowedRegistries"),
+        ("IMAGEDEFS_ECS_SERVICES", "EcsServiceArns"),
+    ],
+)
+def test_a_function_setting_that_is_not_utf8_names_the_stack_parameter(variable: str, parameter: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environment({variable: "v\udcff"})
+    assert str(raised.value).startswith(f"The {parameter} parameter of the function's stack")
+    assert str(raised.value).endswith("is not valid UTF-8 text; set it again.")

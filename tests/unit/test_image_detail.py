@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from imagedefs.archive import source_from_file
 from imagedefs.errors import ArtifactContentError
 from imagedefs.image_detail import ChosenImage, ImageDetail, parse_image_definitions, parse_image_detail
 from imagedefs.references import is_valid_container_name, parse_reference
@@ -248,3 +249,23 @@ def test_an_invalid_tag_is_refused_with_the_rule() -> None:
         parse_image_detail("Web", json.dumps({**image_detail(), "ImageTags": ["ok", "t" * 129]}).encode())
     assert f'"ImageTags" holds "{"t" * 129}", which is not a valid Docker tag' in str(raised.value)
     assert str(raised.value).endswith("at most 128 characters, not starting with . or -).")
+
+
+@pytest.mark.parametrize(
+    ("file_name", "document", "where"),
+    [
+        ("imageDetail.json", {**image_detail(), "ImageTags": ["\ud800"]}, '"ImageTags[0]"'),
+        ("imageDetail.json", {"ImageURI": "registry/repo:v\udc001"}, '"ImageURI"'),
+        ("imageDetail.json", {**image_detail(), "Extra\ud800": 1}, "a key of the top-level object"),
+        ("imagedefinitions.json", [{"name": "web\udfff", "imageUri": "repo:tag"}], '"[0].name"'),
+    ],
+)
+def test_a_string_with_an_unpaired_surrogate_is_refused_naming_where(file_name: str, document: Any, where: str) -> None:
+    # Given a file whose JSON escapes a lone surrogate (json.dumps writes "\ud800")
+    with pytest.raises(ArtifactContentError) as raised:
+        source_from_file("WebImage", file_name, json.dumps(document).encode())
+    # Then the artifact, file and place are named, in a message that encodes
+    message = str(raised.value)
+    assert message.startswith(f'Artifact "WebImage", file {file_name}: the file is not valid Unicode: ')
+    assert where in message
+    message.encode("utf-8")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
 
 from devtools.local_aws import load_event
 from imagedefs.errors import InvalidJobError
-from imagedefs.job_event import check_job_event, job_id_of, secrets_of
+from imagedefs.job_event import JOB_ID_PATTERN_TEXT, check_job_event, job_id_of, secrets_of
 
 EVENT = load_event("single-ecr-source.json")
 
@@ -82,6 +83,48 @@ def test_an_event_without_a_codepipeline_job_id_has_no_job_id(event: Any) -> Non
     assert job_id_of(event) is None
 
 
+def test_the_job_id_pattern_is_codepipelines_own() -> None:
+    # The function reports only to ids PutJobSuccessResult and PutJobFailureResult accept: their model's pattern
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("codepipeline")
+    for operation in ("PutJobSuccessResult", "PutJobFailureResult"):
+        input_shape = model.operation_model(operation).input_shape
+        assert input_shape is not None
+        assert input_shape.members["jobId"].metadata["pattern"] == JOB_ID_PATTERN_TEXT
+
+
+VALID_JOB_ID = "0b4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b21"
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        VALID_JOB_ID.upper(),
+        "0B4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b21",
+        "zzzzzzzz-5d2f-4e8a-9b1c-7d6e5f4a3b21",
+        "0b4a6c3g-5d2f-4e8a-9b1c-7d6e5f4a3b21",
+        "0b4a6c3e5-d2f-4e8a-9b1c-7d6e5f4a3b21",
+        "0b4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b2",
+        "0b4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b211",
+        "0b4a6c3e-5d2f-4e8a-9b1c7d6e5f4a3b21",
+        "0b4a6c3e_5d2f_4e8a_9b1c_7d6e5f4a3b21",
+        f" {VALID_JOB_ID}",
+        f"{VALID_JOB_ID} ",
+        f"{VALID_JOB_ID}\n",
+        f"\n{VALID_JOB_ID}",
+        "\uff10b4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b21",  # a fullwidth digit, which \d and str.isdigit accept
+        "",
+    ],
+)
+def test_a_job_id_outside_codepipelines_pattern_is_no_job_to_report_to(job_id: str) -> None:
+    assert job_id_of({"CodePipeline.job": {**EVENT["CodePipeline.job"], "id": job_id}}) is None
+
+
+def test_a_job_id_of_codepipelines_pattern_is_taken() -> None:
+    assert job_id_of({"CodePipeline.job": {"id": VALID_JOB_ID}}) == VALID_JOB_ID
+
+
 @pytest.mark.parametrize(
     ("path", "named"),
     [
@@ -133,3 +176,25 @@ def test_user_parameters_may_be_absent_or_empty_but_not_another_kind() -> None:
     check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", ""))
     with pytest.raises(InvalidJobError, match=r"UserParameters\" must be a string, not an object"):
         check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", {"pin": "tag"}))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "data.inputArtifacts.0.name",
+        "data.inputArtifacts.0.location.s3Location.bucketName",
+        "data.outputArtifacts.0.location.s3Location.objectKey",
+        "data.artifactCredentials.accessKeyId",
+        "data.artifactCredentials.sessionToken",
+    ],
+)
+def test_an_event_string_with_an_unpaired_surrogate_is_named_not_shown(path: str) -> None:
+    # Given an event whose JSON escapes a lone surrogate in a field the job sends, zips or logs
+    with pytest.raises(InvalidJobError) as raised:
+        check_job_event(event_with(path, "value\ud800"))
+    # Then the field is named; the value (maybe a secret) is not shown
+    message = str(raised.value)
+    dotted = re.sub(r"\.(\d+)\.", r"[\1].", path)
+    assert message.startswith(f'The job event from CodePipeline is malformed: "{dotted}" is not valid Unicode')
+    assert "value" not in message.partition("Unicode")[2]
+    message.encode("utf-8")

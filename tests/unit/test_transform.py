@@ -306,3 +306,57 @@ def test_two_sources_for_one_container_name_both_artifacts() -> None:
         build_plan(sources, ["Out"], ActionConfig(), SETTINGS)
     assert 'Container "web" would get an image from both artifact "Shop" and artifact "Blog"' in str(raised.value)
     assert 'UserParameters "containers", for example {"containers":' in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("registry", "function_region", "allowed"),
+    [
+        ("123456789012.dkr.ecr.us-west-2.amazonaws.com", "us-west-2", True),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "us-west-2", False),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "cn-northwest-1", True),
+        ("123456789012.dkr.ecr.us-west-2.amazonaws.com", "cn-north-1", False),
+        ("123456789012.dkr.ecr.us-west-2.amazonaws.com.cn", "cn-north-1", False),  # no such host
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com", "cn-north-1", False),  # no such host
+        ("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com", "us-west-2", False),
+        ("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com", "us-gov-east-1", True),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "", False),  # the command line without a region
+    ],
+)
+def test_an_account_entry_matches_registries_of_the_functions_partition_only(
+    registry: str, function_region: str, allowed: bool
+) -> None:
+    # Given the allow-list entry "123456789012" in a function running in function_region
+    settings = Settings.from_environment(
+        {"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012", "AWS_REGION": function_region}
+    )
+    # Then only the registries of that account in the function's own partition are allowed
+    assert settings.registry_allowed(registry) is allowed
+
+
+def test_a_registry_of_another_partition_is_allowed_by_naming_its_host() -> None:
+    china = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
+    settings = Settings.from_environment(
+        {"IMAGEDEFS_ALLOWED_REGISTRIES": f"123456789012,{china}", "AWS_REGION": "us-east-1"}
+    )
+    assert settings.registry_allowed(china)
+
+
+@pytest.mark.parametrize(
+    ("containers", "names"),
+    [
+        ({"WebImage": "web", "ApiImage": "WEB"}, ('"web"', '"WEB"')),
+        ({"WebImage": ["web", "Web"]}, ('"web"', '"Web"')),
+    ],
+)
+def test_container_names_that_differ_only_in_case_are_a_configuration_error(
+    containers: dict[str, Any], names: tuple[str, str]
+) -> None:
+    config = parse_user_parameters(json.dumps({"containers": containers}), SETTINGS)
+    sources = [detail("WebImage", image_detail("shop/web")), detail("ApiImage", image_detail("shop/api", DIGEST_B))]
+    sources = [source for source in sources if source.artifact in containers]
+    with pytest.raises(ConfigurationError) as raised:
+        build_plan(sources, ["Out"], config, SETTINGS)
+    assert str(raised.value) == (
+        f"Containers {names[0]} and {names[1]} differ only in case: name each container exactly as the task "
+        "definition does (ECS compares names exactly), and only once."
+    )
