@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from imagedefs.aws_session import create_client, error_code
-from imagedefs.errors import ReportNotDeliveredError
+from imagedefs.aws_session import MAX_ERROR_ANSWER_BYTES, create_client, error_code
+from imagedefs.errors import AnswerTooLargeError, ReportNotDeliveredError
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
@@ -17,6 +17,8 @@ MAX_EXTERNAL_ID_CHARS: Final = 1500
 # CodePipeline's answer when the job was already reported (a duplicate delivery) or is gone.
 CLOSED_JOB_ERRORS: Final = frozenset({"InvalidJobStateException", "JobNotFoundException"})
 TRUNCATION_MARK: Final = " …"
+# PutJobSuccessResult and PutJobFailureResult answer with no member at all, their errors with a code and a message.
+MAX_CODEPIPELINE_ANSWER_BYTES: Final = MAX_ERROR_ANSWER_BYTES
 
 ReportOutcome = Literal["reported", "already_closed"]
 
@@ -74,6 +76,8 @@ class JobReporter:
             raise ReportNotDeliveredError(f"CodePipeline refused the job result: {exc}") from exc
         except BotoCoreError as exc:
             raise ReportNotDeliveredError(f"CodePipeline could not be reached: {type(exc).__name__}") from exc
+        except AnswerTooLargeError as exc:
+            raise ReportNotDeliveredError(f"CodePipeline's answer to the job result was refused: {exc}") from exc
         return "reported"
 
 
@@ -86,6 +90,7 @@ def codepipeline_client() -> CodePipelineClient:
 
     client = create_client(
         "codepipeline",
+        max_answer_bytes=MAX_CODEPIPELINE_ANSWER_BYTES,
         config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 5}),
     )
     return cast("CodePipelineClient", client)  # pragma: no mutate (cast does nothing at run time)
