@@ -11,6 +11,13 @@ whose path holds it fail (one object of several). With `methods=frozenset()` not
 fails: it is a proxy that counts the bytes S3 served (`bytes_served`). With `delay_seconds` every
 request passes through, each answered that late. With `trickle` ("headers" or "body") or
 `stall_mid_body_seconds`, a GET is answered 200 with a body of `TRICKLED_BODY_BYTES`, sent slowly.
+
+With `answer_bytes`, a failing request is answered `status` with a body of that many bytes (an error padded to it,
+or for a 200 an S3 object's bytes or, with `json_error`, an ECS task definition), framed as `framing` says:
+"length" (Content-Length), "close" (no length: the body ends when the connection does) or "chunked". With
+`operations`, only requests of those operations (X-Amz-Target of the JSON protocols, or the path of CBOR's) fail;
+the others pass through. With `ranges="overlapping"`, every ranged GET is answered from the upstream object with
+as many bytes as asked, but ending at the first byte asked: all of it but one byte overlaps what came before.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from devtools.loopback import LoopbackServer
 # Every slow answer ends by itself after this long, whatever the client does.
 MAX_SLOW_ANSWER_SECONDS = 60.0
 TRICKLED_BODY_BYTES = 4096
+_PIECE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -49,6 +57,10 @@ class Fault:
     # SignatureDoesNotMatch XML, or with `json_error` an InvalidSignatureException; both quote the request.
     signature_mismatch: bool = False
     path_contains: str | None = None
+    answer_bytes: int = 0
+    framing: str = "length"
+    operations: frozenset[str] | None = None
+    ranges: str | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -66,14 +78,22 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.server.closing:  # the test that asked for it may be over
                 self._pass_through()
             return
-        if (fault.methods is not None and self.command not in fault.methods) or (
-            fault.path_contains is not None and fault.path_contains not in self.path
+        if (
+            (fault.methods is not None and self.command not in fault.methods)
+            or (fault.path_contains is not None and fault.path_contains not in self.path)
+            or (fault.operations is not None and self._operation() not in fault.operations)
         ):
             self._pass_through()
             return
         self.server.requests += 1
         if fault.trickle or fault.stall_mid_body_seconds:
             self._answer_slowly(fault)
+            return
+        if fault.ranges == "overlapping" and "Range" in self.headers:
+            self._answer_overlapping()
+            return
+        if fault.answer_bytes:
+            self._answer_huge(fault)
             return
         if fault.stall_seconds:
             time.sleep(fault.stall_seconds)
@@ -104,6 +124,65 @@ class _Handler(BaseHTTPRequestHandler):
             f"<Message>{escape(message)}</Message><RequestId>FAULT</RequestId></Error>"
         ).encode()
 
+    def _operation(self) -> str:
+        """The operation asked for: X-Amz-Target's (JSON protocols) or the path's last segment (CBOR)."""
+        return self.headers.get("X-Amz-Target", "").rpartition(".")[2] or self.path.rpartition("/")[2]
+
+    def _answer_overlapping(self) -> None:
+        first, _, last = self.headers["Range"].removeprefix("bytes=").partition("-")
+        if not first:  # the tail: answered as asked
+            self._pass_through()
+            return
+        body = self._upstream_answer(without_range=True)[2]
+        start, end = int(first), min(int(last), len(body) - 1)
+        lead = min(start, end - start)
+        self.server.bytes_served += end - start + 1
+        self._send(
+            206,
+            {"Content-Range": f"bytes {start - lead}-{end - lead}/{len(body)}", "Content-Type": "binary/octet-stream"},
+            [body[start - lead : end - lead + 1]],
+            "length",
+        )
+
+    def _answer_huge(self, fault: Fault) -> None:
+        if fault.json_error and fault.status == 200:
+            head = b'{"taskDefinition": {"family": "shop", "containerDefinitions": [{"name": "web", "image": "'
+            tail = b'"}]}}'
+        elif fault.json_error:
+            head, tail = f'{{"__type": "{fault.code}", "message": "'.encode(), b'"}'
+        elif fault.status == 200:
+            head, tail = b"PK", b""
+        else:
+            head = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{fault.code}</Code><Message>'.encode()
+            tail = b"</Message><RequestId>FAULT</RequestId></Error>"
+        whole, rest = divmod(fault.answer_bytes - len(head) - len(tail), _PIECE_BYTES)
+        filler = b"x" * _PIECE_BYTES  # one piece, sent again and again
+        pieces = [head, *[filler] * whole, filler[:rest], tail]
+        content_type = "application/x-amz-json-1.1" if fault.json_error else "application/xml"
+        self.close_connection = True  # the request body, if any, is left unread
+        self._send(fault.status, {"Content-Type": content_type}, pieces, fault.framing)
+
+    def _send(self, status: int, headers: dict[str, str], pieces: list[bytes], framing: str) -> None:
+        """An answer whose body is `pieces`, framed by Content-Length, by the connection's end, or chunked."""
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if framing == "length":
+                self.send_header("Content-Length", str(sum(map(len, pieces))))
+            elif framing == "chunked":
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            for piece in pieces:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if framing == "chunked" and piece else piece)
+            if framing == "chunked":
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading, as it should
+
     def _answer_slowly(self, fault: Fault) -> None:
         size = TRICKLED_BODY_BYTES
         head = (
@@ -131,23 +210,30 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up
 
     def _pass_through(self) -> None:
-        assert self.server.upstream, "FaultyS3 needs an upstream to pass requests through"
-        upstream = urlsplit(self.server.upstream)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        connection = http.client.HTTPConnection(upstream.netloc, timeout=10)
-        headers = {name: value for name, value in self.headers.items() if name.lower() != "expect"}
-        connection.request(self.command, self.path, body=body, headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-        self.send_response(response.status)
-        for name, value in response.getheaders():
+        status, headers, data = self._upstream_answer()
+        self.send_response(status)
+        for name, value in headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date", "expect"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        connection.close()
         self.server.bytes_served += len(data)
+
+    def _upstream_answer(self, without_range: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The upstream's answer to this request (status, headers, body); `without_range`: to all of the object."""
+        assert self.server.upstream, "FaultyS3 needs an upstream to pass requests through"
+        upstream = urlsplit(self.server.upstream)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        dropped = {"expect", "range"} if without_range else {"expect"}
+        headers = {name: value for name, value in self.headers.items() if name.lower() not in dropped}
+        connection = http.client.HTTPConnection(upstream.netloc, timeout=10)
+        try:
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
 
     do_GET = do_PUT = do_HEAD = do_POST = _answer  # noqa: N815 - http.server's naming
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from imagedefs.archive import source_from_zip, zip_output_files
+from imagedefs.archive import MAX_BYTES_READ, MAX_LAYOUT_READS, source_from_zip, zip_output_files
 from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 READ_BLOCK_BYTES: Final = 64 * 1024
 # S3's longest object key, in UTF-8 bytes (S3 answers KeyTooLongError past it).
 MAX_S3_KEY_BYTES: Final = 1024
+# zipfile reads an artifact in a handful of pieces (end record, directory, one local header, one member), and the
+# layout check at most MAX_LAYOUT_READS windows, each fetched once: S3 answers every range whole, so more GETs than
+# this are an S3 that answers in slivers.
+MAX_GETS_PER_ARTIFACT: Final = MAX_LAYOUT_READS + 16
+# Every byte S3 sends for one artifact, kept or not: what the zip reader may read, plus the rounding up of each GET
+# to a block. More is an S3 whose answers overlap what it sent before.
+MAX_RECEIVED_BYTES: Final = MAX_BYTES_READ + MAX_GETS_PER_ARTIFACT * READ_BLOCK_BYTES
 _CONTENT_RANGE: Final = re.compile(r"bytes (?P<start>[0-9]{1,15})-[0-9]{1,15}/(?P<size>[0-9]{1,15})", re.ASCII)
 
 _ACCESS_DENIED_CODES: Final = frozenset(
@@ -124,7 +131,12 @@ _Call = Callable[[Callable[[], _Result]], _Result]
 
 
 class _RangedObjectReader(io.RawIOBase):
-    """A seekable, read-only view of an S3 object that fetches only the byte ranges read."""
+    """A seekable, read-only view of an S3 object that fetches only the byte ranges read.
+
+    It holds each byte once, whatever S3 answers: of an answer it keeps only the bytes from the position asked for
+    up to the next block it already has, and it refuses an artifact that takes more than MAX_GETS_PER_ARTIFACT GETs
+    or MAX_RECEIVED_BYTES bytes received.
+    """
 
     def __init__(self, client: S3Client, location: S3Location, call: _Call[tuple[int, bytes, int]]) -> None:
         super().__init__()
@@ -133,6 +145,8 @@ class _RangedObjectReader(io.RawIOBase):
         self._location = location
         self._position = 0
         self._blocks: list[tuple[int, bytes]] = []
+        self._gets = 0
+        self._received = 0
         # The zip directory sits at the end: fetch the tail first, which is the whole of a small object.
         self.size = 0  # pragma: no mutate (set from the first answer before anything reads it)
         start, data, self.size = self._call(lambda: self._get(f"bytes=-{READ_BLOCK_BYTES}", READ_BLOCK_BYTES))
@@ -140,6 +154,13 @@ class _RangedObjectReader(io.RawIOBase):
 
     def _get(self, byte_range: str, length: int) -> tuple[int, bytes, int]:
         """(first byte's offset, the bytes, object size) of one ranged GET."""
+        if self._gets >= MAX_GETS_PER_ARTIFACT:
+            raise ServiceUnavailableError(
+                f"S3 answered the reads of {self._location} in slivers: {self._gets} ranged GETs did not give the few "
+                f"pieces of a zip the function reads (at most {MAX_GETS_PER_ARTIFACT} GETs per artifact). Retry the "
+                "action, and report it if it stays so."
+            )
+        self._gets += 1
         try:
             response = self._client.get_object(Bucket=self._location.bucket, Key=self._location.key, Range=byte_range)
         except Exception as exc:
@@ -150,10 +171,17 @@ class _RangedObjectReader(io.RawIOBase):
             # never more than asked, whatever the server sends (no mutate: a larger cap or none is refused the
             # same way below; the cap only bounds memory)
             data = body.read(length + 1)  # pragma: no mutate
+        self._received += len(data)
         if len(data) > length:
             raise ServiceUnavailableError(
                 f"S3 sent more than the {length} bytes asked for ({byte_range}) reading {self._location}; retry the "
                 "action."
+            )
+        if self._received > MAX_RECEIVED_BYTES:
+            raise ServiceUnavailableError(
+                f"S3 sent {self._received} bytes reading {self._location}, more than the {MAX_RECEIVED_BYTES // 1024} "
+                "KB that reading an artifact zip takes: its answers overlap what it sent before. Retry the action, "
+                "and report it if it stays so."
             )
         content_range = response.get("ContentRange")
         if not content_range:  # the whole object, as S3 answers a range that covers it
@@ -186,24 +214,27 @@ class _RangedObjectReader(io.RawIOBase):
         wanted = min(len(view), self.size - self._position)
         if wanted <= 0:
             return 0
-        block = self._block_at(self._position)
-        if block is None:
-            # no mutate: S3 cuts a range at the object's end, so asking past it (size + position) reads the same.
-            left = self.size - self._position  # pragma: no mutate
-            length = min(left, max(wanted, READ_BLOCK_BYTES))
-            byte_range = f"bytes={self._position}-{self._position + length - 1}"
-            start, data, _ = self._call(lambda: self._get(byte_range, length))
-            self._blocks.append((start, data))
-            block = self._block_at(self._position)
-            if block is None:
-                raise ServiceUnavailableError(
-                    f"S3 returned no bytes at offset {self._position} of {self._location}; retry the action."
-                )
-        start, data = block
+        start, data = self._block_at(self._position) or self._fetch(wanted)
         chunk = data[self._position - start : self._position - start + wanted]
         view[: len(chunk)] = chunk
         self._position += len(chunk)
         return len(chunk)
+
+    def _fetch(self, wanted: int) -> tuple[int, bytes]:
+        """A new block from the position on, up to the next block held: no byte is fetched or kept twice."""
+        position = self._position
+        next_held = min((start for start, _ in self._blocks if start > position), default=self.size)
+        length = min(next_held - position, max(wanted, READ_BLOCK_BYTES))
+        byte_range = f"bytes={position}-{position + length - 1}"
+        start, data, _ = self._call(lambda: self._get(byte_range, length))
+        if not start <= position < start + len(data):
+            raise ServiceUnavailableError(
+                f"S3 returned no bytes at offset {position} of {self._location}; retry the action."
+            )
+        # What the answer holds before the position is dropped: S3 answers the range asked, so that is nothing.
+        block = (position, data[position - start : position - start + length])
+        self._blocks.append(block)
+        return block
 
     def _block_at(self, position: int) -> tuple[int, bytes] | None:
         return next(((start, data) for start, data in self._blocks if start <= position < start + len(data)), None)
@@ -278,6 +309,8 @@ def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token
         "s3",
         budget,
         signature_version="s3v4",
+        # A ranged GET asks for at most what the zip reader may read; an error answer is bounded tighter.
+        max_answer_bytes=MAX_BYTES_READ,
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         aws_session_token=session_token,

@@ -12,17 +12,23 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from imagedefs.errors import ImageDefsError
+from imagedefs.errors import AnswerTooLargeError, ImageDefsError
 
 if TYPE_CHECKING:
+    from botocore.awsrequest import AWSPreparedRequest, AWSResponse
     from botocore.client import BaseClient
     from botocore.session import Session
 
     from imagedefs.budget import TimeBudget
 
 _Result = TypeVar("_Result")
+
+# An AWS error answer is a code, a message and a request id: a few hundred bytes (S3's SignatureDoesNotMatch, the
+# longest, quotes the canonical request as text and as hex: a few KB). More is no error answer the function can use.
+MAX_ERROR_ANSWER_BYTES: Final = 64 * 1024
+_READ_CHUNK_BYTES: Final = 64 * 1024
 
 
 @contextmanager
@@ -48,13 +54,103 @@ def _session() -> Session:
     return botocore.session.get_session()
 
 
-def create_client(service_name: str, **options: Any) -> BaseClient:
+def create_client(service_name: str, *, max_answer_bytes: int, **options: Any) -> BaseClient:
+    """A client that reads at most `max_answer_bytes` of any answer body (`MAX_ERROR_ANSWER_BYTES` of an error
+    answer), whatever Content-Length says and chunked or not: past that, the answer is refused with
+    AnswerTooLargeError and its connection closed, so no server can make the function hold more.
+    """
     with _cyclic_gc_paused():
-        return _session().create_client(service_name, **options)
+        client = _session().create_client(service_name, **options)
+    # Every answer of the client passes through its endpoint's HTTP session (botocore makes one per client).
+    endpoint = client._endpoint  # type: ignore[attr-defined]  # botocore has no public seam for this
+    endpoint.http_session = _BoundedAnswers(
+        endpoint.http_session, client.meta.service_model.service_id, max_answer_bytes
+    )
+    return client
+
+
+class _BoundedAnswers:
+    """botocore's HTTP session, with every answer body read through a bound.
+
+    botocore reads a body whole: inside `send` for an operation that does not stream, and in
+    `convert_to_response_dict` for any error answer. Here `send` has urllib3 stream every answer, wraps the stream
+    in `_BoundedBody`, and reads a non-streamed body at once through it, as botocore would have (so that a broken
+    connection is still retried as before).
+    """
+
+    def __init__(self, session: Any, service: str, max_answer_bytes: int) -> None:
+        self._session = session
+        self._service = service
+        self._max_answer_bytes = max_answer_bytes
+
+    def send(self, request: AWSPreparedRequest) -> AWSResponse:
+        read_whole = not request.stream_output
+        request.stream_output = True
+        try:
+            response: AWSResponse = self._session.send(request)
+        finally:
+            request.stream_output = not read_whole
+        limit = self._max_answer_bytes
+        if response.status_code >= 300:  # pragma: no mutate (a 3xx body is read as an error answer: either way)
+            limit = min(limit, MAX_ERROR_ANSWER_BYTES)
+        refusal = AnswerTooLargeError(self._service, limit, response.status_code)
+        response.raw = _BoundedBody(response.raw, limit, refusal)
+        declared = str(response.headers.get("content-length", ""))
+        if declared.isdigit() and int(declared) > limit:
+            response.raw.close()
+            raise refusal
+        if read_whole:
+            _ = response.content
+        return response
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class _BoundedBody:
+    """An answer's body (urllib3's response) that refuses to be read past `limit` bytes, closing its connection."""
+
+    def __init__(self, raw: Any, limit: int, refusal: AnswerTooLargeError) -> None:
+        self._raw = raw
+        self._left = limit
+        self.refusal = refusal
+
+    def read(self, amt: int | None = None) -> bytes:
+        if amt is None:
+            return b"".join(iter(lambda: self.read(_READ_CHUNK_BYTES), b""))
+        data: bytes = self._raw.read(min(amt, self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            self.close()
+            raise self.refusal
+        return data
+
+    def stream(self, amt: int = _READ_CHUNK_BYTES, decode_content: bool | None = None) -> Iterator[bytes]:
+        """What AWSResponse.content joins; botocore's StreamingBody turns urllib3's errors into botocore's."""
+        from botocore.response import StreamingBody
+
+        # No length to check (None), as botocore's own read of a body that is not streamed.
+        return StreamingBody(self, None).iter_chunks(amt)  # type: ignore[arg-type]
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        self._raw.release_conn()
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else botocore asks of urllib3's response (its socket, for a timeout change) is urllib3's.
+        return getattr(self._raw, name)
 
 
 def budgeted_client(
-    service_name: str, budget: TimeBudget, signature_version: str | None = None, **options: Any
+    service_name: str,
+    budget: TimeBudget,
+    signature_version: str | None = None,
+    *,
+    max_answer_bytes: int,
+    **options: Any,
 ) -> BaseClient:
     """A client whose timeouts and attempts are cut to the job's budget, and which refuses to sign (and so to send)
     any request once the budget is spent: a call abandoned at the deadline can then neither retry, nor change
@@ -66,6 +162,7 @@ def budgeted_client(
     limits = budget.limits()
     client = create_client(
         service_name,
+        max_answer_bytes=max_answer_bytes,
         config=Config(
             signature_version=signature_version,
             connect_timeout=limits.connect_timeout,
@@ -94,6 +191,8 @@ def call_classified(
     """
     try:
         return budget.run(doing, call) if budget else call()
+    except AnswerTooLargeError as exc:
+        raise exc.while_doing(doing) from exc
     except ImageDefsError:
         raise
     except Exception as exc:

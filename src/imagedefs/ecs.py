@@ -11,7 +11,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
-from imagedefs.codedeploy import BlueGreenService, LoadBalancerTarget, check_task_definition, is_port
+from imagedefs.codedeploy import (
+    MAX_TASKDEF_BYTES,
+    BlueGreenService,
+    LoadBalancerTarget,
+    check_task_definition,
+    is_port,
+)
 from imagedefs.config import ENV_ECS_SERVICES, EcsService, Wording
 from imagedefs.errors import ConfigurationError, ImageDefsError, ServiceUnavailableError, quoted
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
@@ -32,6 +38,10 @@ _RETRYABLE_CODES: Final = frozenset(
 MAX_MESSAGE_CHARS: Final = 300
 _Result = TypeVar("_Result")
 _REQUIRED: Final = object()
+# ECS keeps a task definition to 64 KiB (its "task definition size" quota); DescribeTaskDefinition adds 50 tags at
+# most and a few registration fields, DescribeServices one service with its last 100 events. The bound taskdef.json
+# has (1 MiB) holds either with room to spare, and caps what ECS (or anything answering in its place) makes us hold.
+MAX_ECS_ANSWER_BYTES: Final = MAX_TASKDEF_BYTES
 
 
 class EcsServiceReader:
@@ -202,4 +212,4 @@ def _unreadable(doing: str) -> ServiceUnavailableError:
 
 def function_ecs_client(budget: TimeBudget) -> ECSClient:
     """An ECS client with the function's own credentials (never the artifact credentials), bound to the budget."""
-    return cast("ECSClient", budgeted_client("ecs", budget))
+    return cast("ECSClient", budgeted_client("ecs", budget, max_answer_bytes=MAX_ECS_ANSWER_BYTES))

@@ -35,6 +35,25 @@ class ServiceUnavailableError(ImageDefsError):
     """S3 or the network failed after retries, or the time budget ran out."""
 
 
+class AnswerTooLargeError(ServiceUnavailableError):
+    """An AWS endpoint answered with more bytes than the function can use; the rest of the answer was never read."""
+
+    def __init__(self, service: str, limit_bytes: int, status: int, doing: str = "") -> None:
+        self.service = service
+        self.limit_bytes = limit_bytes
+        self.status = status
+        during = f" {doing}" if doing else ""
+        super().__init__(
+            f"{service} answered{during} with more than {limit_bytes // 1024} KB (HTTP {status}), more than any "
+            f"{service} answer the function can use, so the answer was refused unread. Retry the action; if it stays "
+            f"so, something other than {service} answers at its endpoint (a proxy, or an AWS_ENDPOINT_URL_* setting)."
+        )
+
+    def while_doing(self, doing: str) -> AnswerTooLargeError:
+        """The same refusal, saying what the function was doing."""
+        return AnswerTooLargeError(self.service, self.limit_bytes, self.status, doing)
+
+
 class ReportNotDeliveredError(Exception):
     """CodePipeline could not be told the job's result; Lambda's retry must run the job again."""
 

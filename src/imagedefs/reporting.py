@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from imagedefs.aws_session import create_client, error_code, http_status
-from imagedefs.errors import ReportNotDeliveredError
+from imagedefs.aws_session import MAX_ERROR_ANSWER_BYTES, create_client, error_code, http_status
+from imagedefs.errors import AnswerTooLargeError, ReportNotDeliveredError
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, redactor, server_text
 
 if TYPE_CHECKING:
@@ -20,6 +20,8 @@ CLOSED_JOB_ERRORS: Final = frozenset({"InvalidJobStateException", "JobNotFoundEx
 TRUNCATION_MARK: Final = " …"
 # How much of a refusal's message the log quotes (the error that leaves the function quotes none).
 MAX_LOGGED_CHARS: Final = 2000
+# PutJobSuccessResult and PutJobFailureResult answer with no member at all, their errors with a code and a message.
+MAX_CODEPIPELINE_ANSWER_BYTES: Final = MAX_ERROR_ANSWER_BYTES
 
 ReportOutcome = Literal["reported", "already_closed"]
 
@@ -90,6 +92,8 @@ class JobReporter:
         except BotoCoreError as exc:
             logger.error("CodePipeline could not be reached", extra={"error": server_text(exc, MAX_LOGGED_CHARS)})
             failure = f"CodePipeline could not be reached: {type(exc).__name__}"
+        except AnswerTooLargeError as exc:
+            failure = f"CodePipeline's answer to the job result was refused: {exc}"
         else:
             return "reported"
         raise ReportNotDeliveredError(failure)
@@ -109,6 +113,7 @@ def codepipeline_client() -> CodePipelineClient:
 
     client = create_client(
         "codepipeline",
+        max_answer_bytes=MAX_CODEPIPELINE_ANSWER_BYTES,
         config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 5}),
     )
     return cast("CodePipelineClient", client)  # pragma: no mutate (cast does nothing at run time)

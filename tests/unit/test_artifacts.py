@@ -451,18 +451,36 @@ def test_a_member_far_from_the_end_is_fetched_in_exact_blocks() -> None:
     # When it is read
     source = ArtifactStore(s3).read_source("Src", LOCATION)  # type: ignore[arg-type]
     # Then the tail comes first, then the rest of where zipfile looks for the end record (22 bytes and the
-    # longest comment), then the member in 64 KB blocks from its start, each range exact
+    # longest comment) up to the tail already held, then the member in 64 KB blocks from its start, each range exact
+    # and no byte asked for twice
     assert isinstance(source, ImageDetail)
     size = len(s3.body)
     # (the next entry's local header is read first, to check the zip's layout as a streaming reader reads it)
     next_header = 30 + len("imageDetail.json") + 102_400
     assert s3.ranges == [
         "bytes=-65536",
-        f"bytes={size - 65557}-{size - 1}",
+        f"bytes={size - 65557}-{size - 65537}",
         "bytes=0-65535",
         f"bytes={next_header}-{next_header + 65535}",
-        "bytes=65536-131071",
+        f"bytes=65536-{next_header - 1}",
     ]
+
+
+def test_a_build_artifact_of_many_large_files_is_read_within_the_gets_an_artifact_may_take() -> None:
+    # Given a build's output artifact: imagedefinitions.json beside 24 files of 80 KB, each local header in its own
+    # S3 block
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("imagedefinitions.json", json.dumps([{"name": "web", "imageUri": "nginx:1.27"}]))
+        for index in range(24):
+            archive.writestr(f"dist/part-{index}.bin", os.urandom(80 * 1024))
+    s3 = RangeRecordingS3(buffer.getvalue())
+    # When it is read
+    source = ArtifactStore(s3).read_source("Src", LOCATION)  # type: ignore[arg-type]
+    # Then the zip's layout check reads every local header, and the reader allows it the GETs that takes
+    assert isinstance(source, MergedDefinitions)
+    assert [definition.name for definition in source.definitions] == ["web"]
+    assert len(s3.ranges) > 24
 
 
 def test_the_last_byte_of_an_object_can_be_read_alone() -> None:
@@ -599,3 +617,65 @@ def test_an_end_record_signature_in_the_last_bytes_is_refused_as_no_zip_not_an_u
     # Then it is refused as zipfile refuses it, with the function's message
     with pytest.raises(ArtifactContentError, match="is not a zip file this function reads"):
         read(buffer.getvalue())
+
+
+class OverlappingS3(InMemoryS3):
+    """Answers each range with as many bytes as asked, but starting `lead` bytes before the start asked for."""
+
+    def __init__(self, body: bytes, lead: int | None = None) -> None:
+        super().__init__(body)
+        self.lead = lead
+        self.gets = 0
+
+    def get_object(self, Bucket: str, Key: str, Range: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        self.gets += 1
+        if Range.startswith("bytes=-"):
+            return super().get_object(Bucket, Key, Range)
+        first, last = (int(end) for end in Range.removeprefix("bytes=").split("-"))
+        lead = min(first, last - first if self.lead is None else self.lead)  # None: all but one byte is old
+        return super().get_object(Bucket, Key, f"bytes={first - lead}-{last - lead}")
+
+
+def test_answers_that_overlap_what_was_asked_are_read_and_each_byte_is_kept_once() -> None:
+    # Given an S3 whose every answer starts 1,000 bytes before the range asked (the bytes asked for included)
+    body = bytes(range(256)) * 2000
+    reader = _RangedObjectReader(OverlappingS3(body, lead=1000), LOCATION, lambda call: call())  # type: ignore[arg-type]
+    # When 300 KB are read from the start
+    data = _BoundedReader(reader, 1024 * 1024, "A").read(300_000)
+    # Then they are the object's bytes, and the reader holds no byte twice
+    assert data == body[:300_000]
+    assert sum(len(block) for _, block in reader._blocks) <= len(body)
+
+
+def test_an_s3_that_answers_in_slivers_is_refused_after_48_gets() -> None:
+    # Given an S3 whose every answer overlaps the bytes sent before, all but one new byte
+    s3 = OverlappingS3(bytes(range(256)) * 2000)
+    reader = _RangedObjectReader(s3, LOCATION, lambda call: call())  # type: ignore[arg-type]
+    reader.seek(100_000)
+    # When a member far from the tail is read
+    with pytest.raises(ServiceUnavailableError) as raised:
+        _BoundedReader(reader, 1024 * 1024, "A").read(1000)
+    # Then the 49th GET is never sent, and the message says why
+    assert s3.gets == 48
+    assert str(raised.value) == (
+        "S3 answered the reads of s3://bucket/pipeline/Source/abc in slivers: 48 ranged GETs did not give the few "
+        "pieces of a zip the function reads (at most 48 GETs per artifact). Retry the action, and report it if it "
+        "stays so."
+    )
+
+
+def test_an_s3_whose_large_answers_overlap_is_refused_past_5_mb_received() -> None:
+    # Given an S3 whose every answer is as long as asked but overlaps the bytes before, all but one new byte
+    s3 = OverlappingS3(os.urandom(4 * 1024 * 1024))
+    reader = _RangedObjectReader(s3, LOCATION, lambda call: call())  # type: ignore[arg-type]
+    reader.seek(1024 * 1024)
+    # When 1 MB is read from the middle (a zip directory, say)
+    with pytest.raises(ServiceUnavailableError) as raised:
+        _BoundedReader(reader, 2 * 1024 * 1024, "A").read(1024 * 1024)
+    # Then reading stops at the first answer past 5 MB received in all, well before 48 GETs
+    assert s3.gets == 6
+    assert str(raised.value).startswith("S3 sent 5308406 bytes reading s3://bucket/pipeline/Source/abc, more than ")
+    assert str(raised.value).endswith(
+        "the 5120 KB that reading an artifact zip takes: its answers overlap what it sent before. Retry the action, "
+        "and report it if it stays so."
+    )
