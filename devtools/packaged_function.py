@@ -151,6 +151,9 @@ class PackagedFunction:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        if self.hang_on_invoke:
+            process = self._process
+            self._runtime_api.api.on_take = lambda _: process.send_signal(signal.SIGSTOP)
         self.starts += 1
 
     def _stop(self) -> None:
@@ -179,7 +182,6 @@ class PackagedFunction:
         api, process = self._runtime_api.api, self._process
         started = time.perf_counter()
         invocation = api.submit(event, self._timeout, request_id)
-        stopped = False
         while not invocation.answered.wait(0.01):
             elapsed = time.perf_counter() - started
             died = _death_of(process, api.init_error, elapsed > self._timeout, self._over_memory(invocation, process))
@@ -191,9 +193,6 @@ class PackagedFunction:
                     "errorMessage": _lambda_error_message(died, invocation, self._timeout),
                 }
                 return FunctionResult(False, payload, elapsed, died=str(payload.get("errorType", died)))
-            if self.hang_on_invoke and invocation.taken.is_set() and not stopped:
-                process.send_signal(signal.SIGSTOP)
-                stopped = True
         return FunctionResult(invocation.succeeded, invocation.body, time.perf_counter() - started)
 
     def _over_memory(self, invocation: Invocation, process: subprocess.Popen[bytes]) -> bool:

@@ -3,8 +3,8 @@
 awslambdaric (the runtime interface client that Lambda's Python runtime uses) long-polls
 `/invocation/next`, calls the handler, and posts `/response` or `/error`; a failed import is
 posted to `/init/error`. Every event carries the headers the client requires. Each invocation says
-when the function took it (`taken`), so that whoever plays Lambda can watch, stop or kill the process
-from then on.
+when the function took it (`taken`), so that whoever plays Lambda can watch or kill the process from then
+on; `on_take` runs before the event is sent (to stop the process before it can act on it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +52,7 @@ class RuntimeApi:
         self.pending: queue.Queue[Invocation] = queue.Queue()
         self.invocations: dict[str, Invocation] = {}
         self.init_error: Any = None
+        self.on_take: Callable[[Invocation], None] | None = None
 
     def submit(self, event: dict[str, Any], timeout_seconds: float, request_id: str | None = None) -> Invocation:
         """Queue the event; a retry of an asynchronous invocation keeps its request id, as in Lambda."""
@@ -71,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         invocation = self.server.api.pending.get()
         invocation.taken.set()
+        if self.server.api.on_take is not None:
+            self.server.api.on_take(invocation)
         body = json.dumps(invocation.event).encode()
         self.send_response(200)
         for name, value in {

@@ -100,9 +100,8 @@ class FailedInvocation:
             # Throttled, never run to the end: the only failure here that a plain retry of the action can cure.
             return ServiceUnavailableError(
                 f"{function} was not run for this job before the event's maximum age (Lambda: {EVENT_AGE_EXCEEDED}"
-                f"{attempts}): Lambda throttled it, for lack of concurrency in the account and region. The job was "
-                f"not run again. Retry the action; if this happens again, raise the account's Lambda concurrency "
-                f"quota. {capitalized(where)}."
+                f"{attempts}): Lambda throttled it, for lack of concurrency in the account and region. Retry the "
+                f"action; if this happens again, raise the account's Lambda concurrency quota. {capitalized(where)}."
             )
         explanation, advice = _EXPLANATIONS.get(self.error_type or "", _UNEXPLAINED)
         recorded = f'error type "{self.error_type}": {explanation}' if self.error_type else "no error type recorded"
