@@ -2,7 +2,9 @@
 
 awslambdaric (the runtime interface client that Lambda's Python runtime uses) long-polls
 `/invocation/next`, calls the handler, and posts `/response` or `/error`; a failed import is
-posted to `/init/error`. Every event carries the headers the client requires.
+posted to `/init/error`. Every event carries the headers the client requires. Each invocation says
+when the function took it (`taken`), so that whoever plays Lambda can watch or kill the process from then
+on; `on_take` runs before the event is sent (to stop the process before it can act on it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +34,7 @@ class Invocation:
     request_id: str
     event: dict[str, Any]
     deadline_ms: int
+    taken: threading.Event = field(default_factory=threading.Event)
     answered: threading.Event = field(default_factory=threading.Event)
     succeeded: bool = False
     body: Any = None
@@ -43,13 +47,16 @@ class Invocation:
 class RuntimeApi:
     """The state behind the Runtime API: events waiting to be fetched, invocations waiting for an answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, function_arn: str = FUNCTION_ARN) -> None:
+        self.function_arn = function_arn
         self.pending: queue.Queue[Invocation] = queue.Queue()
         self.invocations: dict[str, Invocation] = {}
         self.init_error: Any = None
+        self.on_take: Callable[[Invocation], None] | None = None
 
-    def submit(self, event: dict[str, Any], timeout_seconds: float) -> Invocation:
-        request_id = str(uuid.uuid4())
+    def submit(self, event: dict[str, Any], timeout_seconds: float, request_id: str | None = None) -> Invocation:
+        """Queue the event; a retry of an asynchronous invocation keeps its request id, as in Lambda."""
+        request_id = request_id or str(uuid.uuid4())
         invocation = Invocation(request_id, event, deadline_ms=int((time.time() + timeout_seconds) * 1000))
         self.invocations[request_id] = invocation
         self.pending.put(invocation)
@@ -65,6 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"errorMessage": f"unknown path {self.path}"})
             return
         invocation = self.server.api.pending.get()
+        invocation.taken.set()
+        if self.server.api.on_take is not None:
+            self.server.api.on_take(invocation)
         body = json.dumps(invocation.event).encode()
         self.send_response(200)
         for name, value in {
@@ -72,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Content-Length": str(len(body)),
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
             "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+            "Lambda-Runtime-Invoked-Function-Arn": self.server.api.function_arn,
             "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
         }.items():
             self.send_header(name, value)
@@ -121,8 +131,8 @@ class _RuntimeServer(ThreadingHTTPServer):
 class RuntimeApiServer(LoopbackServer):
     """The Runtime API on a free loopback port; `address` is what AWS_LAMBDA_RUNTIME_API takes."""
 
-    def __init__(self) -> None:
-        self.api = RuntimeApi()
+    def __init__(self, function_arn: str = FUNCTION_ARN) -> None:
+        self.api = RuntimeApi(function_arn)
         super().__init__(_RuntimeServer(self.api))
 
     @property

@@ -1,4 +1,5 @@
-"""template.yaml as CloudFormation will see it: least privilege, the fixed entry point, sane async settings."""
+"""template.yaml as CloudFormation will see it: least privilege, the fixed entry point, sane async settings, the
+on-failure destination and the alarms."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from devtools.bench import MEMORY_SIZES_MB
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_ACTIONS = {"codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+INVOKE_DESTINATION = {"lambda:InvokeFunction"}
 CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS = 20 * 60
+# Lambda's delays before the second and the third attempt of a failed asynchronous invocation (about 1 and 2 minutes).
+LAMBDA_RETRY_DELAYS_SECONDS = (60, 120)
+ALARM_TOPIC = "arn:aws:sns:us-west-2:123456789012:pipeline-alarms"
 
 
 class _NoManagedPolicies:
@@ -36,8 +41,20 @@ def cloudformation(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) ->
     """The template after the SAM transform, as deployed (the code location is irrelevant here)."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     template = copy.deepcopy(template)
-    template["Resources"]["ImageDefinitionsFunction"]["Properties"]["CodeUri"] = "s3://bucket/code.zip"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/code.zip"
     return dict(transform(template, {}, _NoManagedPolicies()))
+
+
+def deployed_resources(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The resources CloudFormation creates with these parameter values (those whose Condition holds)."""
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if "Condition" not in resource
+        or resolved(template["Conditions"][resource["Condition"]], template, parameters) is True
+    }
 
 
 def resolved(node: Any, template: dict[str, Any], parameters: dict[str, str]) -> Any:
@@ -65,9 +82,11 @@ def resolved(node: Any, template: dict[str, Any], parameters: dict[str, str]) ->
     return {key: resolved(value, template, parameters) for key, value in node.items()}
 
 
-def role_statements(template: dict[str, Any], parameters: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
+def role_statements(
+    template: dict[str, Any], parameters: dict[str, str], function_name: str = "ImageDefinitionsFunction"
+) -> tuple[dict[str, Any], list[Any]]:
     """Each action the function's role allows → its resources, and the role's managed policies."""
-    function = template["Resources"]["ImageDefinitionsFunction"]
+    function = template["Resources"][function_name]
     role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
     role = resolved(template["Resources"][role_name]["Properties"], template, parameters)
     allowed: dict[str, Any] = {}
@@ -86,10 +105,116 @@ def role_actions(template: dict[str, Any], parameters: dict[str, str] | None = N
 
 
 def test_the_role_may_only_report_job_results_and_write_its_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    # With the default (empty) EcsServiceArns: no ECS permission at all
-    actions, managed = role_actions(cloudformation(sam_template(), monkeypatch))
-    assert actions == REPORT_ACTIONS | LOG_ACTIONS
+    # With the default (empty) EcsServiceArns: no ECS permission at all; and the record of a failed invocation
+    # may be handed to the on-failure destination, which Lambda does with this role
+    allowed, managed = role_statements(cloudformation(sam_template(), monkeypatch), {})
+    assert set(allowed) == REPORT_ACTIONS | LOG_ACTIONS | INVOKE_DESTINATION
+    assert allowed["lambda:InvokeFunction"] == {"Fn::GetAtt": ["OnFailureFunction", "Arn"]}
+    assert allowed["logs:PutLogEvents"] == {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}
     assert managed == []
+
+
+def test_the_destination_may_only_report_failures_and_write_its_own_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = cloudformation(sam_template(), monkeypatch)
+
+    allowed, managed = role_statements(template, {}, "OnFailureFunction")
+
+    assert set(allowed) == {"codepipeline:PutJobFailureResult"} | LOG_ACTIONS
+    assert allowed["logs:PutLogEvents"] == {"Fn::GetAtt": ["OnFailureLogGroup", "Arn"]}
+    assert managed == []
+    # SAM creates no role of its own (it would grant AWSLambdaBasicExecutionRole, logs on every group)
+    roles = {name for name, resource in template["Resources"].items() if resource["Type"] == "AWS::IAM::Role"}
+    assert roles == {"ImageDefinitionsFunctionRole", "OnFailureFunctionRole"}
+
+
+def test_failed_invocations_go_to_the_destination_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    resources = cloudformation(sam_template(), monkeypatch)["Resources"]
+    configs = {
+        resource["Properties"]["FunctionName"]["Ref"]: resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::EventInvokeConfig"
+    }
+
+    assert configs["ImageDefinitionsFunction"]["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["OnFailureFunction", "Arn"]}}
+    }
+    assert configs["OnFailureFunction"].get("DestinationConfig") == {}  # retried, then it raises its Errors alarm
+    destination = sam_template()["Resources"]["OnFailureFunction"]
+    main = sam_template()["Resources"]["ImageDefinitionsFunction"]
+    assert destination["Properties"]["Handler"] == "handlers.on_failure.lambda_handler"
+    for key in ("CodeUri", "Runtime", "Architectures"):
+        assert destination["Properties"][key] == main["Properties"][key]
+    assert destination["Metadata"]["BuildMethod"] == "makefile"
+    assert destination["Properties"]["Environment"]["Variables"]["IMAGEDEFS_FUNCTION_LOG_GROUP"] == {
+        "Ref": "FunctionLogGroup"
+    }
+
+
+def test_sam_build_has_a_target_for_each_function() -> None:
+    functions = [
+        name
+        for name, resource in sam_template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+    makefile = (ROOT / "src" / "Makefile").read_text()
+    targets = re.search(r"^(build-[^:]+):", makefile, re.MULTILINE)
+    assert targets is not None
+    assert sorted(targets[1].split()) == sorted(f"build-{name}" for name in functions)
+    assert len(functions) == 2
+
+
+ALARMED_METRICS = {
+    ("ImageDefinitions", "ReportsNotDelivered", "service", "image-definitions"),
+    ("ImageDefinitions", "UnfinishedJobsReported", "service", "image-definitions"),
+    ("AWS/Lambda", "Errors", "FunctionName", "ImageDefinitionsFunction"),
+    ("AWS/Lambda", "Throttles", "FunctionName", "ImageDefinitionsFunction"),
+    ("AWS/Lambda", "DestinationDeliveryFailures", "FunctionName", "ImageDefinitionsFunction"),
+    ("AWS/Lambda", "Errors", "FunctionName", "OnFailureFunction"),
+    ("AWS/Lambda", "Throttles", "FunctionName", "OnFailureFunction"),
+}
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"), [("", set()), (ALARM_TOPIC, ALARMED_METRICS)], ids=["no topic", "topic"]
+)
+def test_alarms_exist_only_with_a_topic_and_notify_it_on_one_occurrence(
+    monkeypatch: pytest.MonkeyPatch, topic: str, expected: set[tuple[str, str, str, str]]
+) -> None:
+    template = cloudformation(sam_template(), monkeypatch)
+
+    resources = deployed_resources(template, {"AlarmTopicArn": topic})
+
+    alarms = [
+        resolved(resource["Properties"], template, {"AlarmTopicArn": topic})
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    metrics = set()
+    for alarm in alarms:
+        ((dimension,),) = [alarm["Dimensions"]]
+        value = dimension["Value"]["Ref"] if isinstance(dimension["Value"], dict) else dimension["Value"]
+        metrics.add((alarm["Namespace"], alarm["MetricName"], dimension["Name"], value))
+        assert alarm["AlarmActions"] == [topic]
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            "Sum",
+            1,
+            "GreaterThanOrEqualToThreshold",
+        )
+        assert alarm["TreatMissingData"] == "notBreaching"
+    assert metrics == expected
+    assert len(alarms) == len(expected)
+    # Nothing else depends on the topic: no SNS resource, no permission
+    assert not [resource for resource in resources.values() if resource["Type"].startswith("AWS::SNS::")]
+    assert set(role_actions(template, {"AlarmTopicArn": topic})[0]) == REPORT_ACTIONS | LOG_ACTIONS | INVOKE_DESTINATION
+
+
+def test_the_alarm_topic_parameter_accepts_only_an_sns_topic_arn() -> None:
+    parameter = sam_template()["Parameters"]["AlarmTopicArn"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert parameter["Default"] == ""
+    assert pattern.fullmatch("") and pattern.fullmatch(ALARM_TOPIC)
+    for refused in ("pipeline-alarms", "arn:aws:sqs:us-west-2:123456789012:q", f"{ALARM_TOPIC},{ALARM_TOPIC}"):
+        assert not pattern.fullmatch(refused)
 
 
 def test_listed_ecs_services_are_the_only_ones_the_role_may_describe(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +224,10 @@ def test_listed_ecs_services_are_the_only_ones_the_role_may_describe(monkeypatch
 
     allowed, managed = role_statements(cloudformation(sam_template(), monkeypatch), {"EcsServiceArns": services})
 
-    assert set(allowed) == REPORT_ACTIONS | LOG_ACTIONS | {"ecs:DescribeServices", "ecs:DescribeTaskDefinition"}
+    assert set(allowed) == REPORT_ACTIONS | LOG_ACTIONS | INVOKE_DESTINATION | {
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskDefinition",
+    }
     assert allowed["ecs:DescribeServices"] == services.split(",")
     assert allowed["ecs:DescribeTaskDefinition"] == "*"  # it supports no resource-level permissions
     assert managed == []
@@ -141,11 +269,24 @@ def test_the_entry_point_and_runtime_are_the_documented_ones() -> None:
     assert function["Metadata"]["BuildMethod"] == "makefile"
 
 
-def test_a_retried_event_can_still_finish_before_codepipeline_gives_up() -> None:
-    properties = sam_template()["Resources"]["ImageDefinitionsFunction"]["Properties"]
-    invoke_config = properties["EventInvokeConfig"]
-    assert invoke_config["MaximumRetryAttempts"] == 2
-    assert invoke_config["MaximumEventAgeInSeconds"] + properties["Timeout"] <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS
+def test_a_dead_job_is_reported_before_codepipeline_gives_up() -> None:
+    resources = sam_template()["Resources"]
+    function = resources["ImageDefinitionsFunction"]["Properties"]
+    destination = resources["OnFailureFunction"]["Properties"]
+    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    assert destination["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    # Every attempt dies at its timeout: three attempts, Lambda's two delays, then the destination reports
+    died_every_time = 3 * function["Timeout"] + sum(LAMBDA_RETRY_DELAYS_SECONDS) + destination["Timeout"]
+    assert died_every_time <= 10 * 60
+    # Throttled until the maximum age, a last attempt that started just before it, then the destination,
+    # itself throttled until its own maximum age
+    throttled = (
+        function["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+        + function["Timeout"]
+        + destination["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+        + destination["Timeout"]
+    )
+    assert throttled <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS
 
 
 def test_every_function_setting_comes_from_a_parameter() -> None:
@@ -162,9 +303,10 @@ def test_every_function_setting_comes_from_a_parameter() -> None:
 
 def test_the_stack_can_be_deployed_again_after_it_was_deleted() -> None:
     # A retained log group with a fixed name would still exist, and block a new stack of the same name.
-    log_group = sam_template()["Resources"]["FunctionLogGroup"]
-    assert log_group["DeletionPolicy"] == "Retain"
-    assert "LogGroupName" not in log_group["Properties"]
+    for name in ("FunctionLogGroup", "OnFailureLogGroup"):
+        log_group = sam_template()["Resources"][name]
+        assert log_group["DeletionPolicy"] == "Retain"
+        assert "LogGroupName" not in log_group["Properties"]
 
 
 def test_memory_size_is_a_parameter_whose_default_the_bench_measured_and_the_readme_states() -> None:
