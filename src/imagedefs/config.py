@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
-from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
+from imagedefs.json_text import JsonTextError, is_unicode_text, json_kind, parse_json
 from imagedefs.references import ECR_HOST_PATTERN, is_valid_container_name
 from imagedefs.tag_pattern import TagPattern
 
@@ -211,7 +211,9 @@ def parse_user_parameters(raw: str | None, settings: Settings, budget: TimeBudge
     output_format = _choice(parameters, "format", FORMATS, "imagedefinitions", wording)
     tag = parameters.get("tag")
     if tag is not None and not isinstance(tag, str):
-        raise ConfigurationError(f"{wording.options['tag']} must be a string (a regular expression), not {_kind(tag)}.")
+        raise ConfigurationError(
+            f"{wording.options['tag']} must be a string (a regular expression), not {json_kind(tag)}."
+        )
     if output_format == "codedeploy" and "file" in parameters:
         raise ConfigurationError(
             f'{wording.options["file"]} does not apply to format "codedeploy", which writes taskdef.json and '
@@ -249,7 +251,7 @@ def _load_object(raw: str | None) -> dict[str, Any]:
         ) from exc
     if not isinstance(parameters, dict):
         raise ConfigurationError(
-            f'UserParameters must be a JSON object such as {{"pin": "digest"}}, not {_kind(parameters)}.'
+            f'UserParameters must be a JSON object such as {{"pin": "digest"}}, not {json_kind(parameters)}.'
         )
     return parameters
 
@@ -271,7 +273,7 @@ def _containers(value: object, wording: Wording) -> dict[str, tuple[str, ...]] |
     if not isinstance(value, dict) or not value:
         raise ConfigurationError(
             f"{option} must be a non-empty object mapping input artifact names to a container name or a list of "
-            f"container names, for example {example}, not {_kind(value)}."
+            f"container names, for example {example}, not {json_kind(value)}."
         )
     containers: dict[str, tuple[str, ...]] = {}
     artifact_of: dict[str, str] = {}
@@ -302,7 +304,7 @@ def _outputs(value: object, wording: Wording) -> dict[str, tuple[str, ...]] | No
     if not isinstance(value, dict) or not value:
         raise ConfigurationError(
             f"{option} must be a non-empty object mapping output artifact names to lists of container names, for "
-            f"example {example}, not {_kind(value)}."
+            f"example {example}, not {json_kind(value)}."
         )
     outputs: dict[str, tuple[str, ...]] = {}
     for artifact, containers in value.items():
@@ -350,9 +352,3 @@ def _service(value: object, wording: Wording) -> EcsService | None:
             f"underscores, for example {wording.examples['service']}."
         )
     return EcsService(parsed["cluster"], parsed["service"], arn=text if arn else None)
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )

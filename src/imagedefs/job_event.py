@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from imagedefs.errors import InvalidJobError
-from imagedefs.json_text import is_unicode_text
+from imagedefs.json_text import is_unicode_text, json_kind
 
 JOB_KEY: Final = "CodePipeline.job"
 CREDENTIAL_FIELDS: Final = ("accessKeyId", "secretAccessKey", "sessionToken")
@@ -24,15 +24,6 @@ JOB_ID_PATTERN_TEXT: Final = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 JOB_ID_PATTERN: Final = re.compile(JOB_ID_PATTERN_TEXT, re.ASCII)
 # A KMS key id, alias or ARN as an S3 request header can carry it: printable ASCII, KMS's 2048 at most.
 KMS_KEY_ID_PATTERN: Final = re.compile(r"[!-~]{1,2048}", re.ASCII)
-_KINDS: Final[dict[type, str]] = {
-    dict: "an object",
-    list: "a list",
-    str: "a string",
-    bool: "a boolean",
-    int: "a number",
-    float: "a number",
-    type(None): "null",
-}
 
 
 def job_id_of(event: object) -> str | None:
@@ -100,7 +91,7 @@ def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> A
         )
     value = container[key]
     if not isinstance(value, kind) or (kind is str and not value):
-        raise _malformed(path, _KINDS[kind], value)
+        raise _malformed(path, json_kind(kind()), value)  # the kind named from an empty value of it
     if isinstance(value, str) and not is_unicode_text(value):
         # An unpaired surrogate ("\ud800" in the event's JSON) fails wherever the string is encoded: a request,
         # a zip, a log line.
@@ -113,7 +104,7 @@ def _field(container: Mapping[str, Any], key: str, kind: type, parent: str) -> A
 
 def _malformed(path: str, expected: str, value: object) -> InvalidJobError:
     # The value itself is never shown: it may be a secret.
-    found = "an empty string" if value == "" else _KINDS.get(type(value), "something else")
+    found = "an empty string" if value == "" else json_kind(value)
     return InvalidJobError(
         f'The job event from CodePipeline is malformed: "{path}" must be {expected}, not {found}. The function acts '
         "only on events that a CodePipeline Invoke action sends."

@@ -18,6 +18,17 @@ from typing import Any, Final
 MAX_NUMBER_CHARS: Final = 64
 
 
+_KINDS: Final[dict[type, str]] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+
+
 class JsonTextError(ValueError):
     """The text is not JSON this function accepts; the message says why, read after "the file is" / "... is"."""
 
@@ -33,6 +44,12 @@ def parse_json(text: str) -> Any:
             "UTF-8 text can hold; write the character itself"
         )
     return document
+
+
+def json_kind(value: object) -> str:
+    """What kind of JSON value this is, as messages name it ("an object", "null"); the value itself is never shown,
+    as it may be a secret."""
+    return _KINDS.get(type(value), "something else")
 
 
 def is_unicode_text(text: str) -> bool:

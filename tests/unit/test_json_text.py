@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.json_text import JsonTextError, json_kind, parse_json
 
 
 def test_plain_json_is_read() -> None:
@@ -35,3 +35,24 @@ def test_what_cannot_be_read_unambiguously_is_refused_with_the_reason(text: str,
     assert reason in str(raised.value)
     if reason.endswith(")"):  # a reason that closes the message
         assert str(raised.value).endswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("{}", "an object"),
+        ("[1]", "a list"),
+        ('"x"', "a string"),
+        ("true", "a boolean"),
+        ("1", "a number"),
+        ("1.5", "a number"),
+        ("null", "null"),
+    ],
+)
+def test_each_json_value_is_named_by_its_kind_never_by_its_value(text: str, kind: str) -> None:
+    assert json_kind(parse_json(text)) == kind
+
+
+def test_a_value_json_cannot_hold_is_something_else() -> None:
+    assert json_kind(b"secret") == "something else"
+    assert json_kind((1, 2)) == "something else"
