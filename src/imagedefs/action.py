@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 from imagedefs.artifacts import ArtifactStore, S3Location
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.codedeploy import BlueGreenService
-from imagedefs.config import ENV_ECS_SERVICES, ActionConfig, Settings, parse_user_parameters
+from imagedefs.config import ActionConfig, Settings, parse_user_parameters
 from imagedefs.ecs import EcsServiceReader
 from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
 from imagedefs.job_event import FUNCTION_SECRET_VARIABLES, check_job_event, secrets_of
@@ -89,12 +89,12 @@ def _blue_green_service(
     if config.service is None:
         raise ConfigurationError(
             f'Format "codedeploy" needs the ECS service whose task definition it renders: set '
-            f"{config.wording.options['service']}, for example {config.wording.examples['service']}."
+            f"{config.wording.options.service}, for example {config.wording.examples.service}."
         )
     if not settings.ecs_services:
         raise ConfigurationError(
             f'Format "codedeploy" reads ECS service "{config.service}" with the function\'s own role, which may read '
-            f"no ECS service: list the service's ARN in {settings.wording.settings[ENV_ECS_SERVICES]} and deploy the "
+            f"no ECS service: list the service's ARN in {settings.wording.settings.ecs_services} and deploy the "
             "function's stack again."
         )
     return ecs().blue_green_service(config.service)

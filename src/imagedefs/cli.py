@@ -27,8 +27,12 @@ from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
     ENV_DEFAULT_PIN,
     ENV_DEFAULT_TAG_PATTERN,
+    ENV_ECS_SERVICES,
     FORMATS,
     PINS,
+    OptionExamples,
+    OptionNames,
+    SettingNames,
     Settings,
     Wording,
     parse_user_parameters,
@@ -53,26 +57,27 @@ READ_CHUNK_BYTES: Final = 64 * 1024
 OUTPUT_ARTIFACT: Final = "output"
 # Messages name the flags typed here, not UserParameters keys or stack parameters.
 CLI_WORDING: Final = Wording(
-    options={
-        "containers": "--container",
-        "pin": "--pin",
-        "tag": "--tag",
-        "format": "--format",
-        "file": "--file",
-        "outputs": "a separate imagedefs run for each container",
-        "service": "--taskdef",
-    },
-    examples={
-        "containers": "--container WebImage=web --container ApiImage=api,worker",
-        "outputs": "one run per output file",
-        "tag": '--tag "v[0-9]+\\.[0-9]+\\.[0-9]+"',
-        "service": "--format codedeploy --taskdef current-taskdef.json",
-    },
-    settings={
-        ENV_DEFAULT_PIN: f"the environment variable {ENV_DEFAULT_PIN}",
-        ENV_DEFAULT_TAG_PATTERN: f"the environment variable {ENV_DEFAULT_TAG_PATTERN}",
-        ENV_ALLOWED_REGISTRIES: f"--allowed-registries (or the environment variable {ENV_ALLOWED_REGISTRIES})",
-    },
+    options=OptionNames(
+        containers="--container",
+        pin="--pin",
+        tag="--tag",
+        format="--format",
+        file="--file",
+        outputs="a separate imagedefs run for each container",
+        service="--taskdef",
+    ),
+    examples=OptionExamples(
+        containers="--container WebImage=web --container ApiImage=api,worker",
+        outputs="one run per output file",
+        service="--format codedeploy --taskdef current-taskdef.json",
+    ),
+    settings=SettingNames(
+        default_pin=f"the environment variable {ENV_DEFAULT_PIN}",
+        default_tag_pattern=f"the environment variable {ENV_DEFAULT_TAG_PATTERN}",
+        allowed_registries=f"--allowed-registries (or the environment variable {ENV_ALLOWED_REGISTRIES})",
+        # The command line reads no ECS service; its one message about the variable names it bare, as it always has.
+        ecs_services=ENV_ECS_SERVICES,
+    ),
 )
 
 
@@ -214,7 +219,8 @@ def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:
         str(path),
         arguments.lb_container,
         arguments.lb_port,
-        {"container_name": "--lb-container", "container_port": "--lb-port"},
+        container_flag="--lb-container",
+        port_flag="--lb-port",
     )
 
 

@@ -192,12 +192,13 @@ def service_from_task_definition_file(
     path: str,
     container_name: str | None,
     container_port: int | None,
-    flags: Mapping[str, str],
+    container_flag: str,
+    port_flag: str,
 ) -> BlueGreenService:
     """A task definition file (describe-task-definition output, or the bare task definition) as the service.
 
-    Without the load balancer's container and port (`flags` names the options that give them), they are taken
-    from the one container that maps a port, and from its one port.
+    Without the load balancer's container and port (`container_flag` and `port_flag` name the options that give
+    them), they are taken from the one container that maps a port, and from its one port.
     """
     described_as = f"the task definition in {path}"
     try:
@@ -217,22 +218,20 @@ def service_from_task_definition_file(
         container_name = _the_one(
             with_ports,
             f"{capitalized(described_as)} has {len(with_ports)} containers that map a port",
-            flags["container_name"],
+            container_flag,
         )
     chosen = [container for container in containers if container["name"] == container_name]
     if not chosen:
         raise ConfigurationError(
-            f'{flags["container_name"]} is "{container_name}", which {described_as} does not have. Its '
+            f'{container_flag} is "{container_name}", which {described_as} does not have. Its '
             f"containers are {quoted(container['name'] for container in containers)}."
         )
     ports = _container_ports(chosen[0])
     if container_port is None:
-        container_port = _the_one(
-            ports, f'Container "{container_name}" in {path} maps {len(ports)} ports', flags["container_port"]
-        )
+        container_port = _the_one(ports, f'Container "{container_name}" in {path} maps {len(ports)} ports', port_flag)
     elif container_port not in ports:
         raise ConfigurationError(
-            f'{flags["container_port"]} is {container_port}, which container "{container_name}" in {path} does not '
+            f'{port_flag} is {container_port}, which container "{container_name}" in {path} does not '
             f"map (its ports: {', '.join(map(str, ports)) or 'none'}). The load balancer can only reach a mapped port."
         )
     return BlueGreenService(

@@ -47,34 +47,66 @@ _Choice = TypeVar("_Choice", bound=str)
 
 
 @dataclass(frozen=True)
+class OptionNames:
+    """What messages call each option: a UserParameters key, or a flag of the command line."""
+
+    containers: str
+    pin: str
+    tag: str
+    outputs: str
+    format: str
+    file: str
+    service: str
+
+
+@dataclass(frozen=True)
+class OptionExamples:
+    """How messages show an option set right."""
+
+    containers: str
+    outputs: str
+    service: str
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """What messages call each function-level setting: a stack parameter, or an environment variable or flag."""
+
+    default_pin: str
+    default_tag_pattern: str
+    allowed_registries: str
+    ecs_services: str
+
+
+@dataclass(frozen=True)
 class Wording:
     """How messages name what the user set, so that each reads the names they typed.
 
-    The action speaks of UserParameters keys and the stack's parameters; the command line of its flags.
+    The action speaks of UserParameters keys and the stack's parameters; the command line of its flags. A field
+    per place: a mistyped name fails the type check, not a job on an error path.
     """
 
-    options: Mapping[str, str]
-    examples: Mapping[str, str]
-    settings: Mapping[str, str]
+    options: OptionNames
+    examples: OptionExamples
+    settings: SettingNames
 
 
 ACTION_WORDING: Final = Wording(
-    options={key: f'UserParameters "{key}"' for key in USER_PARAMETER_KEYS},
-    examples={
-        "containers": '{"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}',
-        "outputs": '{"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}',
-        "tag": '{"tag": "v[0-9]+\\\\.[0-9]+\\\\.[0-9]+"}',
-        "service": '{"format": "codedeploy", "service": "prod/web"}',
-    },
-    settings={
-        ENV_DEFAULT_PIN: f"the DefaultPin parameter of the function's stack (environment variable {ENV_DEFAULT_PIN})",
-        ENV_DEFAULT_TAG_PATTERN: "the DefaultTagPattern parameter of the function's stack "
+    # One key list: a key without a field (or a field without a key) fails at import.
+    options=OptionNames(**{key: f'UserParameters "{key}"' for key in USER_PARAMETER_KEYS}),
+    examples=OptionExamples(
+        containers='{"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}',
+        outputs='{"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}',
+        service='{"format": "codedeploy", "service": "prod/web"}',
+    ),
+    settings=SettingNames(
+        default_pin=f"the DefaultPin parameter of the function's stack (environment variable {ENV_DEFAULT_PIN})",
+        default_tag_pattern="the DefaultTagPattern parameter of the function's stack "
         f"(environment variable {ENV_DEFAULT_TAG_PATTERN})",
-        ENV_ALLOWED_REGISTRIES: "the AllowedRegistries parameter of the function's stack "
+        allowed_registries="the AllowedRegistries parameter of the function's stack "
         f"(environment variable {ENV_ALLOWED_REGISTRIES})",
-        ENV_ECS_SERVICES: "the EcsServiceArns parameter of the function's stack "
-        f"(environment variable {ENV_ECS_SERVICES})",
-    },
+        ecs_services=f"the EcsServiceArns parameter of the function's stack (environment variable {ENV_ECS_SERVICES})",
+    ),
 )
 
 
@@ -149,16 +181,20 @@ class Settings:
         cls, environ: Mapping[str, str], wording: Wording = ACTION_WORDING, budget: TimeBudget | None = None
     ) -> Settings:
         """The settings; a job's `budget` bounds the default tag pattern's compiling and matching."""
-        for name in (ENV_DEFAULT_PIN, ENV_DEFAULT_TAG_PATTERN, ENV_ALLOWED_REGISTRIES, ENV_ECS_SERVICES):
+        names = wording.settings
+        for name, shown in (
+            (ENV_DEFAULT_PIN, names.default_pin),
+            (ENV_DEFAULT_TAG_PATTERN, names.default_tag_pattern),
+            (ENV_ALLOWED_REGISTRIES, names.allowed_registries),
+            (ENV_ECS_SERVICES, names.ecs_services),
+        ):
             # A variable of bytes that are not UTF-8 arrives with unpaired surrogates, which no message can carry.
             if not is_unicode_text(environ.get(name, "")):
-                raise ConfigurationError(
-                    f"{capitalized(wording.settings.get(name, name))} is not valid UTF-8 text; set it again."
-                )
+                raise ConfigurationError(f"{capitalized(shown)} is not valid UTF-8 text; set it again.")
         pin = environ.get(ENV_DEFAULT_PIN, "").strip() or "tag"
         if pin not in PINS:
             raise ConfigurationError(
-                f'{capitalized(wording.settings[ENV_DEFAULT_PIN])} is {json.dumps(pin)}: it must be "tag" or "digest".'
+                f'{capitalized(names.default_pin)} is {json.dumps(pin)}: it must be "tag" or "digest".'
             )
         pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")  # pragma: no mutate (None is as empty below)
         partition = partition_of(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "")
@@ -169,13 +205,13 @@ class Settings:
         for rule in rules:
             if _ACCOUNT_RULE.fullmatch(rule.text) is None and _HOST_RULE.fullmatch(rule.text) is None:
                 raise ConfigurationError(
-                    f"{capitalized(wording.settings[ENV_ALLOWED_REGISTRIES])} holds {json.dumps(rule.text)}, which "
+                    f"{capitalized(names.allowed_registries)} holds {json.dumps(rule.text)}, which "
                     "is neither a registry host (123456789012.dkr.ecr.eu-west-1.amazonaws.com, ghcr.io) nor an "
                     "account (123456789012) or account:region (123456789012:eu-west-1)."
                 )
         return cls(
             default_pin=pin,
-            default_tag_pattern=TagPattern.compile(pattern_text, wording.settings[ENV_DEFAULT_TAG_PATTERN], budget)
+            default_tag_pattern=TagPattern.compile(pattern_text, names.default_tag_pattern, budget)
             if pattern_text
             else None,
             allowed_registries=rules,
@@ -208,26 +244,25 @@ def parse_user_parameters(raw: str | None, settings: Settings, budget: TimeBudge
         raise ConfigurationError(
             f"UserParameters has unknown key(s) {quoted(unknown)}. Valid keys: {quoted(USER_PARAMETER_KEYS)}."
         )
-    output_format = _choice(parameters, "format", FORMATS, "imagedefinitions", wording)
+    output_format = _choice(parameters, "format", FORMATS, "imagedefinitions", wording.options.format)
     tag = parameters.get("tag")
     if tag is not None and not isinstance(tag, str):
         raise ConfigurationError(
-            f"{wording.options['tag']} must be a string (a regular expression), not {json_kind(tag)}."
+            f"{wording.options.tag} must be a string (a regular expression), not {json_kind(tag)}."
         )
     if output_format == "codedeploy" and "file" in parameters:
         raise ConfigurationError(
-            f'{wording.options["file"]} does not apply to format "codedeploy", which writes taskdef.json and '
+            f'{wording.options.file} does not apply to format "codedeploy", which writes taskdef.json and '
             "appspec.yaml: name those in the CodeDeployToECS action (TaskDefinitionTemplatePath, AppSpecTemplatePath)."
         )
     if output_format != "codedeploy" and "service" in parameters:
         raise ConfigurationError(
-            f'{wording.options["service"]} applies to format "codedeploy" only, for example '
-            f"{wording.examples['service']}."
+            f'{wording.options.service} applies to format "codedeploy" only, for example {wording.examples.service}.'
         )
     return ActionConfig(
         containers=_containers(parameters.get("containers"), wording),
-        pin=_choice(parameters, "pin", PINS, settings.default_pin, wording),
-        tag_pattern=TagPattern.compile(tag, wording.options["tag"], budget) if tag else settings.default_tag_pattern,
+        pin=_choice(parameters, "pin", PINS, settings.default_pin, wording.options.pin),
+        tag_pattern=TagPattern.compile(tag, wording.options.tag, budget) if tag else settings.default_tag_pattern,
         outputs=_outputs(parameters.get("outputs"), wording),
         output_format=output_format,
         file_name=_file_name(parameters.get("file"), DEFAULT_FILE_NAMES.get(output_format, ""), wording),
@@ -257,11 +292,11 @@ def _load_object(raw: str | None) -> dict[str, Any]:
 
 
 def _choice(
-    parameters: Mapping[str, Any], key: str, choices: tuple[_Choice, ...], default: _Choice, wording: Wording
+    parameters: Mapping[str, Any], key: str, choices: tuple[_Choice, ...], default: _Choice, option: str
 ) -> _Choice:
     value = parameters.get(key, default)
     if value not in choices:
-        raise ConfigurationError(f"{wording.options[key]} is {json.dumps(value)}: it must be one of {quoted(choices)}.")
+        raise ConfigurationError(f"{option} is {json.dumps(value)}: it must be one of {quoted(choices)}.")
     return cast(_Choice, value)  # pragma: no mutate (cast does nothing at run time)
 
 
@@ -269,7 +304,7 @@ def _containers(value: object, wording: Wording) -> dict[str, tuple[str, ...]] |
     """Input artifact → the container names it gives its image to (a name, or a list of names)."""
     if value is None:
         return None
-    option, example = wording.options["containers"], wording.examples["containers"]
+    option, example = wording.options.containers, wording.examples.containers
     if not isinstance(value, dict) or not value:
         raise ConfigurationError(
             f"{option} must be a non-empty object mapping input artifact names to a container name or a list of "
@@ -300,7 +335,7 @@ def _containers(value: object, wording: Wording) -> dict[str, tuple[str, ...]] |
 def _outputs(value: object, wording: Wording) -> dict[str, tuple[str, ...]] | None:
     if value is None:
         return None
-    option, example = wording.options["outputs"], wording.examples["outputs"]
+    option, example = wording.options.outputs, wording.examples.outputs
     if not isinstance(value, dict) or not value:
         raise ConfigurationError(
             f"{option} must be a non-empty object mapping output artifact names to lists of container names, for "
@@ -333,7 +368,7 @@ def _file_name(value: object, default: str, wording: Wording) -> str:
         or any(char in value for char in "/\\\0")
     ):
         raise ConfigurationError(
-            f"{wording.options['file']} is {json.dumps(value)}: it must be a plain file name (no folders), 1-255 "
+            f"{wording.options.file} is {json.dumps(value)}: it must be a plain file name (no folders), 1-255 "
             f'characters, for example "{default}".'
         )
     return value
@@ -347,8 +382,8 @@ def _service(value: object, wording: Wording) -> EcsService | None:
     parsed = arn or _ECS_SERVICE_NAME.fullmatch(text)
     if parsed is None:
         raise ConfigurationError(
-            f"{wording.options['service']} is {json.dumps(value)}: it must be <cluster>/<service> or the service's "
+            f"{wording.options.service} is {json.dumps(value)}: it must be <cluster>/<service> or the service's "
             "ARN (arn:aws:ecs:<region>:<account>:service/<cluster>/<service>), names of letters, digits, hyphens and "
-            f"underscores, for example {wording.examples['service']}."
+            f"underscores, for example {wording.examples.service}."
         )
     return EcsService(parsed["cluster"], parsed["service"], arn=text if arn else None)

@@ -18,7 +18,7 @@ from imagedefs.codedeploy import (
     check_task_definition,
     is_port,
 )
-from imagedefs.config import ENV_ECS_SERVICES, EcsService, Wording
+from imagedefs.config import EcsService, Wording
 from imagedefs.errors import ConfigurationError, ImageDefsError, ServiceUnavailableError, quoted
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
 
@@ -50,8 +50,8 @@ class EcsServiceReader:
     def __init__(self, client: ECSClient, wording: Wording, budget: TimeBudget | None = None) -> None:
         self._client = client
         self._budget = budget
-        self._permission_setting = wording.settings[ENV_ECS_SERVICES]
-        self._service_option = wording.options["service"]
+        self._permission_setting = wording.settings.ecs_services
+        self._service_option = wording.options.service
 
     def blue_green_service(self, service: EcsService) -> BlueGreenService:
         """The service's current task definition (with its tags), load balancer target, platform version and

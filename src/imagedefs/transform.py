@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from imagedefs.codedeploy import APPSPEC_FILE, TASKDEF_FILE, BlueGreenService, appspec_yaml, taskdef_json
-from imagedefs.config import ENV_ALLOWED_REGISTRIES, ActionConfig, Settings
+from imagedefs.config import ActionConfig, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
 from imagedefs.image_detail import (
     IMAGE_DEFINITIONS_FILE,
@@ -110,7 +110,7 @@ def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple
     unknown = [name for name in config.containers if name not in input_artifacts]
     if unknown:
         raise ConfigurationError(
-            f"{config.wording.options['containers']} names {quoted(unknown)}, which is not an input artifact of this "
+            f"{config.wording.options.containers} names {quoted(unknown)}, which is not an input artifact of this "
             f"action. Its input artifacts are {quoted(input_artifacts)}."
         )
     return (
@@ -202,7 +202,7 @@ def _images_from_definitions(source: MergedDefinitions, config: ActionConfig) ->
         absent = [name for name in picked if name not in entries]
         if absent:
             raise ConfigurationError(
-                f"{config.wording.options['containers']} picks container(s) {quoted(absent)} from "
+                f"{config.wording.options.containers} picks container(s) {quoted(absent)} from "
                 f"{file_location(source.artifact, IMAGE_DEFINITIONS_FILE)}, which has no such entry. Its entries are "
                 f"{quoted(entries)}."
             )
@@ -224,8 +224,8 @@ def _container_names(artifact: str, reference: ImageReference, config: ActionCon
         raise ConfigurationError(
             f'Artifact "{artifact}": the container name taken from repository "{reference.repository}" '
             f'is "{name}", which is not a valid ECS container name (letters, digits, hyphens and underscores). '
-            f"Name the container with {config.wording.options['containers']}, for example "
-            f"{config.wording.examples['containers']}."
+            f"Name the container with {config.wording.options.containers}, for example "
+            f"{config.wording.examples.containers}."
         )
     return (name,)
 
@@ -258,7 +258,7 @@ def _check_unique_names(images: Sequence[ContainerImage], config: ActionConfig) 
             raise ConfigurationError(
                 f'Container "{image.name}" would get an image from both artifact "{first_source[image.name]}" and '
                 f'artifact "{image.artifact}". Give each artifact its own containers with '
-                f"{config.wording.options['containers']}, for example {config.wording.examples['containers']}."
+                f"{config.wording.options.containers}, for example {config.wording.examples.containers}."
             )
         first_source[image.name] = image.artifact
 
@@ -269,7 +269,7 @@ def _check_registry_allowed(image: ContainerImage, settings: Settings) -> None:
         raise ArtifactContentError(
             f'Artifact "{image.artifact}": image {image.image_uri} for container "{image.name}" comes from registry '
             f"{image.registry}, which is not allowed (allowed: {allowed}). Use an image from an allowed registry, "
-            f"or add the registry to {settings.wording.settings[ENV_ALLOWED_REGISTRIES]}."
+            f"or add the registry to {settings.wording.settings.allowed_registries}."
         )
 
 
@@ -283,7 +283,7 @@ def _assign_outputs(
         )
     if config.outputs is None:
         return {artifact: tuple(containers) for artifact in output_artifacts}
-    option = config.wording.options["outputs"]
+    option = config.wording.options.outputs
     unknown = [name for name in config.outputs if name not in output_artifacts]
     if unknown:
         raise ConfigurationError(
@@ -316,7 +316,7 @@ def _render(
             OutputFile(
                 TASKDEF_FILE,
                 taskdef_json(
-                    service, {image.name: image.image_uri for image in images}, config.wording.options["containers"]
+                    service, {image.name: image.image_uri for image in images}, config.wording.options.containers
                 ),
             ),
             OutputFile(APPSPEC_FILE, appspec_yaml(service)),
@@ -329,7 +329,7 @@ def _render(
                 f'Output artifact "{artifact}" would get {len(images)} containers '
                 f"({quoted(image.name for image in images)}), "
                 'but format "imagedetail" (ECS blue/green) holds exactly one image. Give each output artifact one '
-                f"container with {config.wording.options['outputs']}."
+                f"container with {config.wording.options.outputs}."
             )
         document = {"ImageURI": images[0].image_uri}
     else:
@@ -339,6 +339,6 @@ def _render(
         raise ArtifactContentError(
             f'Output artifact "{artifact}": {config.file_name} would be {len(content)} bytes, over the '
             f"{MAX_FILE_BYTES // 1024} KB that ECS accepts. Split the containers across output artifacts with "
-            f"{config.wording.options['outputs']}."
+            f"{config.wording.options.outputs}."
         )
     return OutputArtifact(artifact, (OutputFile(config.file_name, content),), containers)

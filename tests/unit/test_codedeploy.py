@@ -30,7 +30,7 @@ from tests.samples import (
     web_appspec,
 )
 
-FLAGS = {"container_name": "--lb-container", "container_port": "--lb-port"}
+FLAGS = {"container_flag": "--lb-container", "port_flag": "--lb-port"}
 
 
 def shop_service(**changes: Any) -> BlueGreenService:
@@ -123,7 +123,7 @@ def test_a_task_definition_file_takes_the_load_balancer_target_from_its_one_cont
     document = described_task_definition()
     document["taskDefinition"]["containerDefinitions"][1]["portMappings"] = []
 
-    service = service_from_task_definition_file(json.dumps(document).encode(), "td.json", None, None, FLAGS)
+    service = service_from_task_definition_file(json.dumps(document).encode(), "td.json", None, None, **FLAGS)
 
     assert service.load_balancer == LoadBalancerTarget("web", 8080)
     assert service.tags == tuple(document["tags"])
@@ -132,7 +132,7 @@ def test_a_task_definition_file_takes_the_load_balancer_target_from_its_one_cont
 def test_a_bare_task_definition_file_is_read_too() -> None:
     bare = described_task_definition()["taskDefinition"]
 
-    service = service_from_task_definition_file(json.dumps(bare).encode(), "td.json", "api", 9000, FLAGS)
+    service = service_from_task_definition_file(json.dumps(bare).encode(), "td.json", "api", 9000, **FLAGS)
 
     assert (service.task_definition, service.tags, service.load_balancer) == (bare, (), LoadBalancerTarget("api", 9000))
 
@@ -155,7 +155,7 @@ def test_a_task_definition_file_that_does_not_say_enough_names_the_flag(
     document: Any, container: str | None, message: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        service_from_task_definition_file(json.dumps(document).encode(), "td.json", container, None, FLAGS)
+        service_from_task_definition_file(json.dumps(document).encode(), "td.json", container, None, **FLAGS)
 
 
 def test_a_port_is_a_whole_number_from_1_to_65535_and_json_true_is_none() -> None:

@@ -206,7 +206,7 @@ def test_an_empty_tag_in_user_parameters_keeps_the_stacks_default_pattern() -> N
     settings = Settings.from_environment({"IMAGEDEFS_DEFAULT_TAG_PATTERN": "v.*"})
     pattern = parse_user_parameters('{"tag": ""}', settings).tag_pattern
     assert pattern is not None
-    assert (pattern.text, pattern.source) == ("v.*", settings.wording.settings["IMAGEDEFS_DEFAULT_TAG_PATTERN"])
+    assert (pattern.text, pattern.source) == ("v.*", settings.wording.settings.default_tag_pattern)
 
 
 @pytest.mark.parametrize(
