@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import secrets
 import select
@@ -35,7 +34,7 @@ from imagedefs.config import (
     SettingNames,
     Settings,
     Wording,
-    parse_user_parameters,
+    config_from_mapping,
 )
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
 from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, MAX_FILE_BYTES
@@ -95,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             CLI_WORDING,
         )
-        config = parse_user_parameters(json.dumps(_user_parameters(arguments)), settings)
+        config = config_from_mapping(_configuration(arguments), settings)
         selected, _ = select_inputs(list(inputs), config)
         sources = [_read_input(name, inputs[name]) for name in selected]
         service = _blue_green_service(arguments) if config.output_format == "codedeploy" else None
@@ -177,7 +176,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_parameters(arguments: argparse.Namespace) -> dict[str, object]:
+def _configuration(arguments: argparse.Namespace) -> dict[str, object]:
+    """The flags as the configuration mapping that UserParameters' JSON object is (never as its text, whose
+    1,000-character limit is CodePipeline's, not the command line's)."""
     parameters: dict[str, object] = {}
     if arguments.containers is not None:
         try:

@@ -235,10 +235,16 @@ class ActionConfig:
 
 
 def parse_user_parameters(raw: str | None, settings: Settings, budget: TimeBudget | None = None) -> ActionConfig:
-    """Validate UserParameters (a JSON object, every key optional) and resolve the defaults; a job's `budget` bounds
-    the tag pattern's compiling and matching."""
+    """UserParameters' text, then its configuration: the text's rules, then the mapping's."""
+    return config_from_mapping(user_parameters_mapping(raw), settings, budget)
+
+
+def config_from_mapping(
+    parameters: Mapping[str, object], settings: Settings, budget: TimeBudget | None = None
+) -> ActionConfig:
+    """Validate a configuration mapping (UserParameters' object, or the command line's flags; every key optional)
+    and resolve the defaults; a job's `budget` bounds the tag pattern's compiling and matching."""
     wording = settings.wording
-    parameters = _load_object(raw)
     unknown = sorted(set(parameters) - set(USER_PARAMETER_KEYS))
     if unknown:
         raise ConfigurationError(
@@ -271,7 +277,9 @@ def parse_user_parameters(raw: str | None, settings: Settings, budget: TimeBudge
     )
 
 
-def _load_object(raw: str | None) -> dict[str, Any]:
+def user_parameters_mapping(raw: str | None) -> dict[str, Any]:
+    """The rules of UserParameters' text: blank is no parameter; else at most CodePipeline's 1,000 characters of
+    JSON this function reads unambiguously, holding an object."""
     if raw is None or not raw.strip():
         return {}
     if len(raw) > MAX_USER_PARAMETERS_LENGTH:

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from devtools.local_aws import zip_files
-from imagedefs.cli import main
+from imagedefs.cli import CLI_WORDING, _configuration, _parser, main
+from imagedefs.config import Settings, config_from_mapping, parse_user_parameters
 from tests.samples import REGISTRY, described_task_definition, image_detail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -306,3 +307,53 @@ def test_arguments_that_are_not_utf8_are_a_usage_error_naming_the_flag(
     # Then one line names the flag, and nothing is written
     assert capsys.readouterr().err == f"imagedefs: error: {flag} is not valid UTF-8 text: give it in UTF-8.\n"
     assert list(workdir.glob("*.json")) == []
+
+
+def test_twenty_container_flags_are_not_held_to_the_user_parameters_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 20 artifacts, each giving its image to two containers with a --container flag (as JSON text, more than
+    # UserParameters' 1,000 characters)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IMAGEDEFS_ALLOWED_REGISTRIES", raising=False)
+    containers: dict[str, list[str]] = {}
+    flags: list[str] = []
+    for index in range(20):
+        artifact = f"ServiceImage{index:02d}"
+        (tmp_path / artifact).mkdir()
+        (tmp_path / artifact / "imageDetail.json").write_text(json.dumps(image_detail(f"shop/service-{index}")))
+        containers[artifact] = [f"web-server-{index:02d}", f"queue-worker-{index:02d}"]
+        flags += ["--container", f"{artifact}=web-server-{index:02d},queue-worker-{index:02d}"]
+    assert len(json.dumps({"containers": containers})) > 1000
+
+    # When the command runs with them
+    exit_code = main([*containers, *flags])
+
+    # Then it writes all 40 containers, as the flags say
+    assert exit_code == 0
+    written = json.loads((tmp_path / "imagedefinitions.json").read_text())
+    assert [entry["name"] for entry in written] == [name for names in containers.values() for name in names]
+    assert written[-1]["imageUri"] == f"{REGISTRY}/shop/service-19:latest"
+
+
+@pytest.mark.parametrize(
+    ("flags", "user_parameters"),
+    [
+        ([], {}),
+        (["--container", "A=web", "--container", "B=api,worker"], {"containers": {"A": "web", "B": ["api", "worker"]}}),
+        (["--containers", '{"A": ["web"]}', "--container", "B=api"], {"containers": {"A": ["web"], "B": "api"}}),
+        (["--pin", "digest", "--tag", "v.*", "--file", "x.json"], {"pin": "digest", "tag": "v.*", "file": "x.json"}),
+        (["--format", "codedeploy"], {"format": "codedeploy"}),
+    ],
+)
+def test_the_flags_make_the_configuration_their_user_parameters_make(
+    flags: list[str], user_parameters: dict[str, object]
+) -> None:
+    # Given flags and the UserParameters that say the same
+    settings = Settings.from_environment({}, CLI_WORDING)
+
+    # When each becomes the configuration, the flags as a mapping and UserParameters from its text
+    from_flags = config_from_mapping(_configuration(_parser().parse_args(["In", *flags])), settings)
+
+    # Then both are the same configuration
+    assert from_flags == parse_user_parameters(json.dumps(user_parameters), settings)
