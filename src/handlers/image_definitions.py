@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagedefs.action import handle_job
 from imagedefs.artifacts import artifact_s3_client
 from imagedefs.budget import TimeBudget
 from imagedefs.ecs import function_ecs_client
-from imagedefs.job_event import JOB_KEY, job_id_of
+from imagedefs.job import JOB_KEY, job_id_of
 from imagedefs.observability import logger, metrics, scrubbed
 from imagedefs.reporting import JobReporter, codepipeline_client
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 
 @cache
 def _reporter() -> JobReporter:
     # One CodePipeline client per execution environment, reused by warm invocations.
     return JobReporter(codepipeline_client())
-
-
-def _artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> S3Client:
-    credentials = job.data.artifact_credentials
-    return artifact_s3_client(
-        credentials.access_key_id, credentials.secret_access_key, credentials.session_token, budget
-    )
 
 
 @metrics.log_metrics
@@ -51,13 +40,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
     logger.set_correlation_id(job_id)
     try:
         outcome = handle_job(
-            CodePipelineJobEvent(event),
-            context.aws_request_id,
-            budget,
-            os.environ,
-            _artifact_client,
-            function_ecs_client,
-            _reporter(),
+            event=event,
+            job_id=job_id,
+            request_id=context.aws_request_id,
+            budget=budget,
+            environ=os.environ,
+            artifact_client=artifact_s3_client,
+            ecs_client=function_ecs_client,
+            reporter=_reporter(),
         )
     except Exception as exc:  # the job could not be reported: Lambda's retry must run it again
         raise scrubbed(exc) from None  # awslambdaric prints it and posts it as the error body, unredacted

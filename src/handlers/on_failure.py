@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.errors import ReportNotDeliveredError, failure_type_of
 from imagedefs.invocation_record import failed_invocation_of, record_keys, record_secrets
-from imagedefs.job_event import FUNCTION_SECRET_VARIABLES
+from imagedefs.job import FUNCTION_SECRET_VARIABLES
 from imagedefs.observability import logger, metrics, redactor
 from imagedefs.reporting import JobReporter, codepipeline_client
 

@@ -1,51 +1,46 @@
-"""One CodePipeline job, start to finish: read, transform, write, report exactly once."""
+"""One CodePipeline job, start to finish: parse, read, plan, write, report exactly once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
-from imagedefs.artifacts import ArtifactStore, S3Location
+from imagedefs.artifacts import ArtifactStore
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.codedeploy import BlueGreenService
 from imagedefs.config import ActionConfig, Settings, parse_user_parameters
 from imagedefs.ecs import EcsServiceReader
 from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
-from imagedefs.job_event import FUNCTION_SECRET_VARIABLES, check_job_event, secrets_of
+from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.reporting import JobReporter, ReportOutcome
 from imagedefs.transform import MergedDefinitions, Plan, build_plan, select_inputs, unpicked_definitions
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import CodePipelineArtifact
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_s3 import S3Client
 
-ArtifactClientFactory = Callable[[CodePipelineJobEvent, TimeBudget], "S3Client"]
+ArtifactClientFactory = Callable[[ArtifactCredentials, TimeBudget], "S3Client"]
 # The function's own ECS client, created only for a "codedeploy" job.
 EcsClientFactory = Callable[[TimeBudget], "ECSClient"]
 
 
 def run_job(
-    job: CodePipelineJobEvent,
+    job: Job,
     settings: Settings,
     store: ArtifactStore,
     ecs: Callable[[], EcsServiceReader],
     budget: TimeBudget,
 ) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
-    data = job.data
-    config = parse_user_parameters(data.action_configuration.configuration.user_parameters, settings, budget)
-    inputs = {artifact.name: artifact for artifact in data.input_artifacts}
-    outputs = {artifact.name: artifact for artifact in data.output_artifacts}
-    logger.append_keys(input_artifacts=list(inputs), output_artifacts=list(outputs))
-    selected, ignored = select_inputs(list(inputs), config)
+    config = parse_user_parameters(job.user_parameters, settings, budget)
+    logger.append_keys(input_artifacts=list(job.inputs), output_artifacts=list(job.outputs))
+    selected, ignored = select_inputs(list(job.inputs), config)
     if ignored:
         logger.info("Input artifacts not named in containers are ignored", extra={"ignored_artifacts": ignored})
-    sources = [store.read_source(name, _location(inputs[name])) for name in selected]
+    sources = [store.read_source(name, job.inputs[name]) for name in selected]
     for source in sources:
         if isinstance(source, MergedDefinitions) and (left_out := unpicked_definitions(source, config)):
             logger.info(
@@ -53,13 +48,15 @@ def run_job(
                 extra={"artifact": source.artifact, "left_out_containers": left_out},
             )
     service = _blue_green_service(config, settings, ecs) if config.output_format == "codedeploy" else None
-    plan = build_plan(sources, list(outputs), config, settings, service)
-    store.write_outputs([(_location(outputs[output.artifact]), output) for output in plan.outputs])
+    plan = build_plan(sources, list(job.outputs), config, settings, service)
+    store.write_outputs([(job.outputs[output.artifact], output) for output in plan.outputs])
     return plan
 
 
 def handle_job(
-    job: CodePipelineJobEvent,
+    *,
+    event: Mapping[str, Any],
+    job_id: str,
     request_id: str,
     budget: TimeBudget,
     environ: Mapping[str, str],
@@ -69,18 +66,17 @@ def handle_job(
 ) -> ReportOutcome:
     """Run the job within `budget`, made when the invocation began, and report its result once; a failure is
     reported, not raised."""
-    redactor.hide(*secrets_of(job.raw_event), *(environ.get(name, "") for name in FUNCTION_SECRET_VARIABLES))
+    redactor.hide(*secrets_of(event), *(environ.get(name, "") for name in FUNCTION_SECRET_VARIABLES))
     try:
-        check_job_event(job.raw_event)
+        job = parse_job(event, job_id)
         settings = Settings.from_environment(environ, budget=budget)
-        key = job.data.encryption_key
-        store = ArtifactStore(artifact_client(job, budget), kms_key_id=key.get_id if key else None, budget=budget)
+        store = ArtifactStore(artifact_client(job.credentials, budget), kms_key_id=job.kms_key_id, budget=budget)
         plan = run_job(
             job, settings, store, lambda: EcsServiceReader(ecs_client(budget), settings.wording, budget), budget
         )
     except Exception as exc:  # every failure must end in a report, or the pipeline hangs
-        return _report_failure(job, request_id, reporter, budget, exc)
-    return _report_success(job, request_id, reporter, budget, plan)
+        return _report_failure(job_id, request_id, reporter, budget, exc)
+    return _report_success(job_id, request_id, reporter, budget, plan)
 
 
 def _blue_green_service(
@@ -101,7 +97,7 @@ def _blue_green_service(
 
 
 def _report_success(
-    job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, budget: TimeBudget, plan: Plan
+    job_id: str, request_id: str, reporter: JobReporter, budget: TimeBudget, plan: Plan
 ) -> ReportOutcome:
     logger.info(
         "Image definitions written",
@@ -114,13 +110,13 @@ def _report_success(
     variables = plan.output_variables()
     if not variables:
         logger.warning("Output variables left out: together they pass CodePipeline's 122,880-byte limit")
-    outcome = _deliver(budget, lambda: reporter.succeed(job.get_id, plan.summary(), request_id, variables))
+    outcome = _deliver(budget, lambda: reporter.succeed(job_id, plan.summary(), request_id, variables))
     _record_outcome(outcome, failure_type=None)
     return outcome
 
 
 def _report_failure(
-    job: CodePipelineJobEvent, request_id: str, reporter: JobReporter, budget: TimeBudget, error: Exception
+    job_id: str, request_id: str, reporter: JobReporter, budget: TimeBudget, error: Exception
 ) -> ReportOutcome:
     failure_type = failure_type_of(error)
     if isinstance(error, ImageDefsError):
@@ -132,7 +128,7 @@ def _report_failure(
             "The function's CloudWatch log has the details under that request id."
         )
         logger.exception("Job failed unexpectedly", extra={"outcome": "failed", "failure_type": failure_type})
-    outcome = _deliver(budget, lambda: reporter.fail(job.get_id, failure_type, message, request_id))
+    outcome = _deliver(budget, lambda: reporter.fail(job_id, failure_type, message, request_id))
     _record_outcome(outcome, failure_type)
     return outcome
 
@@ -161,8 +157,3 @@ def _record_outcome(outcome: ReportOutcome, failure_type: str | None) -> None:
         metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
         with single_metric(name="JobsFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as by_type:
             by_type.add_dimension(name="FailureType", value=failure_type)
-
-
-def _location(artifact: CodePipelineArtifact) -> S3Location:
-    s3_location = artifact.location.s3_location
-    return S3Location(bucket=s3_location.bucket_name, key=s3_location.key)

@@ -10,7 +10,6 @@ import contextlib
 import io
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from imagedefs.archive import MAX_BYTES_READ, MAX_LAYOUT_READS, source_from_zip, zip_output_files
@@ -23,6 +22,7 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
+from imagedefs.job import ArtifactCredentials, S3Location
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, server_text
 from imagedefs.transform import InputSource, OutputArtifact
 
@@ -57,15 +57,6 @@ _ACCESS_DENIED_CODES: Final = frozenset(
     }
 )
 _MISSING_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    key: str
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
 
 
 class ArtifactStore:
@@ -303,7 +294,7 @@ def _already_written(written: Sequence[tuple[str, S3Location]]) -> str:
     )
 
 
-def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token: str, budget: TimeBudget) -> S3Client:
+def artifact_s3_client(credentials: ArtifactCredentials, budget: TimeBudget) -> S3Client:
     """An S3 client signed with the job's artifact credentials, bound to the job's budget (`budgeted_client`)."""
     client = budgeted_client(
         "s3",
@@ -311,8 +302,8 @@ def artifact_s3_client(access_key_id: str, secret_access_key: str, session_token
         signature_version="s3v4",
         # A ranged GET asks for at most what the zip reader may read; an error answer is bounded tighter.
         max_answer_bytes=MAX_BYTES_READ,
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key,
-        aws_session_token=session_token,
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
     )
     return cast("S3Client", client)  # pragma: no mutate (cast does nothing at run time)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from imagedefs.errors import ImageDefsError, ServiceUnavailableError, capitalized
-from imagedefs.job_event import JOB_KEY, job_id_of, secrets_of
+from imagedefs.job import JOB_KEY, job_id_of, secrets_of
 
 RETRIES_EXHAUSTED: Final = "RetriesExhausted"
 EVENT_AGE_EXCEEDED: Final = "EventAgeExceeded"

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from devtools.local_aws import load_event, zip_files
 from imagedefs.action import handle_job
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import ReportNotDeliveredError
+from imagedefs.job import ArtifactCredentials, job_id_of
 from imagedefs.observability import logger, metrics
 from tests.samples import image_detail
 from tests.unit.test_artifacts import InMemoryS3
@@ -52,13 +52,22 @@ def log() -> Iterator[io.StringIO]:
 def run(reporter: Any, remaining_millis: int = 60_000, delay: float = 0.0) -> str:
     s3 = InMemoryS3(zip_files({"imageDetail.json": image_detail()}))
 
-    def artifact_client(job: CodePipelineJobEvent, budget: TimeBudget) -> Any:
+    def artifact_client(credentials: ArtifactCredentials, budget: TimeBudget) -> Any:
         time.sleep(delay)  # a slow start: the work budget may be spent before the first S3 call
         return s3
 
-    job = CodePipelineJobEvent(load_event("single-ecr-source.json"))
+    event = load_event("single-ecr-source.json")
+    job_id = job_id_of(event)
+    assert job_id is not None
     return handle_job(
-        job, "req-1", TimeBudget.from_remaining_millis(remaining_millis), {}, artifact_client, _no_ecs, reporter
+        event=event,
+        job_id=job_id,
+        request_id="req-1",
+        budget=TimeBudget.from_remaining_millis(remaining_millis),
+        environ={},
+        artifact_client=artifact_client,
+        ecs_client=_no_ecs,
+        reporter=reporter,
     )
 
 

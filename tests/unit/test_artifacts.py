@@ -16,7 +16,6 @@ from devtools.local_aws import zip_files
 from imagedefs.archive import _BoundedReader, zip_output_files
 from imagedefs.artifacts import (
     ArtifactStore,
-    S3Location,
     _RangedObjectReader,
     artifact_s3_client,
     translate_s3_error,
@@ -29,6 +28,7 @@ from imagedefs.errors import (
     ServiceUnavailableError,
 )
 from imagedefs.image_detail import ImageDetail
+from imagedefs.job import ArtifactCredentials, S3Location
 from imagedefs.transform import MergedDefinitions, OutputArtifact, OutputFile
 from tests.hostile import (
     Entry,
@@ -242,7 +242,7 @@ def test_a_content_range_that_is_no_byte_range_is_a_system_failure(content_range
 def test_an_s3_client_refuses_to_sign_a_request_once_the_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
     # A call abandoned at the deadline must not retry: nothing is signed (and logged), nothing sent (no socket here)
     monkeypatch.setenv("AWS_REGION", "us-west-2")
-    client = artifact_s3_client("AKID", "secret", "token", TimeBudget.from_remaining_millis(0))
+    client = artifact_s3_client(ArtifactCredentials("AKID", "secret", "token"), TimeBudget.from_remaining_millis(0))
     with pytest.raises(ServiceUnavailableError, match="ran out of time before sending a request to S3"):
         client.get_object(Bucket="bucket", Key="key")
 
@@ -521,7 +521,7 @@ def test_the_artifact_client_signs_with_the_jobs_credentials_within_the_budgets_
     monkeypatch.setenv("AWS_REGION", "us-west-2")
     budget = TimeBudget(seconds=60.0, reserve=10.0, started=0.0, clock=lambda: 0.0)
     # When its S3 client is made
-    client = artifact_s3_client("AKIDJOB", "job-secret", "job-token", budget)
+    client = artifact_s3_client(ArtifactCredentials("AKIDJOB", "job-secret", "job-token"), budget)
     # Then it signs (SigV4) with the job's artifact credentials, and its timeouts and attempts are the budget's
     config: Any = client.meta.config
     limits = budget.limits()

@@ -191,7 +191,7 @@ def test_the_budget_starts_at_the_handlers_first_line(monkeypatch: pytest.Monkey
 
     budgets: list[TimeBudget] = []
 
-    def job_started(job: Any, request_id: str, budget: TimeBudget, *rest: Any) -> str:
+    def job_started(*, budget: TimeBudget, **rest: Any) -> str:
         budgets.append(budget)
         return "reported"
 

@@ -1,4 +1,4 @@
-"""The job event's shape, checked before use: a malformed field is named, its value never shown."""
+"""The job event, parsed once: a malformed field is named, its value never shown."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ import pytest
 
 from devtools.local_aws import load_event
 from imagedefs.errors import InvalidJobError
-from imagedefs.job_event import JOB_ID_PATTERN_TEXT, check_job_event, job_id_of, secrets_of
+from imagedefs.job import JOB_ID_PATTERN_TEXT, ArtifactCredentials, Job, S3Location, job_id_of, parse_job, secrets_of
 
 EVENT = load_event("single-ecr-source.json")
+SAMPLE_EVENTS = ("single-ecr-source", "two-ecr-sources", "kms-encrypted", "blue-green", "bad-user-parameters")
+
+
+def parsed(event: dict[str, Any]) -> Job:
+    return parse_job(event, EVENT["CodePipeline.job"]["id"])
 
 
 def field_at(event: dict[str, Any], path: str) -> tuple[Any, Any]:
@@ -32,7 +37,7 @@ def event_with(path: str, value: Any) -> dict[str, Any]:
 
 
 def test_a_sample_job_passes_and_gives_its_id_and_secrets() -> None:
-    check_job_event(EVENT)
+    parsed(EVENT)
     credentials = EVENT["CodePipeline.job"]["data"]["artifactCredentials"]
     assert job_id_of(EVENT) == EVENT["CodePipeline.job"]["id"]
     assert secrets_of(EVENT) == (credentials["secretAccessKey"], credentials["sessionToken"])
@@ -63,7 +68,7 @@ def test_a_malformed_field_is_named_with_what_it_should_be(path: str, value: Any
     # Given an event with one field of the wrong kind
     # When it is checked; Then the field and the kinds are named, the value is not, and the message says who sends jobs
     with pytest.raises(InvalidJobError) as raised:
-        check_job_event(event_with(path, value))
+        parsed(event_with(path, value))
     message = str(raised.value)
     assert named in message
     assert "tuple" not in message
@@ -75,7 +80,7 @@ def test_two_input_artifacts_of_one_name_are_malformed() -> None:
     inputs = event["CodePipeline.job"]["data"]["inputArtifacts"]
     inputs.append(copy.deepcopy(inputs[0]))
     with pytest.raises(InvalidJobError, match='two of inputArtifacts are named "SourceArtifact"'):
-        check_job_event(event)
+        parsed(event)
 
 
 @pytest.mark.parametrize("event", [{}, [], {"CodePipeline.job": {"id": 5}}, {"CodePipeline.job": {"id": "job-1"}}])
@@ -138,16 +143,16 @@ def test_a_missing_field_is_named_by_its_whole_path(path: str, named: str) -> No
     container, key = field_at(event, path)
     del container[key]
     with pytest.raises(InvalidJobError) as raised:
-        check_job_event(event)
+        parsed(event)
     assert str(raised.value).startswith(f"The job event from CodePipeline is malformed: {named}.")
     assert str(raised.value).endswith("a CodePipeline Invoke action sends.")
 
 
 def test_an_encryption_key_must_be_an_object_with_a_kms_key_id() -> None:
     with pytest.raises(InvalidJobError, match=r'"data\.encryptionKey" must be an object, not a string'):
-        check_job_event(event_with("data.encryptionKey", "alias/key"))
+        parsed(event_with("data.encryptionKey", "alias/key"))
     with pytest.raises(InvalidJobError) as raised:
-        check_job_event(event_with("data.encryptionKey", {"id": "a key", "type": "KMS"}))
+        parsed(event_with("data.encryptionKey", {"id": "a key", "type": "KMS"}))
     assert str(raised.value).startswith('The job event from CodePipeline is malformed: "data.encryptionKey.id" is not')
     assert str(raised.value).endswith("(1-2048 printable ASCII characters without spaces).")
 
@@ -166,16 +171,16 @@ def test_secrets_are_taken_only_when_they_are_strings() -> None:
 def test_a_kms_key_id_is_1_to_2048_printable_characters_without_spaces(key_id: str, accepted: bool) -> None:
     event = event_with("data.encryptionKey", {"id": key_id, "type": "KMS"})
     if accepted:
-        check_job_event(event)
+        parsed(event)
         return
     with pytest.raises(InvalidJobError, match=r'"data.encryptionKey.id" (is not a KMS key id|must be a string)'):
-        check_job_event(event)
+        parsed(event)
 
 
 def test_user_parameters_may_be_absent_or_empty_but_not_another_kind() -> None:
-    check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", ""))
+    parsed(event_with("data.actionConfiguration.configuration.UserParameters", ""))
     with pytest.raises(InvalidJobError, match=r"UserParameters\" must be a string, not an object"):
-        check_job_event(event_with("data.actionConfiguration.configuration.UserParameters", {"pin": "tag"}))
+        parsed(event_with("data.actionConfiguration.configuration.UserParameters", {"pin": "tag"}))
 
 
 @pytest.mark.parametrize(
@@ -191,10 +196,96 @@ def test_user_parameters_may_be_absent_or_empty_but_not_another_kind() -> None:
 def test_an_event_string_with_an_unpaired_surrogate_is_named_not_shown(path: str) -> None:
     # Given an event whose JSON escapes a lone surrogate in a field the job sends, zips or logs
     with pytest.raises(InvalidJobError) as raised:
-        check_job_event(event_with(path, "value\ud800"))
+        parsed(event_with(path, "value\ud800"))
     # Then the field is named; the value (maybe a secret) is not shown
     message = str(raised.value)
     dotted = re.sub(r"\.(\d+)\.", r"[\1].", path)
     assert message.startswith(f'The job event from CodePipeline is malformed: "{dotted}" is not valid Unicode')
     assert "value" not in message.partition("Unicode")[2]
     message.encode("utf-8")
+
+
+@pytest.mark.parametrize("name", SAMPLE_EVENTS)
+def test_a_sample_job_parses_into_its_locations_credentials_and_key(name: str) -> None:
+    # Given a sample job event
+    event = load_event(f"{name}.json")
+    job_id = job_id_of(event)
+    assert job_id is not None
+
+    # When it is parsed
+    job = parse_job(event, job_id)
+
+    # Then the job holds what the event says, artifacts in the event's order
+    data = event["CodePipeline.job"]["data"]
+    locations = {
+        kind: {
+            artifact["name"]: S3Location(
+                artifact["location"]["s3Location"]["bucketName"], artifact["location"]["s3Location"]["objectKey"]
+            )
+            for artifact in data[kind]
+        }
+        for kind in ("inputArtifacts", "outputArtifacts")
+    }
+    credentials = data["artifactCredentials"]
+    assert job == Job(
+        id=job_id,
+        account_id=event["CodePipeline.job"]["accountId"],
+        user_parameters=data["actionConfiguration"]["configuration"].get("UserParameters"),
+        inputs=locations["inputArtifacts"],
+        outputs=locations["outputArtifacts"],
+        credentials=ArtifactCredentials(
+            credentials["accessKeyId"], credentials["secretAccessKey"], credentials["sessionToken"]
+        ),
+        kms_key_id=data.get("encryptionKey", {}).get("id"),
+    )
+    assert list(job.inputs) == [artifact["name"] for artifact in data["inputArtifacts"]]
+    assert (job.kms_key_id is not None) == (name == "kms-encrypted")
+
+
+def test_the_jobs_repr_shows_no_secret() -> None:
+    job = parsed(EVENT)
+    credentials = EVENT["CodePipeline.job"]["data"]["artifactCredentials"]
+
+    shown = repr(job)
+
+    assert credentials["accessKeyId"] in shown  # the key id names the credentials; it grants nothing alone
+    assert credentials["secretAccessKey"] not in shown
+    assert credentials["sessionToken"] not in shown
+
+
+def test_a_job_without_an_account_has_none() -> None:
+    without = copy.deepcopy(EVENT)
+    del without["CodePipeline.job"]["accountId"]
+
+    assert parsed(without).account_id is None
+    assert parsed(EVENT).account_id == "123456789012"
+
+
+@pytest.mark.parametrize(
+    ("account", "named"),
+    [
+        (123456789012, '"accountId" must be a string, not a number.'),
+        ("", '"accountId" must be a string, not an empty string.'),
+        (None, '"accountId" must be a string, not null.'),
+        ("12345678901", '"accountId" is not an AWS account id (12 digits).'),
+        ("1234567890123", '"accountId" is not an AWS account id (12 digits).'),
+        ("12345678901a", '"accountId" is not an AWS account id (12 digits).'),
+        ("١٢٣٤٥٦٧٨٩٠١٢", '"accountId" is not an AWS account id (12 digits).'),
+    ],
+)
+def test_a_malformed_account_is_named_not_shown(account: object, named: str) -> None:
+    with pytest.raises(InvalidJobError) as raised:
+        parsed(event_with("accountId", account))
+
+    assert str(raised.value) == (
+        f"The job event from CodePipeline is malformed: {named} The function acts only on events that a CodePipeline "
+        "Invoke action sends."
+    )
+
+
+def test_the_account_is_checked_after_every_field_checked_before_it() -> None:
+    event = event_with("accountId", "not an account")
+    del event["CodePipeline.job"]["data"]["artifactCredentials"]
+
+    with pytest.raises(InvalidJobError, match=r'"data.artifactCredentials" is missing'):
+        parsed(event)
