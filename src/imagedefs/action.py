@@ -14,9 +14,10 @@ from imagedefs.config import ActionConfig, Settings, parse_user_parameters
 from imagedefs.ecs import EcsServiceReader
 from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
 from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
+from imagedefs.model import MergedDefinitions, Plan
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.reporting import JobReporter, ReportOutcome
-from imagedefs.transform import MergedDefinitions, Plan, build_plan, select_inputs, unpicked_definitions
+from imagedefs.transform import build_plan, select_inputs, unpicked_definitions
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient

@@ -29,7 +29,7 @@ from imagedefs.image_detail import (
     parse_image_definitions,
     parse_image_detail,
 )
-from imagedefs.transform import InputSource, MergedDefinitions, OutputFile
+from imagedefs.model import InputSource, MergedDefinitions, OutputFile
 
 MAX_ZIP_ENTRIES: Final = 10_000
 # The zip directory is read whole before any file in it: bound it before reading (10,000 entries with

@@ -23,8 +23,8 @@ from imagedefs.errors import (
     ServiceUnavailableError,
 )
 from imagedefs.job import ArtifactCredentials, S3Location
+from imagedefs.model import InputSource, OutputArtifact
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, server_text
-from imagedefs.transform import InputSource, OutputArtifact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

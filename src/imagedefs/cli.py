@@ -39,7 +39,8 @@ from imagedefs.config import (
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
 from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, MAX_FILE_BYTES
 from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
-from imagedefs.transform import InputSource, OutputFile, build_plan, select_inputs
+from imagedefs.model import InputSource, OutputFile
+from imagedefs.transform import build_plan, select_inputs
 
 EXIT_OK: Final = 0
 EXIT_BAD_CONTENT: Final = 1

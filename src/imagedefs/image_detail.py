@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Final
 
 from imagedefs.errors import ArtifactContentError
 from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.model import ChosenImage, ImageDefinition, ImageDetail
 from imagedefs.references import (
     DIGEST_PATTERN,
     ECR_HOST_PATTERN,
@@ -32,36 +32,6 @@ ECR_SOURCE_FIELDS: Final = (
     "RepositoryName",
     "ImageTags",
 )
-
-
-@dataclass(frozen=True)
-class ImageDetail:
-    """An image pushed to ECR, as described by the ECR source action's imageDetail.json."""
-
-    artifact: str
-    image_uri: str
-    reference: ImageReference
-    digest: str
-    tags: tuple[str, ...]
-    repository_name: str
-
-
-@dataclass(frozen=True)
-class ChosenImage:
-    """An image chosen upstream: an imageDetail.json holding only {"ImageURI": ...}, used as it is."""
-
-    artifact: str
-    image_uri: str
-    reference: ImageReference
-
-
-@dataclass(frozen=True)
-class ImageDefinition:
-    """One entry of imagedefinitions.json: an ECS container and the image it runs."""
-
-    name: str
-    image_uri: str
-    reference: ImageReference
 
 
 def parse_image_detail(artifact: str, data: bytes) -> ImageDetail | ChosenImage:

@@ -4,98 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
 
 from imagedefs.codedeploy import APPSPEC_FILE, TASKDEF_FILE, BlueGreenService, appspec_yaml, taskdef_json
 from imagedefs.config import ActionConfig, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
-from imagedefs.image_detail import (
-    IMAGE_DEFINITIONS_FILE,
-    MAX_FILE_BYTES,
+from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, MAX_FILE_BYTES, file_location
+from imagedefs.model import (
     ChosenImage,
+    ContainerImage,
     ImageDefinition,
     ImageDetail,
-    file_location,
+    InputSource,
+    MergedDefinitions,
+    OutputArtifact,
+    OutputFile,
+    Plan,
 )
 from imagedefs.references import ImageReference, is_valid_container_name
-
-# CodePipeline's limit for all output variables of one action together.
-MAX_OUTPUT_VARIABLES_BYTES: Final = 122_880
-IMAGE_URI_SUFFIX: Final = "_imageUri"
-TAG_SUFFIX: Final = "_tag"
-DIGEST_SUFFIX: Final = "_digest"
-
-
-@dataclass(frozen=True)
-class MergedDefinitions:
-    """An input artifact holding an imagedefinitions.json: its entries (those `containers` picks) are merged."""
-
-    artifact: str
-    definitions: tuple[ImageDefinition, ...]
-
-
-InputSource = ImageDetail | ChosenImage | MergedDefinitions
-
-
-@dataclass(frozen=True)
-class ContainerImage:
-    """The image chosen for one container, and why."""
-
-    name: str
-    image_uri: str
-    artifact: str
-    registry: str
-    tag: str | None = None
-    digest: str | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    """One file inside an output artifact's zip."""
-
-    name: str
-    content: bytes
-
-
-@dataclass(frozen=True)
-class OutputArtifact:
-    """What one output artifact's zip holds, and the containers whose images it carries."""
-
-    artifact: str
-    files: tuple[OutputFile, ...]
-    containers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything the job writes and reports, decided before anything is written."""
-
-    images: tuple[ContainerImage, ...]
-    outputs: tuple[OutputArtifact, ...]
-
-    def summary(self) -> str:
-        lines = [
-            f"{image.name} → {image.image_uri}" + (f" ({image.note})" if image.note else "") for image in self.images
-        ]
-        return "; ".join(lines)
-
-    def output_variables(self) -> dict[str, str]:
-        """Each container's image URI, tag and digest, for later actions (`#{Namespace.web_imageUri}`).
-
-        Empty when all of them together would pass CodePipeline's limit for one action: the deploy
-        needs only the file, so the job still succeeds.
-        """
-        variables: dict[str, str] = {}
-        for image in self.images:
-            variables[image.name + IMAGE_URI_SUFFIX] = image.image_uri
-            if image.tag is not None:
-                variables[image.name + TAG_SUFFIX] = image.tag
-            if image.digest is not None:
-                variables[image.name + DIGEST_SUFFIX] = image.digest
-        size = sum(len(key.encode()) + len(value.encode()) for key, value in variables.items())
-        return variables if size <= MAX_OUTPUT_VARIABLES_BYTES else {}
 
 
 def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple[list[str], list[str]]:

@@ -20,8 +20,7 @@ import pytest
 from devtools.local_aws import zip_files
 from imagedefs.archive import MAX_LAYOUT_READS, source_from_zip, zip_output_files
 from imagedefs.errors import ArtifactContentError
-from imagedefs.image_detail import ImageDetail
-from imagedefs.transform import OutputFile
+from imagedefs.model import ImageDetail, OutputFile
 from tests.hostile import Entry, build_zip
 from tests.samples import image_detail
 

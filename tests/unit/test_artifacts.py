@@ -27,9 +27,8 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
-from imagedefs.image_detail import ImageDetail
 from imagedefs.job import ArtifactCredentials, S3Location
-from imagedefs.transform import MergedDefinitions, OutputArtifact, OutputFile
+from imagedefs.model import ImageDetail, MergedDefinitions, OutputArtifact, OutputFile
 from tests.hostile import (
     Entry,
     build_zip,

@@ -9,18 +9,11 @@ import pytest
 
 from imagedefs.config import ActionConfig, RegistryRule, Settings, parse_user_parameters
 from imagedefs.errors import ArtifactContentError, ConfigurationError
-from imagedefs.image_detail import ImageDefinition, parse_image_detail
+from imagedefs.image_detail import parse_image_detail
+from imagedefs.model import ContainerImage, ImageDefinition, MergedDefinitions, OutputFile, Plan
 from imagedefs.references import parse_reference
 from imagedefs.tag_pattern import TagPattern
-from imagedefs.transform import (
-    ContainerImage,
-    MergedDefinitions,
-    OutputFile,
-    Plan,
-    build_plan,
-    select_inputs,
-    unpicked_definitions,
-)
+from imagedefs.transform import build_plan, select_inputs, unpicked_definitions
 from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, image_detail
 
 SETTINGS = Settings()

@@ -1,0 +1,119 @@
+"""The domain types: the images inputs describe, the images chosen for containers, and the plan of every output.
+
+Plain values, made by the formats (reading) and the planning, and read by the writers: no module here imports
+another module of the package except for image references.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from imagedefs.references import ImageReference
+
+# CodePipeline's limit for all output variables of one action together.
+MAX_OUTPUT_VARIABLES_BYTES: Final = 122_880
+IMAGE_URI_SUFFIX: Final = "_imageUri"
+TAG_SUFFIX: Final = "_tag"
+DIGEST_SUFFIX: Final = "_digest"
+
+
+@dataclass(frozen=True)
+class ImageDetail:
+    """An image pushed to ECR, as described by the ECR source action's imageDetail.json."""
+
+    artifact: str
+    image_uri: str
+    reference: ImageReference
+    digest: str
+    tags: tuple[str, ...]
+    repository_name: str
+
+
+@dataclass(frozen=True)
+class ChosenImage:
+    """An image chosen upstream: an imageDetail.json holding only {"ImageURI": ...}, used as it is."""
+
+    artifact: str
+    image_uri: str
+    reference: ImageReference
+
+
+@dataclass(frozen=True)
+class ImageDefinition:
+    """One entry of imagedefinitions.json: an ECS container and the image it runs."""
+
+    name: str
+    image_uri: str
+    reference: ImageReference
+
+
+@dataclass(frozen=True)
+class MergedDefinitions:
+    """An input artifact holding an imagedefinitions.json: its entries (those `containers` picks) are merged."""
+
+    artifact: str
+    definitions: tuple[ImageDefinition, ...]
+
+
+InputSource = ImageDetail | ChosenImage | MergedDefinitions
+
+
+@dataclass(frozen=True)
+class ContainerImage:
+    """The image chosen for one container, and why."""
+
+    name: str
+    image_uri: str
+    artifact: str
+    registry: str
+    tag: str | None = None
+    digest: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One file inside an output artifact's zip."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class OutputArtifact:
+    """What one output artifact's zip holds, and the containers whose images it carries."""
+
+    artifact: str
+    files: tuple[OutputFile, ...]
+    containers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the job writes and reports, decided before anything is written."""
+
+    images: tuple[ContainerImage, ...]
+    outputs: tuple[OutputArtifact, ...]
+
+    def summary(self) -> str:
+        lines = [
+            f"{image.name} → {image.image_uri}" + (f" ({image.note})" if image.note else "") for image in self.images
+        ]
+        return "; ".join(lines)
+
+    def output_variables(self) -> dict[str, str]:
+        """Each container's image URI, tag and digest, for later actions (`#{Namespace.web_imageUri}`).
+
+        Empty when all of them together would pass CodePipeline's limit for one action: the deploy
+        needs only the file, so the job still succeeds.
+        """
+        variables: dict[str, str] = {}
+        for image in self.images:
+            variables[image.name + IMAGE_URI_SUFFIX] = image.image_uri
+            if image.tag is not None:
+                variables[image.name + TAG_SUFFIX] = image.tag
+            if image.digest is not None:
+                variables[image.name + DIGEST_SUFFIX] = image.digest
+        size = sum(len(key.encode()) + len(value.encode()) for key, value in variables.items())
+        return variables if size <= MAX_OUTPUT_VARIABLES_BYTES else {}
