@@ -9,10 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from imagedefs.artifacts import ArtifactStore
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
-from imagedefs.codedeploy import BlueGreenService
 from imagedefs.config import ActionConfig, Settings, parse_user_parameters
 from imagedefs.ecs import EcsServiceReader
 from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
+from imagedefs.formats.codedeploy import BlueGreenService
 from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
 from imagedefs.model import MergedDefinitions, Plan
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor

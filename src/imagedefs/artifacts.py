@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from imagedefs.archive import MAX_BYTES_READ, MAX_LAYOUT_READS, source_from_zip, zip_output_files
 from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
@@ -22,6 +21,7 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
+from imagedefs.formats.zip import MAX_BYTES_READ, MAX_LAYOUT_READS, source_from_zip, zip_output_files
 from imagedefs.job import ArtifactCredentials, S3Location
 from imagedefs.model import InputSource, OutputArtifact
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, server_text

@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Final
 
-from imagedefs.archive import source_from_file, source_from_zip
-from imagedefs.codedeploy import MAX_PORT, BlueGreenService, is_port, service_from_task_definition_file
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
     ENV_DEFAULT_PIN,
@@ -37,7 +35,9 @@ from imagedefs.config import (
     config_from_mapping,
 )
 from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
-from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, MAX_FILE_BYTES
+from imagedefs.formats.codedeploy import MAX_PORT, BlueGreenService, is_port, service_from_task_definition_file
+from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, MAX_FILE_BYTES, source_from_file
+from imagedefs.formats.zip import source_from_zip
 from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
 from imagedefs.model import InputSource, OutputFile
 from imagedefs.transform import build_plan, select_inputs

@@ -11,15 +11,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
-from imagedefs.codedeploy import (
+from imagedefs.config import EcsService, Wording
+from imagedefs.errors import ConfigurationError, ImageDefsError, ServiceUnavailableError, quoted
+from imagedefs.formats.codedeploy import (
     MAX_TASKDEF_BYTES,
     BlueGreenService,
     LoadBalancerTarget,
     check_task_definition,
     is_port,
 )
-from imagedefs.config import EcsService, Wording
-from imagedefs.errors import ConfigurationError, ImageDefsError, ServiceUnavailableError, quoted
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
 
 if TYPE_CHECKING:

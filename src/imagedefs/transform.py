@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from imagedefs.codedeploy import APPSPEC_FILE, TASKDEF_FILE, BlueGreenService, appspec_yaml, taskdef_json
 from imagedefs.config import ActionConfig, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
-from imagedefs.image_detail import IMAGE_DEFINITIONS_FILE, MAX_FILE_BYTES, file_location
+from imagedefs.formats.codedeploy import BlueGreenService, codedeploy_files
+from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, file_location, image_file
 from imagedefs.model import (
     ChosenImage,
     ContainerImage,
@@ -17,7 +17,6 @@ from imagedefs.model import (
     InputSource,
     MergedDefinitions,
     OutputArtifact,
-    OutputFile,
     Plan,
 )
 from imagedefs.references import ImageReference, is_valid_container_name
@@ -237,33 +236,7 @@ def _render(
     containers = tuple(image.name for image in images)
     if config.output_format == "codedeploy":
         assert service is not None, 'format "codedeploy" is rendered from the service'
-        files = (
-            OutputFile(
-                TASKDEF_FILE,
-                taskdef_json(
-                    service, {image.name: image.image_uri for image in images}, config.wording.options.containers
-                ),
-            ),
-            OutputFile(APPSPEC_FILE, appspec_yaml(service)),
-        )
+        files = codedeploy_files(service, images, config.wording.options.containers)
         return OutputArtifact(artifact, files, containers)
-    document: object
-    if config.output_format == "imagedetail":
-        if len(images) != 1:
-            raise ConfigurationError(
-                f'Output artifact "{artifact}" would get {len(images)} containers '
-                f"({quoted(image.name for image in images)}), "
-                'but format "imagedetail" (ECS blue/green) holds exactly one image. Give each output artifact one '
-                f"container with {config.wording.options.outputs}."
-            )
-        document = {"ImageURI": images[0].image_uri}
-    else:
-        document = [{"name": image.name, "imageUri": image.image_uri} for image in images]
-    content = json.dumps(document, indent=2).encode() + b"\n"
-    if len(content) > MAX_FILE_BYTES:
-        raise ArtifactContentError(
-            f'Output artifact "{artifact}": {config.file_name} would be {len(content)} bytes, over the '
-            f"{MAX_FILE_BYTES // 1024} KB that ECS accepts. Split the containers across output artifacts with "
-            f"{config.wording.options.outputs}."
-        )
-    return OutputArtifact(artifact, (OutputFile(config.file_name, content),), containers)
+    file = image_file(config.output_format, artifact, images, config.file_name, config.wording.options.outputs)
+    return OutputArtifact(artifact, (file,), containers)

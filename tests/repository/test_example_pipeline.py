@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from imagedefs.codedeploy import APPSPEC_FILE, TASKDEF_FILE
+from imagedefs.formats.codedeploy import APPSPEC_FILE, TASKDEF_FILE
 from tests.templates import ROOT, load_template
 
 

@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from devtools.local_aws import zip_files
-from imagedefs.archive import _BoundedReader, zip_output_files
 from imagedefs.artifacts import (
     ArtifactStore,
     _RangedObjectReader,
@@ -27,6 +26,7 @@ from imagedefs.errors import (
     InvalidJobError,
     ServiceUnavailableError,
 )
+from imagedefs.formats.zip import _BoundedReader, zip_output_files
 from imagedefs.job import ArtifactCredentials, S3Location
 from imagedefs.model import ImageDetail, MergedDefinitions, OutputArtifact, OutputFile
 from tests.hostile import (

@@ -9,7 +9,9 @@ import botocore.session
 import pytest
 import yaml
 
-from imagedefs.codedeploy import (
+from imagedefs.config import Settings, parse_user_parameters
+from imagedefs.errors import ConfigurationError
+from imagedefs.formats.codedeploy import (
     REGISTER_TASK_DEFINITION_MEMBERS,
     BlueGreenService,
     LoadBalancerTarget,
@@ -17,9 +19,7 @@ from imagedefs.codedeploy import (
     is_port,
     service_from_task_definition_file,
 )
-from imagedefs.config import Settings, parse_user_parameters
-from imagedefs.errors import ConfigurationError
-from imagedefs.image_detail import parse_image_detail
+from imagedefs.formats.image_files import parse_image_detail
 from tests.samples import (
     DIGEST_A,
     DIGEST_B,

@@ -9,7 +9,7 @@ import pytest
 
 from imagedefs.config import ActionConfig, RegistryRule, Settings, parse_user_parameters
 from imagedefs.errors import ArtifactContentError, ConfigurationError
-from imagedefs.image_detail import parse_image_detail
+from imagedefs.formats.image_files import parse_image_detail
 from imagedefs.model import ContainerImage, ImageDefinition, MergedDefinitions, OutputFile, Plan
 from imagedefs.references import parse_reference
 from imagedefs.tag_pattern import TagPattern

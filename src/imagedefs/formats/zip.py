@@ -16,20 +16,18 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import PurePath
 from typing import IO, Any, Final
 
 from imagedefs.errors import ArtifactContentError
-from imagedefs.image_detail import (
+from imagedefs.formats.image_files import (
     IMAGE_DEFINITIONS_FILE,
     IMAGE_DETAIL_FILE,
     MAX_FILE_BYTES,
     check_file_size,
     file_location,
-    parse_image_definitions,
-    parse_image_detail,
+    source_from_file,
 )
-from imagedefs.model import InputSource, MergedDefinitions, OutputFile
+from imagedefs.model import InputSource, OutputFile
 
 MAX_ZIP_ENTRIES: Final = 10_000
 # The zip directory is read whole before any file in it: bound it before reading (10,000 entries with
@@ -121,13 +119,6 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
         f"it holds: {shown}{more}. Use the output artifact of an ECR source action (or of a build that writes one "
         "of those files) as this input."
     )
-
-
-def source_from_file(artifact: str, file_name: str, data: bytes) -> InputSource:
-    """Parse an imageDetail.json, or an imagedefinitions.json to merge, by its file name."""
-    if PurePath(file_name).name == IMAGE_DEFINITIONS_FILE:
-        return MergedDefinitions(artifact, parse_image_definitions(artifact, data))
-    return parse_image_detail(artifact, data)
 
 
 def zip_output_files(files: Sequence[OutputFile]) -> bytes:

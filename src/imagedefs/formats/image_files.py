@@ -1,13 +1,24 @@
-"""The files an input artifact may hold: ECR's imageDetail.json, or an imagedefinitions.json to merge."""
+"""The image files: ECR's imageDetail.json or an imagedefinitions.json to merge, read from an input artifact; and
+the imagedefinitions.json or imageDetail.json written for a rolling or blue/green ECS deploy."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from pathlib import PurePath
 from typing import Any, Final
 
-from imagedefs.errors import ArtifactContentError
+from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
 from imagedefs.json_text import JsonTextError, parse_json
-from imagedefs.model import ChosenImage, ImageDefinition, ImageDetail
+from imagedefs.model import (
+    ChosenImage,
+    ContainerImage,
+    ImageDefinition,
+    ImageDetail,
+    InputSource,
+    MergedDefinitions,
+    OutputFile,
+)
 from imagedefs.references import (
     DIGEST_PATTERN,
     ECR_HOST_PATTERN,
@@ -35,7 +46,7 @@ ECR_SOURCE_FIELDS: Final = (
 
 
 def parse_image_detail(artifact: str, data: bytes) -> ImageDetail | ChosenImage:
-    """Validate every field of imageDetail.json that the transform relies on."""
+    """Validate every field of imageDetail.json that the planning relies on."""
     where = file_location(artifact, IMAGE_DETAIL_FILE)
     document = _load_json(where, data)
     if not isinstance(document, dict):
@@ -70,7 +81,7 @@ def parse_image_detail(artifact: str, data: bytes) -> ImageDetail | ChosenImage:
     _check_registry_id(where, document, reference)
     tags = document.get("ImageTags")
     if not isinstance(tags, list):
-        state = "is missing" if "ImageTags" not in document else f"must be a list of tags, not {_describe(tags)}"
+        state = "is missing" if "ImageTags" not in document else f"must be a list of tags, not {_shown_value(tags)}"
         raise ArtifactContentError(f'{where}: field "ImageTags" {state} (a list of tags; it may be empty).')
     for tag in tags:
         if not isinstance(tag, str) or TAG_PATTERN.fullmatch(tag) is None:
@@ -147,6 +158,13 @@ def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition
     return tuple(definitions)
 
 
+def source_from_file(artifact: str, file_name: str, data: bytes) -> InputSource:
+    """Parse an imageDetail.json, or an imagedefinitions.json to merge, by its file name."""
+    if PurePath(file_name).name == IMAGE_DEFINITIONS_FILE:
+        return MergedDefinitions(artifact, parse_image_definitions(artifact, data))
+    return parse_image_detail(artifact, data)
+
+
 def check_file_size(where: str, size: int) -> None:
     """Refuse a file over the limit; `where` names the artifact and file as the messages do."""
     if size > MAX_FILE_BYTES:
@@ -175,12 +193,40 @@ def _load_json(where: str, data: bytes) -> Any:
 def _string_field(where: str, document: dict[str, Any], field: str) -> str:
     value = document.get(field)
     if not isinstance(value, str) or not value:
-        state = "is missing" if field not in document else f"must be a non-empty string, not {_describe(value)}"
+        state = "is missing" if field not in document else f"must be a non-empty string, not {_shown_value(value)}"
         raise ArtifactContentError(f'{where}: field "{field}" {state}.')
     return value
 
 
-def _describe(value: object) -> str:
+def _shown_value(value: object) -> str:
+    # Not json_text.json_kind: these messages have always shown Python's type and the value (`not str "latest"`),
+    # and the refactor that brought json_kind changes no message.
     if value is None:
         return "null"
     return f"{type(value).__name__} {json.dumps(value)[:80]}"
+
+
+def image_file(
+    output_format: str, artifact: str, images: Sequence[ContainerImage], file_name: str, outputs_option: str
+) -> OutputFile:
+    """The one file of format "imagedefinitions" (every container) or "imagedetail" (exactly one image)."""
+    document: object
+    if output_format == "imagedetail":
+        if len(images) != 1:
+            raise ConfigurationError(
+                f'Output artifact "{artifact}" would get {len(images)} containers '
+                f"({quoted(image.name for image in images)}), "
+                'but format "imagedetail" (ECS blue/green) holds exactly one image. Give each output artifact one '
+                f"container with {outputs_option}."
+            )
+        document = {"ImageURI": images[0].image_uri}
+    else:
+        document = [{"name": image.name, "imageUri": image.image_uri} for image in images]
+    content = json.dumps(document, indent=2).encode() + b"\n"
+    if len(content) > MAX_FILE_BYTES:
+        raise ArtifactContentError(
+            f'Output artifact "{artifact}": {file_name} would be {len(content)} bytes, over the '
+            f"{MAX_FILE_BYTES // 1024} KB that ECS accepts. Split the containers across output artifacts with "
+            f"{outputs_option}."
+        )
+    return OutputFile(file_name, content)

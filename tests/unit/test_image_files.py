@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from imagedefs.archive import source_from_file
 from imagedefs.errors import ArtifactContentError
-from imagedefs.image_detail import parse_image_definitions, parse_image_detail
+from imagedefs.formats.image_files import parse_image_definitions, parse_image_detail, source_from_file
 from imagedefs.model import ChosenImage, ImageDetail
 from imagedefs.references import is_valid_container_name, parse_reference
 from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, documented_image_detail, image_detail

@@ -13,6 +13,7 @@ from typing import Any, Final, TypeVar
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
 from imagedefs.json_text import JsonTextError, parse_json
+from imagedefs.model import ContainerImage, OutputFile
 
 TASKDEF_FILE: Final = "taskdef.json"
 APPSPEC_FILE: Final = "appspec.yaml"
@@ -132,6 +133,18 @@ def taskdef_json(service: BlueGreenService, images: Mapping[str, str], container
             "task definitions of at most 64 KiB."
         )
     return content
+
+
+def codedeploy_files(
+    service: BlueGreenService, images: Sequence[ContainerImage], containers_option: str
+) -> tuple[OutputFile, OutputFile]:
+    """taskdef.json and appspec.yaml for the service, its containers given the images."""
+    return (
+        OutputFile(
+            TASKDEF_FILE, taskdef_json(service, {image.name: image.image_uri for image in images}, containers_option)
+        ),
+        OutputFile(APPSPEC_FILE, appspec_yaml(service)),
+    )
 
 
 def appspec_yaml(service: BlueGreenService) -> bytes:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from devtools.local_aws import zip_files
-from imagedefs.archive import MAX_LAYOUT_READS, source_from_zip, zip_output_files
 from imagedefs.errors import ArtifactContentError
+from imagedefs.formats.zip import MAX_LAYOUT_READS, source_from_zip, zip_output_files
 from imagedefs.model import ImageDetail, OutputFile
 from tests.hostile import Entry, build_zip
 from tests.samples import image_detail
