@@ -12,16 +12,17 @@ from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadlin
 from imagedefs.config import ActionConfig, Settings, parse_user_parameters
 from imagedefs.ecs import EcsServiceReader
 from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
-from imagedefs.formats.codedeploy import BlueGreenService
 from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
-from imagedefs.model import MergedDefinitions, Plan
+from imagedefs.model import Plan
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
+from imagedefs.plan import plan_job
 from imagedefs.reporting import JobReporter, ReportOutcome
-from imagedefs.transform import build_plan, select_inputs, unpicked_definitions
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_s3 import S3Client
+
+    from imagedefs.formats.codedeploy import BlueGreenService
 
 ArtifactClientFactory = Callable[[ArtifactCredentials, TimeBudget], "S3Client"]
 # The function's own ECS client, created only for a "codedeploy" job.
@@ -38,20 +39,30 @@ def run_job(
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
     config = parse_user_parameters(job.user_parameters, settings, budget)
     logger.append_keys(input_artifacts=list(job.inputs), output_artifacts=list(job.outputs))
-    selected, ignored = select_inputs(list(job.inputs), config)
-    if ignored:
-        logger.info("Input artifacts not named in containers are ignored", extra={"ignored_artifacts": ignored})
-    sources = [store.read_source(name, job.inputs[name]) for name in selected]
-    for source in sources:
-        if isinstance(source, MergedDefinitions) and (left_out := unpicked_definitions(source, config)):
-            logger.info(
-                "Entries of a merged imagedefinitions.json not named in containers are left out",
-                extra={"artifact": source.artifact, "left_out_containers": left_out},
-            )
-    service = _blue_green_service(config, settings, ecs) if config.output_format == "codedeploy" else None
-    plan = build_plan(sources, list(job.outputs), config, settings, service)
+    plan = plan_job(
+        config,
+        settings,
+        list(job.inputs),
+        list(job.outputs),
+        lambda name: store.read_source(name, job.inputs[name]),
+        lambda config: _blue_green_service(config, settings, ecs),
+        _LoggedNotes(),
+    )
     store.write_outputs([(job.outputs[output.artifact], output) for output in plan.outputs])
     return plan
+
+
+class _LoggedNotes:
+    """The flow's notes, as log lines."""
+
+    def inputs_ignored(self, artifacts: list[str]) -> None:
+        logger.info("Input artifacts not named in containers are ignored", extra={"ignored_artifacts": artifacts})
+
+    def definitions_left_out(self, artifact: str, containers: list[str]) -> None:
+        logger.info(
+            "Entries of a merged imagedefinitions.json not named in containers are left out",
+            extra={"artifact": artifact, "left_out_containers": containers},
+        )
 
 
 def handle_job(

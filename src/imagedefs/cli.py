@@ -40,7 +40,7 @@ from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_F
 from imagedefs.formats.zip import source_from_zip
 from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
 from imagedefs.model import InputSource, OutputFile
-from imagedefs.transform import build_plan, select_inputs
+from imagedefs.plan import plan_job
 
 EXIT_OK: Final = 0
 EXIT_BAD_CONTENT: Final = 1
@@ -96,10 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             CLI_WORDING,
         )
         config = config_from_mapping(_configuration(arguments), settings)
-        selected, _ = select_inputs(list(inputs), config)
-        sources = [_read_input(name, inputs[name]) for name in selected]
-        service = _blue_green_service(arguments) if config.output_format == "codedeploy" else None
-        plan = build_plan(sources, [OUTPUT_ARTIFACT], config, settings, service)
+        plan = plan_job(
+            config,
+            settings,
+            list(inputs),
+            [OUTPUT_ARTIFACT],
+            lambda name: _read_input(name, inputs[name]),
+            lambda _: _blue_green_service(arguments),
+        )
         (output,) = plan.outputs
     except ImageDefsError as error:
         return _fail(str(error), EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT)

@@ -280,7 +280,7 @@ def test_an_unexpected_error_is_reported_with_its_type_and_request_id(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("internal detail that stays in the log")
 
-    monkeypatch.setattr("imagedefs.action.build_plan", broken)
+    monkeypatch.setattr("imagedefs.plan.build_plan", broken)
     event = load_event("single-ecr-source.json")
     aws.seed(event)
 

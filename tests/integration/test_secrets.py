@@ -77,7 +77,7 @@ def test_credentials_are_never_printed(
             monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
             logs.append(invoke(with_secrets(load_event("kms-encrypted.json"))).log)
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", aws.s3_url)
-        monkeypatch.setattr("imagedefs.action.build_plan", _raise_with_secret)
+        monkeypatch.setattr("imagedefs.plan.build_plan", _raise_with_secret)
         logs.append(invoke(unexpected).log)
 
     # When everything printed is gathered
@@ -109,7 +109,7 @@ def test_the_functions_own_credentials_are_never_printed(
     with everything_at_debug():
         log = invoke(event).log
         # And a library error that quotes them
-        monkeypatch.setattr("imagedefs.action.build_plan", _raise_with_role_secrets)
+        monkeypatch.setattr("imagedefs.plan.build_plan", _raise_with_role_secrets)
         log += invoke(failing).log
     printed = log + "".join(capfd.readouterr())
 

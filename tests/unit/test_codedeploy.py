@@ -45,7 +45,7 @@ def shop_service(**changes: Any) -> BlueGreenService:
 
 
 def plan_for(service: BlueGreenService, parameters: dict[str, Any]) -> dict[str, bytes]:
-    from imagedefs.transform import build_plan
+    from imagedefs.plan import build_plan
 
     config = parse_user_parameters(json.dumps({"format": "codedeploy", **parameters}), Settings())
     sources = [

@@ -1,4 +1,4 @@
-"""The pure transform: image details and options in, output files, summary and variables out."""
+"""The one job flow and its planning: configuration and image files in, output files, summary and variables out."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from imagedefs.config import ActionConfig, RegistryRule, Settings, parse_user_pa
 from imagedefs.errors import ArtifactContentError, ConfigurationError
 from imagedefs.formats.image_files import parse_image_detail
 from imagedefs.model import ContainerImage, ImageDefinition, MergedDefinitions, OutputFile, Plan
+from imagedefs.plan import build_plan, plan_job, select_inputs, unpicked_definitions
 from imagedefs.references import parse_reference
 from imagedefs.tag_pattern import TagPattern
-from imagedefs.transform import build_plan, select_inputs, unpicked_definitions
 from tests.samples import DIGEST_A, DIGEST_B, REGISTRY, image_detail
 
 SETTINGS = Settings()
@@ -353,3 +353,61 @@ def test_container_names_that_differ_only_in_case_are_a_configuration_error(
         f"Containers {names[0]} and {names[1]} differ only in case: name each container exactly as the task "
         "definition does (ECS compares names exactly), and only once."
     )
+
+
+class RecordingNotes:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def inputs_ignored(self, artifacts: list[str]) -> None:
+        self.events.append(f"ignored {artifacts}")
+
+    def definitions_left_out(self, artifact: str, containers: list[str]) -> None:
+        self.events.append(f"left out of {artifact}: {containers}")
+
+
+def test_the_flow_notes_ignored_inputs_before_reading_and_left_out_entries_after() -> None:
+    # Given three inputs, of which containers names two, one a merged imagedefinitions.json with an entry not picked
+    config = parse_user_parameters('{"containers": {"Src": "web", "Merged": "api"}}', SETTINGS)
+    merged = MergedDefinitions(
+        "Merged", (definition("api", f"{REGISTRY}/shop/api:v2"), definition("sidecar", f"{REGISTRY}/shop/s:1"))
+    )
+    sources = {"Src": detail("Src", image_detail()), "Merged": merged}
+    events: list[str] = []
+
+    def read(name: str) -> Any:
+        events.append(f"read {name}")
+        return sources[name]
+
+    def no_service(config: ActionConfig) -> Any:
+        raise AssertionError("an imagedefinitions job reads no service")
+
+    # When the one flow runs
+    plan = plan_job(config, SETTINGS, ["Src", "Other", "Merged"], ["Out"], read, no_service, RecordingNotes(events))
+
+    # Then it tells what it ignores when it knows it, reads only what it uses, and plans the picked containers
+    assert events == ["ignored ['Other']", "read Src", "read Merged", "left out of Merged: ['sidecar']"]
+    assert [image.name for image in plan.images] == ["web", "api"]
+
+
+def test_the_flow_fetches_the_blue_green_service_for_format_codedeploy_only() -> None:
+    asked: list[ActionConfig] = []
+
+    def service(config: ActionConfig) -> Any:
+        asked.append(config)
+        raise ConfigurationError("no service here")
+
+    for parameters in ('{"format": "imagedetail"}', "{}"):
+        plan_job(
+            parse_user_parameters(parameters, SETTINGS),
+            SETTINGS,
+            ["Src"],
+            ["Out"],
+            lambda _: detail("Src", image_detail()),
+            service,
+        )
+    assert asked == []
+    codedeploy = parse_user_parameters('{"format": "codedeploy", "service": "prod/web"}', SETTINGS)
+    with pytest.raises(ConfigurationError, match="no service here"):
+        plan_job(codedeploy, SETTINGS, ["Src"], ["Out"], lambda _: detail("Src", image_detail()), service)
+    assert asked == [codedeploy]

@@ -1,13 +1,15 @@
-"""The pure heart of the action: image details in, output files, summary and variables out."""
+"""The one job flow and its planning, pure: the configuration and the inputs' image files in, every output file,
+the summary and the variables out. The function (action.py) and the command line (cli.py) both run `plan_job`.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Final, Protocol
 
 from imagedefs.config import ActionConfig, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
-from imagedefs.formats.codedeploy import BlueGreenService, codedeploy_files
 from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, file_location, image_file
 from imagedefs.model import (
     ChosenImage,
@@ -20,6 +22,52 @@ from imagedefs.model import (
     Plan,
 )
 from imagedefs.references import ImageReference, is_valid_container_name
+
+if TYPE_CHECKING:
+    from imagedefs.formats.codedeploy import BlueGreenService
+
+
+class PlanNotes(Protocol):
+    """What the flow notices but does not refuse, told as it happens (the function logs it; the command line not)."""
+
+    def inputs_ignored(self, artifacts: list[str]) -> None:
+        """Input artifacts that `containers` does not name, before any input is read."""
+
+    def definitions_left_out(self, artifact: str, containers: list[str]) -> None:
+        """Entries of a merged imagedefinitions.json that `containers` does not pick, once the inputs are read."""
+
+
+class _Silent:
+    def inputs_ignored(self, artifacts: list[str]) -> None:
+        pass
+
+    def definitions_left_out(self, artifact: str, containers: list[str]) -> None:
+        pass
+
+
+SILENT: Final[PlanNotes] = _Silent()
+
+
+def plan_job(
+    config: ActionConfig,
+    settings: Settings,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    read_source: Callable[[str], InputSource],
+    blue_green_service: Callable[[ActionConfig], BlueGreenService],
+    notes: PlanNotes = SILENT,
+) -> Plan:
+    """Select the inputs, read them, fetch the blue/green service if the format needs it, and plan every output;
+    raise before anything is written."""
+    selected, ignored = select_inputs(inputs, config)
+    if ignored:
+        notes.inputs_ignored(ignored)
+    sources = [read_source(name) for name in selected]
+    for source in sources:
+        if isinstance(source, MergedDefinitions) and (left_out := unpicked_definitions(source, config)):
+            notes.definitions_left_out(source.artifact, left_out)
+    service = blue_green_service(config) if config.output_format == "codedeploy" else None
+    return build_plan(sources, outputs, config, settings, service)
 
 
 def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple[list[str], list[str]]:
@@ -236,6 +284,9 @@ def _render(
     containers = tuple(image.name for image in images)
     if config.output_format == "codedeploy":
         assert service is not None, 'format "codedeploy" is rendered from the service'
+        # Imported here: only a blue/green job loads the task definition and appspec module.
+        from imagedefs.formats.codedeploy import codedeploy_files
+
         files = codedeploy_files(service, images, config.wording.options.containers)
         return OutputArtifact(artifact, files, containers)
     file = image_file(config.output_format, artifact, images, config.file_name, config.wording.options.outputs)
