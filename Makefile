@@ -112,7 +112,7 @@ unit: build runtime
 
 # The tests where Python versions differ (zipfile, json, str), run again under Lambda's Python (about a minute).
 LAMBDA_PYTHON_TESTS := tests/integration/test_hostile_inputs.py tests/integration/test_secrets.py \
-	tests/integration/test_memory.py tests/integration/test_properties.py tests/unit/test_artifacts.py \
+	tests/integration/test_memory.py tests/integration/test_properties.py tests/unit/test_s3_artifacts.py \
 	tests/unit/test_zip.py
 unit-lambda-python: build runtime
 ifeq ($(LAMBDA_PYTHON_BIN),)

@@ -2,9 +2,9 @@
 
 Run as a script with -S and PYTHONPATH = the built package and the runtime's libraries, like Lambda.
 Usage: bench_worker.py {ours|floor|breakdown} JOBS_FILE. Prints one JSON line: per-job seconds, peak RSS,
-when its own code started and finished (time.perf_counter: CLOCK_MONOTONIC, which the parent shares), and
-for "breakdown" (ours, with botocore instrumented) the first job's time spent loading service data from
-disk and creating clients.
+when its own code started and finished (time.perf_counter: CLOCK_MONOTONIC, which the parent shares), the
+package's modules loaded after each job, and for "breakdown" (ours, with botocore instrumented) the first
+job's time spent loading service data from disk and creating clients.
 """
 
 from __future__ import annotations
@@ -116,11 +116,19 @@ def main() -> None:
     timer = BotocoreTimer() if mode == "breakdown" else None
     run = {"ours": ours, "floor": floor, "breakdown": ours}[mode]()
     seconds = []
+    modules = []
     for event in events:
         started = time.perf_counter()
         run(event)
         seconds.append(time.perf_counter() - started)
-    result: dict[str, Any] = {"job_seconds": seconds, "peak_rss_bytes": peak_rss_bytes(), "started_at": STARTED_AT}
+        modules.append(sorted(name for name in sys.modules if name.startswith(("imagedefs", "handlers"))))
+    result: dict[str, Any] = {
+        "job_seconds": seconds,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "started_at": STARTED_AT,
+        # The package's modules loaded after each job (tests/integration/test_cold_imports.py).
+        "modules": modules,
+    }
     if timer is not None:
         result |= timer.result()
     print(json.dumps({**result, "finished_at": time.perf_counter()}), file=sys.__stdout__)

@@ -9,19 +9,26 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagedefs.action import handle_job
-from imagedefs.artifacts import artifact_s3_client
+from imagedefs.action import BlueGreenServiceReader, handle_job
+from imagedefs.aws.codepipeline import JobReporter, codepipeline_client
+from imagedefs.aws.s3_artifacts import artifact_s3_client
 from imagedefs.budget import TimeBudget
-from imagedefs.ecs import function_ecs_client
+from imagedefs.config import Wording
 from imagedefs.job import JOB_KEY, job_id_of
 from imagedefs.observability import logger, metrics, scrubbed
-from imagedefs.reporting import JobReporter, codepipeline_client
 
 
 @cache
 def _reporter() -> JobReporter:
     # One CodePipeline client per execution environment, reused by warm invocations.
     return JobReporter(codepipeline_client())
+
+
+def _ecs_reader(budget: TimeBudget, wording: Wording) -> BlueGreenServiceReader:
+    # Imported here: only a blue/green job loads the ECS adapter (and the task definition format it reads).
+    from imagedefs.aws.ecs import EcsServiceReader, function_ecs_client
+
+    return EcsServiceReader(function_ecs_client(budget), wording, budget)
 
 
 @metrics.log_metrics
@@ -46,7 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
             budget=budget,
             environ=os.environ,
             artifact_client=artifact_s3_client,
-            ecs_client=function_ecs_client,
+            ecs_reader=_ecs_reader,
             reporter=_reporter(),
         )
     except Exception as exc:  # the job could not be reported: Lambda's retry must run it again

@@ -10,12 +10,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imagedefs.aws.codepipeline import JobReporter, codepipeline_client
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.errors import ReportNotDeliveredError, failure_type_of
 from imagedefs.invocation_record import failed_invocation_of, record_keys, record_secrets
 from imagedefs.job import FUNCTION_SECRET_VARIABLES
 from imagedefs.observability import logger, metrics, redactor
-from imagedefs.reporting import JobReporter, codepipeline_client
 
 
 @cache

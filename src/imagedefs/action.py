@@ -3,37 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from imagedefs.artifacts import ArtifactStore
+from imagedefs.aws.codepipeline import JobReporter, ReportOutcome
+from imagedefs.aws.s3_artifacts import ArtifactStore
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
-from imagedefs.config import ActionConfig, Settings, parse_user_parameters
-from imagedefs.ecs import EcsServiceReader
+from imagedefs.config import ActionConfig, EcsService, Settings, Wording, parse_user_parameters
 from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
 from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
 from imagedefs.model import Plan
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.plan import plan_job
-from imagedefs.reporting import JobReporter, ReportOutcome
 
 if TYPE_CHECKING:
-    from mypy_boto3_ecs import ECSClient
     from mypy_boto3_s3 import S3Client
 
     from imagedefs.formats.codedeploy import BlueGreenService
 
 ArtifactClientFactory = Callable[[ArtifactCredentials, TimeBudget], "S3Client"]
-# The function's own ECS client, created only for a "codedeploy" job.
-EcsClientFactory = Callable[[TimeBudget], "ECSClient"]
+
+
+class BlueGreenServiceReader(Protocol):
+    """Reads what a "codedeploy" job renders from (aws.ecs, which only such a job loads)."""
+
+    def blue_green_service(self, service: EcsService) -> BlueGreenService: ...
+
+
+# The function's own ECS reader, created only for a "codedeploy" job.
+EcsReaderFactory = Callable[[TimeBudget, Wording], BlueGreenServiceReader]
 
 
 def run_job(
     job: Job,
     settings: Settings,
     store: ArtifactStore,
-    ecs: Callable[[], EcsServiceReader],
+    ecs_reader: Callable[[], BlueGreenServiceReader],
     budget: TimeBudget,
 ) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
@@ -45,7 +51,7 @@ def run_job(
         list(job.inputs),
         list(job.outputs),
         lambda name: store.read_source(name, job.inputs[name]),
-        lambda config: _blue_green_service(config, settings, ecs),
+        lambda config: _blue_green_service(config, settings, ecs_reader),
         _LoggedNotes(),
     )
     store.write_outputs([(job.outputs[output.artifact], output) for output in plan.outputs])
@@ -73,7 +79,7 @@ def handle_job(
     budget: TimeBudget,
     environ: Mapping[str, str],
     artifact_client: ArtifactClientFactory,
-    ecs_client: EcsClientFactory,
+    ecs_reader: EcsReaderFactory,
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job within `budget`, made when the invocation began, and report its result once; a failure is
@@ -83,16 +89,14 @@ def handle_job(
         job = parse_job(event, job_id)
         settings = Settings.from_environment(environ, budget=budget)
         store = ArtifactStore(artifact_client(job.credentials, budget), kms_key_id=job.kms_key_id, budget=budget)
-        plan = run_job(
-            job, settings, store, lambda: EcsServiceReader(ecs_client(budget), settings.wording, budget), budget
-        )
+        plan = run_job(job, settings, store, lambda: ecs_reader(budget, settings.wording), budget)
     except Exception as exc:  # every failure must end in a report, or the pipeline hangs
         return _report_failure(job_id, request_id, reporter, budget, exc)
     return _report_success(job_id, request_id, reporter, budget, plan)
 
 
 def _blue_green_service(
-    config: ActionConfig, settings: Settings, ecs: Callable[[], EcsServiceReader]
+    config: ActionConfig, settings: Settings, ecs_reader: Callable[[], BlueGreenServiceReader]
 ) -> BlueGreenService:
     if config.service is None:
         raise ConfigurationError(
@@ -105,7 +109,7 @@ def _blue_green_service(
             f"no ECS service: list the service's ARN in {settings.wording.settings.ecs_services} and deploy the "
             "function's stack again."
         )
-    return ecs().blue_green_service(config.service)
+    return ecs_reader().blue_green_service(config.service)
 
 
 def _report_success(

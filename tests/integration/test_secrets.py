@@ -17,7 +17,7 @@ import pytest
 from devtools.faulty_s3 import Fault, FaultyS3
 from devtools.local_aws import SAMPLE_SERVICE_ARN, LocalAws, load_event
 from devtools.packaged_function import PackagedFunction
-from imagedefs import aws_session
+from imagedefs.aws import session as aws_session
 from imagedefs.errors import ReportNotDeliveredError
 from imagedefs.observability import REDACTED
 from tests.integration.conftest import Invoke

@@ -15,9 +15,9 @@ import pytest
 from devtools.faulty_s3 import Fault, FaultyS3
 from devtools.local_aws import LocalAws, load_event
 from handlers import image_definitions
+from imagedefs.aws.codepipeline import codepipeline_client
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import ReportNotDeliveredError
-from imagedefs.reporting import codepipeline_client
 from imagedefs.tag_pattern import COMPILE_TIME_LIMIT_SECONDS, SLOW_PATTERN
 from tests.integration.conftest import Invoke
 from tests.samples import image_detail, with_user_parameters

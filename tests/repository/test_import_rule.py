@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUFF = Path(sys.executable).with_name("ruff")
 BOTOCORE_IMPORT = "from botocore.exceptions import ClientError\n"
 # An adapter module, where the import is allowed.
-ADAPTER = "src/imagedefs/ecs.py"
+ADAPTER = "src/imagedefs/aws/ecs.py"
 
 
 def _lint_as(path: str, source: str) -> subprocess.CompletedProcess[str]:

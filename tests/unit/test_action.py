@@ -13,11 +13,12 @@ import pytest
 from devtools.local_aws import load_event, zip_files
 from imagedefs.action import handle_job
 from imagedefs.budget import TimeBudget
+from imagedefs.config import Wording
 from imagedefs.errors import ReportNotDeliveredError
 from imagedefs.job import ArtifactCredentials, job_id_of
 from imagedefs.observability import logger, metrics
 from tests.samples import image_detail
-from tests.unit.test_artifacts import InMemoryS3
+from tests.unit.test_s3_artifacts import InMemoryS3
 
 
 class UnreachableCodePipeline:
@@ -66,12 +67,12 @@ def run(reporter: Any, remaining_millis: int = 60_000, delay: float = 0.0) -> st
         budget=TimeBudget.from_remaining_millis(remaining_millis),
         environ={},
         artifact_client=artifact_client,
-        ecs_client=_no_ecs,
+        ecs_reader=_no_ecs,
         reporter=reporter,
     )
 
 
-def _no_ecs(budget: TimeBudget) -> Any:
+def _no_ecs(budget: TimeBudget, wording: Wording) -> Any:
     raise AssertionError("an imagedefinitions job reads no ECS")
 
 

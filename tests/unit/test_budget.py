@@ -12,9 +12,9 @@ import pytest
 
 from devtools.local_aws import load_event
 from handlers import image_definitions
+from imagedefs.aws.codepipeline import JobReporter
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.errors import ServiceUnavailableError
-from imagedefs.reporting import JobReporter
 
 
 class FakeClock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from imagedefs.aws_session import MAX_ERROR_ANSWER_BYTES, create_client, error_code, http_status
+from imagedefs.aws.session import MAX_ERROR_ANSWER_BYTES, create_client, error_code, http_status
 from imagedefs.errors import AnswerTooLargeError, ReportNotDeliveredError
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, redactor, server_text
 

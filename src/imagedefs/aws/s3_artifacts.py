@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
+from imagedefs.aws.session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from devtools.codepipeline_double import validate_request
+from imagedefs.aws.codepipeline import JobReporter, codepipeline_client, fit
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
     ArtifactContentError,
@@ -17,7 +18,6 @@ from imagedefs.errors import (
     ServiceUnavailableError,
     failure_type_of,
 )
-from imagedefs.reporting import JobReporter, codepipeline_client, fit
 
 MODEL = botocore.session.get_session().get_service_model("codepipeline")
 JOB_ID = "0b4a6c3e-5d2f-4e8a-9b1c-7d6e5f4a3b21"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from imagedefs.aws_session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
+from imagedefs.aws.session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
 from imagedefs.config import EcsService, Wording
 from imagedefs.errors import ConfigurationError, ImageDefsError, ServiceUnavailableError, quoted
 from imagedefs.formats.codedeploy import (

@@ -13,12 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from devtools.local_aws import zip_files
-from imagedefs.artifacts import (
-    ArtifactStore,
-    _RangedObjectReader,
-    artifact_s3_client,
-    translate_s3_error,
-)
+from imagedefs.aws.s3_artifacts import ArtifactStore, _RangedObjectReader, artifact_s3_client, translate_s3_error
 from imagedefs.budget import TimeBudget
 from imagedefs.errors import (
     ArtifactAccessDeniedError,

@@ -1,0 +1,75 @@
+"""What a cold job imports: a rolling job loads none of the modules that only a blue/green job needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devtools.local_aws import SAMPLE_SERVICE_ARN, LocalAws, load_event
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = ROOT / "devtools" / "bench_worker.py"
+BLUE_GREEN_ONLY = ("imagedefs.aws.ecs", "imagedefs.formats.codedeploy")
+# What a plain (imagedefinitions) job imports of the package, and nothing more: docs/architecture.md lists it.
+PLAIN_JOB_MODULES = [
+    "handlers",
+    "handlers.image_definitions",
+    "imagedefs",
+    "imagedefs.action",
+    "imagedefs.aws",
+    "imagedefs.aws.codepipeline",
+    "imagedefs.aws.s3_artifacts",
+    "imagedefs.aws.session",
+    "imagedefs.budget",
+    "imagedefs.config",
+    "imagedefs.errors",
+    "imagedefs.formats",
+    "imagedefs.formats.image_files",
+    "imagedefs.formats.zip",
+    "imagedefs.job",
+    "imagedefs.json_text",
+    "imagedefs.model",
+    "imagedefs.observability",
+    "imagedefs.plan",
+    "imagedefs.references",
+    "imagedefs.tag_pattern",
+]
+
+
+def test_a_rolling_job_loads_no_blue_green_module(
+    aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a rolling job and then a blue/green job, run by one fresh process with the real handler
+    rolling, blue_green = load_event("single-ecr-source.json"), load_event("blue-green.json")
+    aws.seed(rolling)
+    aws.seed(blue_green)
+    aws.seed_service()
+    jobs_file = tmp_path / "jobs.json"
+    jobs_file.write_text(json.dumps([rolling, blue_green]))
+
+    # When the process runs them in turn
+    finished = subprocess.run(  # noqa: S603 - our own worker script
+        [sys.executable, str(WORKER), "ours", str(jobs_file)],
+        env={
+            **os.environ,
+            **aws.environment,
+            "PYTHONPATH": str(ROOT / "src"),
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "IMAGEDEFS_ECS_SERVICES": SAMPLE_SERVICE_ARN,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    after_rolling, after_blue_green = json.loads(finished.stdout.splitlines()[-1])["modules"]
+
+    # Then both jobs succeeded; the rolling job loaded the plain job's modules only, the blue/green job the rest
+    assert [report.succeeded for report in aws.double.reports] == [True, True]
+    assert after_rolling == PLAIN_JOB_MODULES
+    assert set(BLUE_GREEN_ONLY) <= set(after_blue_green)
