@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MUTANTS = Path("mutants")
+# Modules are named by their path under the package ("formats/zip"): two folders may hold a module of one name.
+PACKAGE = Path("src") / "imagedefs"
+NAME_WIDTH = 20
 # mutmut's exit codes (mutmut/stats.py): 1 and 3 a red test, 36, 24, 152, 255 and -24 a time-out.
 KILLED_CODES = frozenset({1, 3, 36, 24, 152, 255, -24})
 SURVIVED_CODES = frozenset({0})
@@ -46,21 +49,21 @@ def scores(mutants: Path = MUTANTS) -> list[ModuleScore]:
             for code in exit_codes.values()
         )
         survivors = tuple(sorted(key for key, code in exit_codes.items() if code in SURVIVED_CODES))
-        module = meta_path.name.removesuffix(".py.meta")
+        module = meta_path.relative_to(mutants / PACKAGE).as_posix().removesuffix(".py.meta")
         result.append(ModuleScore(module, kinds["killed"], kinds["survived"], kinds["other"], survivors))
     return result
 
 
 def report(module_scores: list[ModuleScore], show_survivors: bool) -> str:
-    lines = [f"{'module':<14} {'killed':>6} / {'total':<5} {'score':>6}  survived  not run/other"]
+    lines = [f"{'module':<{NAME_WIDTH}} {'killed':>6} / {'total':<5} {'score':>6}  survived  not run/other"]
     for score in module_scores:
         lines.append(
-            f"{score.module:<14} {score.killed:>6} / {score.total:<5} {score.percent:>5.1f}%  "
+            f"{score.module:<{NAME_WIDTH}} {score.killed:>6} / {score.total:<5} {score.percent:>5.1f}%  "
             f"{score.survived:>8}  {score.other:>13}"
         )
     killed = sum(score.killed for score in module_scores)
     total = sum(score.total for score in module_scores)
-    lines.append(f"{'all':<14} {killed:>6} / {total:<5} {100.0 * killed / max(total, 1):>5.1f}%")
+    lines.append(f"{'all':<{NAME_WIDTH}} {killed:>6} / {total:<5} {100.0 * killed / max(total, 1):>5.1f}%")
     if show_survivors:
         lines += [f"  survived: {name}" for score in module_scores for name in score.survivors]
     return "\n".join(lines)
