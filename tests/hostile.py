@@ -71,6 +71,18 @@ def with_unicode_path(real_name: str, unicode_path: bytes, content: bytes) -> by
     return buffer.getvalue()
 
 
+def unicode_path_field(name: str, path: bytes, *, version: int = 1, crc_of: str | None = None) -> bytes:
+    """An Info-ZIP Unicode Path extra field (0x7075) for an entry named `name`, saying `path`; its CRC-32 is that
+    of `crc_of` (default: the name, as readers check it).
+    """
+    data = struct.pack("<BL", version, zlib.crc32((name if crc_of is None else crc_of).encode())) + path
+    return extra_field(0x7075, data)
+
+
+def extra_field(kind: int, data: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(data)) + data
+
+
 def many_entries(count: int, name_length: int = 8) -> bytes:
     return zip_files({f"{index:0{name_length}d}": b"" for index in range(count)})
 
@@ -146,6 +158,9 @@ class Entry:
     described: Mapping[str, Any] = field(default_factory=dict)
     # False: a local entry that the central directory does not list.
     listed: bool = True
+    # Extra fields after any zip64 one, in the local header and in the directory entry.
+    local_extra: bytes = b""
+    central_extra: bytes = b""
 
     @property
     def stored_data(self) -> bytes:
@@ -179,6 +194,7 @@ class Entry:
         if self.zip64:
             extra = struct.pack("<HHQQ", 1, 16, values["size"], values["compressed"])
             values["size"] = values["compressed"] = 0xFFFF_FFFF
+        extra += self.local_extra
         header = struct.pack(
             "<4s5H3L2H",
             LOCAL_HEADER,
@@ -203,7 +219,7 @@ class Entry:
 
     def local_header_size(self) -> int:
         """Bytes before the entry's data in its local record."""
-        return 30 + len(self.local.get("name", self.name.encode())) + (20 if self.zip64 else 0)
+        return 30 + len(self.local.get("name", self.name.encode())) + (20 if self.zip64 else 0) + len(self.local_extra)
 
     def central_record(self, offset: int) -> bytes:
         true = self.true_values()
@@ -211,6 +227,7 @@ class Entry:
         if self.zip64:
             extra = struct.pack("<HHQQ", 1, 16, size, compressed)
             compressed = size = 0xFFFF_FFFF
+        extra += self.central_extra
         header = struct.pack(
             "<4s6H3L5H2L",
             CENTRAL_HEADER,
