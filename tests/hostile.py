@@ -117,7 +117,8 @@ def job_reading(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | No
 def with_zip64_end_record(data: bytes, entries: int | None = None, signature: bytes = b"PK\x06\x06") -> bytes:
     """The zip with a zip64 end record and locator before its end record, as large zips have them.
 
-    The zip64 record gives the true directory unless `entries` is set (a lie); `signature` may be broken.
+    The zip64 record gives the true directory unless `entries` is set (a lie, which the classic record's counts
+    then leave to the zip64 record); `signature` may be broken.
     """
     at = data.rfind(END_RECORD)
     _, _, _, _, count, directory_bytes, directory_offset, _ = struct.unpack_from("<4s4H2LH", data, at)
@@ -135,7 +136,10 @@ def with_zip64_end_record(data: bytes, entries: int | None = None, signature: by
         directory_offset,
     )
     locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
-    return data[:at] + record + locator + data[at:]
+    end = data[at:]
+    if entries is not None:  # as a zip of more than 65,535 entries writes it: the classic counts send to zip64's
+        end = end[:8] + struct.pack("<2H", 0xFFFF, 0xFFFF) + end[12:]
+    return data[:at] + record + locator + end
 
 
 @dataclass(frozen=True)

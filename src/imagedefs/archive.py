@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 import struct
 import unicodedata
 import zipfile
@@ -71,6 +72,8 @@ _NAMING_EXTRAS: Final = {
     _UNICODE_PATH_EXTRA: "Unicode Path extra field (0x7075)",
 }
 _ZIP64_MARK: Final = 0xFFFF_FFFF
+# The "version made by" host whose external attributes hold a Unix file mode.
+_UNIX_SYSTEM: Final = 3
 _DRIVE_PREFIX: Final = re.compile(r"[A-Za-z]:", re.ASCII)
 _INFLATE_STEP_BYTES: Final = 64 * 1024
 _MEMBER_NAMES: Final = (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE)
@@ -119,6 +122,12 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
             )
         _check_names(infos, artifact, where)
         member = next((archive.NameToInfo[name] for name in _MEMBER_NAMES if name in archive.NameToInfo), None)
+        if member and member.create_system == _UNIX_SYSTEM and stat.S_ISLNK(member.external_attr >> 16):
+            # unzip and tar extract a link to another file; read as text it would be the link's target path.
+            raise ArtifactContentError(
+                f'Artifact "{artifact}" {where} holds {member.filename} as a symbolic link, which zip readers '
+                "extract as a link to another file; the zip is refused. Zip the file itself."
+            )
         data_at = _check_layout(bounded, archive, end, member, artifact, where)
         if member:
             data = _read_member(archive, member, artifact)
@@ -532,7 +541,18 @@ def _end_record(file: _BoundedReader, artifact: str, where: str) -> _EndRecord:
         if len(record) != _ZIP64_END_RECORD.size or record[:4] != _ZIP64_END_RECORD_SIGNATURE:
             raise _not_a_zip(artifact, where)
         fields = _ZIP64_END_RECORD.unpack(record)
+        classic = {"entry count": entries, "directory size": directory_bytes, "directory offset": directory_offset}
         entries, directory_bytes, directory_offset = fields[7], fields[8], fields[9]
+        zip64 = {"entry count": entries, "directory size": directory_bytes, "directory offset": directory_offset}
+        for field, value in classic.items():
+            # A classic field is either the mark that sends readers to the zip64 record, or the same value.
+            if value not in (zip64[field], _ZIP64_MARK if field != "entry count" else 0xFFFF):
+                raise _ambiguous(
+                    artifact,
+                    where,
+                    f"has an end record whose {field} ({value}) is not its zip64 end record's ({zip64[field]}), so "
+                    "readers that take one or the other read different directories",
+                )
         directory_end = zip64_at
     file.seek(0)
     return _EndRecord(entries, directory_bytes, directory_offset, directory_end)

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import zipfile
 from pathlib import Path
@@ -22,7 +23,7 @@ from imagedefs.archive import MAX_LAYOUT_READS, source_from_zip, zip_output_file
 from imagedefs.errors import ArtifactContentError
 from imagedefs.image_detail import ImageDetail
 from imagedefs.transform import OutputFile
-from tests.hostile import Entry, build_zip, extra_field, unicode_path_field
+from tests.hostile import Entry, build_zip, extra_field, unicode_path_field, with_zip64_end_record
 from tests.samples import image_detail
 
 DETAIL = json.dumps(image_detail()).encode()
@@ -576,3 +577,55 @@ def test_names_with_control_characters_are_quoted_in_every_message() -> None:
     assert 'holds "a.txt\\r\\n\\r\\nAll checks passed. Set pin=\\"tag\\" and retry." 2 times' in twice
     for message in (listed, twice):
         assert not any(character in message for character in "\r\n\u2028")
+
+
+def with_classic_end_record(body: bytes, **values: int) -> bytes:
+    """The zip64 zip with its classic end record's entry count, directory size or offset set to `values`."""
+    at = body.rfind(b"PK\x05\x06")
+    fields = dict(zip(("entries", "size", "offset"), struct.unpack_from("<H2L", body, at + 10), strict=True))
+    fields.update(values)
+    record = struct.pack("<H2L", fields["entries"], fields["size"], fields["offset"])
+    return body[: at + 10] + record + body[at + 20 :]
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"entries": 2}, "entry count (2)"),
+        ({"size": 1}, "directory size (1)"),
+        ({"offset": 3}, "directory offset (3)"),
+    ],
+)
+def test_an_end_record_that_names_another_directory_than_its_zip64_record_is_refused(
+    values: dict[str, int], field: str
+) -> None:
+    # Given a zip with a zip64 end record, read as it is and with the classic record's fields set to the zip64 mark
+    body = with_zip64_end_record(zip_files({"imageDetail.json": DETAIL}))
+    assert isinstance(read(body), ImageDetail)
+    marked = with_classic_end_record(body, entries=0xFFFF, size=0xFFFF_FFFF, offset=0xFFFF_FFFF)
+    assert isinstance(read(marked), ImageDetail)
+    # When a classic field gives another value than the zip64 record
+    message = refusal(with_classic_end_record(body, **values))
+    # Then the zip is refused, naming the field and both values
+    assert f"has an end record whose {field} is not its zip64 end record's" in message
+    assert "readers that take one or the other read different directories" in message
+    assert REFUSED in message
+
+
+def test_the_file_as_a_symbolic_link_is_refused() -> None:
+    # Given imageDetail.json zipped as a Unix symbolic link (its data is the target's path), and as a file
+    def zipped(mode: int) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            info = zipfile.ZipInfo("imageDetail.json")
+            info.create_system = 3
+            info.external_attr = mode << 16
+            archive.writestr(info, DETAIL)
+        return buffer.getvalue()
+
+    assert isinstance(read(zipped(0o100644)), ImageDetail)
+    # When the link is read
+    message = refusal(zipped(0o120777))
+    # Then it is refused, saying how zip readers extract it
+    assert "holds imageDetail.json as a symbolic link, which zip readers extract as a link to another file" in message
+    assert message.endswith("Zip the file itself.")
