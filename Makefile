@@ -9,6 +9,8 @@ VENV_MUTATION := .venv-mutation
 VENV_LAMBDA_PYTHON := .venv-lambda-python
 BIN := $(VENV)/bin
 RUNTIME := .lambda-runtime
+# The same for the tests under Lambda's Python: awslambdaric has a native part built for one Python version.
+RUNTIME_LAMBDA_PYTHON := .lambda-runtime-lambda-python
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Lambda's Python (template.yaml: python3.13), if this machine has it: sam build ships .pyc made with it.
@@ -118,8 +120,8 @@ unit-lambda-python: build runtime
 ifeq ($(LAMBDA_PYTHON_BIN),)
 	@echo "Skipped: no Python $(LAMBDA_PYTHON) (Lambda's runtime) on this machine for $(LAMBDA_PYTHON_TESTS)"
 else
-	$(MAKE) --no-print-directory $(VENV_LAMBDA_PYTHON)/.installed
-	$(VENV_LAMBDA_PYTHON)/bin/pytest $(LAMBDA_PYTHON_TESTS)
+	$(MAKE) --no-print-directory $(VENV_LAMBDA_PYTHON)/.installed $(RUNTIME_LAMBDA_PYTHON)/.installed
+	IMAGEDEFS_RUNTIME_DIR=$(RUNTIME_LAMBDA_PYTHON) $(VENV_LAMBDA_PYTHON)/bin/pytest $(LAMBDA_PYTHON_TESTS)
 endif
 
 ## deploy: sam build (as `make build`), then `sam deploy --guided`; needs AWS credentials (README, "Deploy")
@@ -143,5 +145,10 @@ $(RUNTIME)/.installed: requirements-runtime.txt $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet --target $(RUNTIME) -r requirements-runtime.txt
 	touch $@
 
+$(RUNTIME_LAMBDA_PYTHON)/.installed: requirements-runtime.txt $(VENV_LAMBDA_PYTHON)/.installed
+	rm -rf $(RUNTIME_LAMBDA_PYTHON)
+	$(VENV_LAMBDA_PYTHON)/bin/python -m pip install --quiet --target $(RUNTIME_LAMBDA_PYTHON) -r requirements-runtime.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(VENV_MUTATION) $(VENV_LAMBDA_PYTHON) $(RUNTIME) mutants .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(VENV_MUTATION) $(VENV_LAMBDA_PYTHON) $(RUNTIME) $(RUNTIME_LAMBDA_PYTHON) mutants .aws-sam .mypy_cache .pytest_cache .ruff_cache

@@ -30,7 +30,9 @@ from devtools.runtime_api import FUNCTION_ARN, Invocation, RuntimeApiServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
-RUNTIME_DIR = ROOT / ".lambda-runtime"
+# What Lambda's runtime provides (`make runtime`); the tests under Lambda's Python name their own copy, since
+# awslambdaric's native part is built for one Python version.
+RUNTIME_DIR = ROOT / os.environ.get("IMAGEDEFS_RUNTIME_DIR", ".lambda-runtime")
 FUNCTION = "ImageDefinitionsFunction"
 DESTINATION = "OnFailureFunction"
 # The local names of the template's functions, and of the resources their environment refers to.

@@ -71,6 +71,18 @@ def with_unicode_path(real_name: str, unicode_path: bytes, content: bytes) -> by
     return buffer.getvalue()
 
 
+def unicode_path_field(name: str, path: bytes, *, version: int = 1, crc_of: str | None = None) -> bytes:
+    """An Info-ZIP Unicode Path extra field (0x7075) for an entry named `name`, saying `path`; its CRC-32 is that
+    of `crc_of` (default: the name, as readers check it).
+    """
+    data = struct.pack("<BL", version, zlib.crc32((name if crc_of is None else crc_of).encode())) + path
+    return extra_field(0x7075, data)
+
+
+def extra_field(kind: int, data: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(data)) + data
+
+
 def many_entries(count: int, name_length: int = 8) -> bytes:
     return zip_files({f"{index:0{name_length}d}": b"" for index in range(count)})
 
@@ -105,7 +117,8 @@ def job_reading(aws: LocalAws, body: bytes, user_parameters: dict[str, Any] | No
 def with_zip64_end_record(data: bytes, entries: int | None = None, signature: bytes = b"PK\x06\x06") -> bytes:
     """The zip with a zip64 end record and locator before its end record, as large zips have them.
 
-    The zip64 record gives the true directory unless `entries` is set (a lie); `signature` may be broken.
+    The zip64 record gives the true directory unless `entries` is set (a lie, which the classic record's counts
+    then leave to the zip64 record); `signature` may be broken.
     """
     at = data.rfind(END_RECORD)
     _, _, _, _, count, directory_bytes, directory_offset, _ = struct.unpack_from("<4s4H2LH", data, at)
@@ -123,7 +136,10 @@ def with_zip64_end_record(data: bytes, entries: int | None = None, signature: by
         directory_offset,
     )
     locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
-    return data[:at] + record + locator + data[at:]
+    end = data[at:]
+    if entries is not None:  # as a zip of more than 65,535 entries writes it: the classic counts send to zip64's
+        end = end[:8] + struct.pack("<2H", 0xFFFF, 0xFFFF) + end[12:]
+    return data[:at] + record + locator + end
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,9 @@ class Entry:
     described: Mapping[str, Any] = field(default_factory=dict)
     # False: a local entry that the central directory does not list.
     listed: bool = True
+    # Extra fields after any zip64 one, in the local header and in the directory entry.
+    local_extra: bytes = b""
+    central_extra: bytes = b""
 
     @property
     def stored_data(self) -> bytes:
@@ -179,6 +198,7 @@ class Entry:
         if self.zip64:
             extra = struct.pack("<HHQQ", 1, 16, values["size"], values["compressed"])
             values["size"] = values["compressed"] = 0xFFFF_FFFF
+        extra += self.local_extra
         header = struct.pack(
             "<4s5H3L2H",
             LOCAL_HEADER,
@@ -203,7 +223,7 @@ class Entry:
 
     def local_header_size(self) -> int:
         """Bytes before the entry's data in its local record."""
-        return 30 + len(self.local.get("name", self.name.encode())) + (20 if self.zip64 else 0)
+        return 30 + len(self.local.get("name", self.name.encode())) + (20 if self.zip64 else 0) + len(self.local_extra)
 
     def central_record(self, offset: int) -> bytes:
         true = self.true_values()
@@ -211,6 +231,7 @@ class Entry:
         if self.zip64:
             extra = struct.pack("<HHQQ", 1, 16, size, compressed)
             compressed = size = 0xFFFF_FFFF
+        extra += self.central_extra
         header = struct.pack(
             "<4s6H3L5H2L",
             CENTRAL_HEADER,

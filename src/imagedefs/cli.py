@@ -16,7 +16,8 @@ import select
 import stat
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
 
@@ -296,7 +297,7 @@ def _read_input(artifact: str, path: Path) -> InputSource:
             f'Artifact "{artifact}": folder {path} holds no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}).'
         )
     if path.suffix == ".zip":
-        with _open_input(path, f'Input "{artifact}"') as file:
+        with _reading(f'Input "{artifact}"', path), _open_input(path, f'Input "{artifact}"') as file:
             if not file.seekable():
                 data = _read_pipe(file.fileno(), MAX_PIPED_ZIP_BYTES, f'Input "{artifact}" {path}')
                 if len(data) > MAX_PIPED_ZIP_BYTES:
@@ -320,7 +321,7 @@ def _open_input(path: Path, what: str) -> IO[bytes]:
     O_NONBLOCK: opening a FIFO nobody has opened for writing would otherwise wait for a writer forever;
     reads from it then wait in poll(), with a timeout (`_read_pipe`).
     """
-    try:
+    with _reading(what, path):
         kind = _kind_of(path.stat().st_mode)
         if kind is None:
             descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -328,12 +329,21 @@ def _open_input(path: Path, what: str) -> IO[bytes]:
             if kind is None:
                 return os.fdopen(descriptor, "rb", buffering=0)
             os.close(descriptor)
-    except OSError as error:
-        raise ConfigurationError(f"Cannot read {what} {path}: {error.strerror or error}.") from error
     raise ConfigurationError(
         f"{what} {path} is {kind}, not a file: give an {IMAGE_DETAIL_FILE}, an {IMAGE_DEFINITIONS_FILE}, an "
         "artifact zip or a folder (a pipe such as <(...) works too)."
     )
+
+
+@contextmanager
+def _reading(what: str, path: Path) -> Iterator[None]:
+    """Any OSError while opening or reading an input as the command's one-line error: a regular file can still
+    fail to read (/proc/self/mem: EIO; /proc/self/pagemap, or a seek in it: EINVAL; a disk or network error).
+    """
+    try:
+        yield
+    except OSError as error:
+        raise ConfigurationError(f"Cannot read {what} {path}: {error.strerror or error}.") from error
 
 
 def _kind_of(mode: int) -> str | None:
@@ -349,7 +359,7 @@ def _kind_of(mode: int) -> str | None:
 
 def _read_limited(path: Path, limit: int, what: str, at_most: str) -> bytes:
     """A regular file, pipe or FIFO of at most `limit` bytes, reading no more than one byte past it."""
-    with _open_input(path, what) as file:
+    with _reading(what, path), _open_input(path, what) as file:
         if file.seekable():
             chunks: list[bytes] = []
             size = 0

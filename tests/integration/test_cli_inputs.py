@@ -90,6 +90,35 @@ def test_devices_and_directories_where_a_file_belongs_are_refused(
     assert_refused(run(place, *arguments), message)
 
 
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["web=/proc/self/mem"], 'Cannot read Input "web" /proc/self/mem: Input/output error.'),
+        (["web=/proc/self/pagemap"], 'Cannot read Input "web" /proc/self/pagemap: Invalid argument.'),
+        (["web=mem.zip"], 'Cannot read Input "web" mem.zip: '),
+        (["web=pagemap.zip"], 'Cannot read Input "web" pagemap.zip: '),
+        (["web=folder"], 'Cannot read Input "web" folder/imageDetail.json: Input/output error.'),
+        (
+            ["web/imageDetail.json", "--format", "codedeploy", "--taskdef", "/proc/self/mem"],
+            "Cannot read --taskdef /proc/self/mem: Input/output error.",
+        ),
+    ],
+)
+def test_a_regular_file_that_fails_to_read_is_refused_naming_it(
+    place: Path, arguments: list[str], message: str
+) -> None:
+    # Given regular files whose reads or seeks fail (EIO, EINVAL): as a file, as a .zip, inside a folder, as --taskdef
+    (place / "mem.zip").symlink_to("/proc/self/mem")
+    (place / "pagemap.zip").symlink_to("/proc/self/pagemap")
+    (place / "folder").mkdir()
+    (place / "folder" / "imageDetail.json").symlink_to("/proc/self/mem")
+    # Then each is one line naming the input and why, exit 2, no traceback
+    result = run(place, *arguments)
+    assert_refused(result, message)
+    assert "Traceback" not in result.stderr
+
+
 def test_a_device_named_zip_is_refused(place: Path) -> None:
     (place / "zero.zip").symlink_to("/dev/zero")
     assert_refused(run(place, "web=zero.zip"), 'Input "web" zero.zip is a character device')

@@ -30,7 +30,7 @@ def _single_source_with(aws: LocalAws, body: bytes, user_parameters: dict[str, A
             zip_files({"README.md": "hello", "appspec.yaml": "version: 0.0"}),
             None,
             "JobFailed",
-            ['"SourceArtifact"', "no imageDetail.json", "README.md, appspec.yaml"],
+            ['"SourceArtifact"', "no imageDetail.json", '"README.md", "appspec.yaml"'],
             id="zip without imageDetail.json lists its files",
         ),
         pytest.param(

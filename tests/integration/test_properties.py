@@ -276,13 +276,19 @@ def ambiguous_zips(draw: st.DrawFn, name: str, content: bytes) -> bytes:
     descriptor = draw(st.booleans())
     entry = Entry(name, content, method=draw(st.sampled_from([0, 8])), descriptor=descriptor)
     hidden = Entry(name, other, descriptor=descriptor)
+
+    def stub_before(entry: Entry) -> bytes:
+        # Prepended bytes that the directory's offsets count, or not, or in part (never more than the stub).
+        stub = draw(st.binary(min_size=1, max_size=30))
+        return build_zip([stub, entry], offsets_from=draw(st.integers(0, len(stub))))
+
     layouts = [
         lambda: build_zip([entry, Entry(alias, other)]),
         lambda: build_zip([entry, Entry(name.upper(), other)]),
         lambda: build_zip([entry, Entry(name, other, listed=False)]),
         lambda: build_zip([Entry("bundle", hidden.local_record(), method=0)], directory=[(hidden, 36)]),
         lambda: zip_files({name: other}) + zip_files({name: content}),
-        lambda: build_zip([draw(st.binary(min_size=1, max_size=30)), entry], offsets_from=draw(st.integers(0, 30))),
+        lambda: stub_before(entry),
         lambda: build_zip([entry, draw(st.binary(min_size=1, max_size=30))]),
         lambda: build_zip(
             [Entry("a", b"1", descriptor=True, data=Entry("a", b"1").stored_data + hidden.local_record()), entry]

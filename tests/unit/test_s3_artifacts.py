@@ -99,7 +99,7 @@ def test_imagedefinitions_json_is_read_when_there_is_no_imagedetail_json() -> No
 
 def test_a_zip_without_the_file_lists_what_it_holds() -> None:
     names = {f"src/file{i}.py": "x" for i in range(25)}
-    with pytest.raises(ArtifactContentError, match=r"it holds: src/file0.py, .*src/file19.py and 5 more\."):
+    with pytest.raises(ArtifactContentError, match=r'it holds: "src/file0.py", .*"src/file19.py" and 5 more\.'):
         read(zip_files(names))
 
 
@@ -108,7 +108,7 @@ def test_a_zip_without_the_file_lists_what_it_holds() -> None:
     [
         (
             [f"f{i:02}" for i in range(20)],
-            "it holds: f00, f01, f02, " + ", ".join(f"f{i:02}" for i in range(3, 20)) + ".",
+            'it holds: "f00", "f01", "f02", ' + ", ".join(f'"f{i:02}"' for i in range(3, 20)) + ".",
         ),
         ([], "it holds: no files."),
     ],
@@ -129,7 +129,7 @@ def test_ambiguous_zips_are_refused_saying_why() -> None:
     content = json.dumps(image_detail()).encode()
     with pytest.raises(ArtifactContentError) as twice:
         read(duplicate_members("imageDetail.json", content, content))
-    assert "holds imageDetail.json 2 times" in str(twice.value)
+    assert 'holds "imageDetail.json" 2 times' in str(twice.value)
     assert str(twice.value).endswith("Zip one copy.")
     nul = renamed(zip_files({"imageDetail.jsonX": content}), b"imageDetail.jsonX", b"imageDetail.json\0")
     with pytest.raises(ArtifactContentError) as cut:

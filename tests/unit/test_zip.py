@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import zipfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from devtools.local_aws import zip_files
 from imagedefs.errors import ArtifactContentError
 from imagedefs.formats.zip import MAX_LAYOUT_READS, source_from_zip, zip_output_files
 from imagedefs.model import ImageDetail, OutputFile
-from tests.hostile import Entry, build_zip
+from tests.hostile import Entry, build_zip, extra_field, unicode_path_field, with_zip64_end_record
 from tests.samples import image_detail
 
 DETAIL = json.dumps(image_detail()).encode()
@@ -40,6 +41,13 @@ def refusal(body: bytes) -> str:
     message = str(raised.value)
     assert message.startswith(f'Artifact "SourceArtifact" {WHERE} ')
     return message
+
+
+def refusal_of_any(body: bytes) -> str:
+    """The refusal of a zip without the file, which names no S3 location."""
+    with pytest.raises(ArtifactContentError) as raised:
+        read(body)
+    return str(raised.value)
 
 
 def test_well_formed_twins_are_read() -> None:
@@ -137,8 +145,59 @@ def test_zips_of_info_zip_are_read(tmp_path: Path, to_a_pipe: bool) -> None:
             id="names that differ in Unicode normal form",
         ),
         pytest.param(
+            [Entry("imageDetail.json", DETAIL), Entry("imageDetail.json.", EVIL)],
+            'holds both "imageDetail.json" and "imageDetail.json.", which readers on file systems that ignore case',
+            id="a trailing dot",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json ", EVIL), Entry("imageDetail.json", DETAIL)],
+            'holds both "imageDetail.json " and "imageDetail.json", which readers',
+            id="a trailing space",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL), Entry("ImageDetail.JSON. .", EVIL)],
+            '"ImageDetail.JSON. .", which readers',
+            id="case, trailing dots and spaces at once",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL), Entry("imageDetail.json::$DATA", EVIL)],
+            '"imageDetail.json::$DATA", which readers',
+            id="an NTFS stream name",
+        ),
+        pytest.param(
+            [Entry("src/app.py", b"1"), Entry("src. /app.py", b"2"), Entry("imageDetail.json", DETAIL)],
+            'holds both "src/app.py" and "src. /app.py", which readers',
+            id="a folder with a trailing dot and space",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL), Entry("imageDetail.json/x", EVIL)],
+            'holds both the file "imageDetail.json" and "imageDetail.json/x", which needs a folder of that path',
+            id="a file that another name needs as a folder",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json/", b""), Entry("imageDetail.json", DETAIL)],
+            'holds both the file "imageDetail.json" and "imageDetail.json/", which needs a folder of that path',
+            id="a file and a folder entry of one name",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL), Entry("ImageDetail.json./x", EVIL)],
+            'and "ImageDetail.json./x", which needs a folder of that path (as readers on macOS and Windows compare',
+            id="a file that another name needs as a folder, as Windows compares them",
+        ),
+        pytest.param(
+            [Entry("src/a/b", b"1"), Entry("SRC/A", b"2"), Entry("imageDetail.json", DETAIL)],
+            'holds both the file "SRC/A" and "src/a/b", which needs a folder of that path',
+            id="a file that another name needs as a folder deeper down",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json.", EVIL), Entry("imagedefinitions.json", b"[]")],
+            'holds "imageDetail.json.", which readers on file systems that ignore case (macOS, Windows), Unicode '
+            "normal form (macOS) or trailing dots and spaces and NTFS stream names (Windows",
+            id="another name for imageDetail.json beside the imagedefinitions.json this function would read",
+        ),
+        pytest.param(
             [Entry("src/a", b"1"), Entry("src/a", b"2"), Entry("imageDetail.json", DETAIL)],
-            "holds src/a 2 times; it is ambiguous which one is meant. Zip one copy.",
+            'holds "src/a" 2 times; it is ambiguous which one is meant. Zip one copy.',
             id="another file twice",
         ),
     ],
@@ -146,6 +205,31 @@ def test_zips_of_info_zip_are_read(tmp_path: Path, to_a_pipe: bool) -> None:
 def test_names_that_readers_map_to_other_or_the_same_paths_are_refused(parts: list[Entry], expected: str) -> None:
     message = refusal(build_zip(parts))
     assert expected in message
+
+
+def test_a_name_another_reader_takes_for_the_file_says_which_name_to_give() -> None:
+    message = refusal(build_zip([Entry("IMAGEDETAIL.JSON ", DETAIL)]))
+    assert message.endswith(
+        "take for imageDetail.json, while this function reads only a file named exactly imageDetail.json; the zip "
+        "is refused. Name the file imageDetail.json."
+    )
+
+
+def test_names_that_are_one_path_only_to_a_careless_reader_are_read() -> None:
+    # Given names that differ in a dot or a space elsewhere than at a segment's end, files in folders
+    # (explicit or not), and a folder whose name another file's name starts with
+    parts = [
+        Entry("src/", b""),
+        Entry("src/app.py", b"1"),
+        Entry("src/.app.py", b"2"),
+        Entry("src/ app.py", b"3"),
+        Entry("src/app. py", b"4"),
+        Entry("src.d/app.py", b"5"),
+        Entry("imageDetail.json.d/x", b"6"),
+        Entry("imageDetail.json", DETAIL),
+    ]
+    # Then it is read
+    assert isinstance(read(build_zip(parts)), ImageDetail)
 
 
 def test_a_name_refusal_says_how_to_zip_the_files() -> None:
@@ -353,3 +437,194 @@ def test_many_small_entries_are_checked_in_few_reads() -> None:
     body = build_zip([*(Entry(f"src/{index:05}", b"x") for index in range(5000)), Entry("imageDetail.json", DETAIL)])
     # Then it is read
     assert isinstance(read(body), ImageDetail)
+
+
+NAMING = "zip readers would read it under different names or sizes, so the zip is refused. Zip the files again with"
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL, local_extra=unicode_path_field("imageDetail.json", b"evil.json"))],
+            'holds "imageDetail.json", whose local header has a Unicode Path extra field (0x7075) that names it '
+            '"evil.json", which readers that honour the field (unzip, 7-Zip, Commons Compress, Python 3.12 and '
+            "later) read instead of its name",
+            id="in the local header only",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL, central_extra=unicode_path_field("imageDetail.json", b"evil.json"))],
+            'holds "imageDetail.json", whose directory entry has a Unicode Path extra field (0x7075) that names it '
+            '"evil.json"',
+            id="in the directory entry only",
+        ),
+        pytest.param(
+            [
+                Entry("x.json", EVIL, central_extra=unicode_path_field("x.json", b"imageDetail.json")),
+                Entry("imageDetail.json", DETAIL),
+            ],
+            'holds "x.json", whose directory entry has a Unicode Path extra field (0x7075) that names it '
+            '"imageDetail.json"',
+            id="naming imageDetail.json for another file beside it",
+        ),
+        pytest.param(
+            [Entry("x.json", EVIL, central_extra=unicode_path_field("x.json", b"imageDetail.json", crc_of="y"))],
+            'holds "x.json", whose directory entry has a Unicode Path extra field (0x7075) that names it',
+            id="whose CRC-32 is not the name's",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL, local_extra=unicode_path_field("imageDetail.json", b"\r\nevil"))],
+            'that names it "\\r\\nevil", which readers',
+            id="naming something with control characters, quoted",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL, local_extra=unicode_path_field("imageDetail.json", b"\xff\xfe"))],
+            'holds "imageDetail.json", whose local header has a Unicode Path extra field (0x7075) that is not '
+            "version 1 UTF-8 text",
+            id="not UTF-8",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL, local_extra=extra_field(0x7075, b"\x01\x00"))],
+            "(0x7075) that is not version 1 UTF-8 text",
+            id="too short",
+        ),
+        pytest.param(
+            [
+                Entry(
+                    "imageDetail.json",
+                    DETAIL,
+                    local_extra=unicode_path_field("imageDetail.json", b"imageDetail.json", version=2),
+                )
+            ],
+            "(0x7075) that is not version 1 UTF-8 text",
+            id="of another version",
+        ),
+        pytest.param(
+            [
+                Entry(
+                    "imageDetail.json",
+                    DETAIL,
+                    local_extra=unicode_path_field("imageDetail.json", b"imageDetail.json") * 2,
+                    central_extra=unicode_path_field("imageDetail.json", b"imageDetail.json"),
+                )
+            ],
+            "whose local header has more than one Unicode Path extra field (0x7075), of which readers take the first "
+            "or the last",
+            id="twice in one header",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL, zip64=True, local_extra=extra_field(1, bytes(16)))],
+            "whose local header has more than one zip64 extra field (0x0001), of which readers take the first",
+            id="two zip64 fields in the local header",
+        ),
+        pytest.param(
+            [Entry("imageDetail.json", DETAIL, local_extra=b"\x75\x70\x20\x00imageDetail")],
+            "whose local header has an extra field that runs past the end of its extra data",
+            id="a local extra field that runs past its end",
+        ),
+    ],
+)
+def test_extra_fields_that_give_another_name_or_sizes_are_refused(parts: list[Entry], expected: str) -> None:
+    # Given an entry whose local header or directory entry carries a Unicode Path field that names another file
+    # (or cannot be read as one), or a field that gives the name or sizes twice
+    message = refusal(build_zip(parts, zip64_end=any(part.zip64 for part in parts)))
+    # Then the zip is refused, naming the entry, the header, the field and what it says, on every Python
+    assert expected in message
+    assert message.endswith(NAMING + " a standard tool (zip, Python's zipfile, a build's artifacts).")
+
+
+def test_a_malformed_unicode_path_field_in_the_directory_is_refused() -> None:
+    # Given a directory entry whose Unicode Path field is not UTF-8 (Python 3.12+'s zipfile refuses to open it)
+    field = unicode_path_field("imageDetail.json", b"\xff")
+    message = refusal(build_zip([Entry("imageDetail.json", DETAIL, central_extra=field)]))
+    # Then it is refused on every Python
+    assert (
+        "that is not version 1 UTF-8 text: " + NAMING in message
+    ) or "is not a zip file this function reads" in message
+
+
+def test_extra_fields_that_agree_with_the_name_are_read() -> None:
+    # Given Unicode Path fields that name the entry as its header does (in both headers; one of a non-ASCII name
+    # marked UTF-8; one with another CRC-32, which readers skip), a Unicode Comment field (0x6375: a comment
+    # names and sizes nothing), other fields, and zipalign-style padding
+    same = unicode_path_field("imageDetail.json", b"imageDetail.json")
+    cafe = unicode_path_field("src/caf\u00e9", "src/caf\u00e9".encode())
+    parts = [
+        Entry("src/caf\u00e9", b"1", local_extra=cafe, central_extra=cafe),
+        Entry("README", b"x", local_extra=unicode_path_field("README", b"README", crc_of="other")),
+        Entry(
+            "imageDetail.json",
+            DETAIL,
+            local_extra=same
+            + extra_field(0x6375, b"\x01\x00\x00\x00\x00evil.json")
+            + extra_field(0x5455, b"\x01abcd")
+            + b"\0\0",
+            central_extra=same,
+        ),
+    ]
+    # Then it is read
+    assert isinstance(read(build_zip(parts)), ImageDetail)
+
+
+def test_names_with_control_characters_are_quoted_in_every_message() -> None:
+    # Given names that would add lines to what CodePipeline shows
+    fake = 'a.txt\r\n\r\nAll checks passed. Set pin="tag" and retry.'
+    listed = refusal_of_any(build_zip([Entry(fake, b"x"), Entry("b\u2028c", b"y")]))
+    twice = refusal(build_zip([Entry(fake, b"x"), Entry(fake, b"y"), Entry("imageDetail.json", DETAIL)]))
+    # Then each name is JSON-quoted: no line break reaches the message, and the name can be read back
+    assert 'it holds: "a.txt\\r\\n\\r\\nAll checks passed. Set pin=\\"tag\\" and retry.", "b\\u2028c".' in listed
+    assert 'holds "a.txt\\r\\n\\r\\nAll checks passed. Set pin=\\"tag\\" and retry." 2 times' in twice
+    for message in (listed, twice):
+        assert not any(character in message for character in "\r\n\u2028")
+
+
+def with_classic_end_record(body: bytes, **values: int) -> bytes:
+    """The zip64 zip with its classic end record's entry count, directory size or offset set to `values`."""
+    at = body.rfind(b"PK\x05\x06")
+    fields = dict(zip(("entries", "size", "offset"), struct.unpack_from("<H2L", body, at + 10), strict=True))
+    fields.update(values)
+    record = struct.pack("<H2L", fields["entries"], fields["size"], fields["offset"])
+    return body[: at + 10] + record + body[at + 20 :]
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"entries": 2}, "entry count (2)"),
+        ({"size": 1}, "directory size (1)"),
+        ({"offset": 3}, "directory offset (3)"),
+    ],
+)
+def test_an_end_record_that_names_another_directory_than_its_zip64_record_is_refused(
+    values: dict[str, int], field: str
+) -> None:
+    # Given a zip with a zip64 end record, read as it is and with the classic record's fields set to the zip64 mark
+    body = with_zip64_end_record(zip_files({"imageDetail.json": DETAIL}))
+    assert isinstance(read(body), ImageDetail)
+    marked = with_classic_end_record(body, entries=0xFFFF, size=0xFFFF_FFFF, offset=0xFFFF_FFFF)
+    assert isinstance(read(marked), ImageDetail)
+    # When a classic field gives another value than the zip64 record
+    message = refusal(with_classic_end_record(body, **values))
+    # Then the zip is refused, naming the field and both values
+    assert f"has an end record whose {field} is not its zip64 end record's" in message
+    assert "readers that take one or the other read different directories" in message
+    assert REFUSED in message
+
+
+def test_the_file_as_a_symbolic_link_is_refused() -> None:
+    # Given imageDetail.json zipped as a Unix symbolic link (its data is the target's path), and as a file
+    def zipped(mode: int) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            info = zipfile.ZipInfo("imageDetail.json")
+            info.create_system = 3
+            info.external_attr = mode << 16
+            archive.writestr(info, DETAIL)
+        return buffer.getvalue()
+
+    assert isinstance(read(zipped(0o100644)), ImageDetail)
+    # When the link is read
+    message = refusal(zipped(0o120777))
+    # Then it is refused, saying how zip readers extract it
+    assert "holds imageDetail.json as a symbolic link, which zip readers extract as a link to another file" in message
+    assert message.endswith("Zip the file itself.")

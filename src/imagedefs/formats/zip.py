@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 import struct
 import unicodedata
 import zipfile
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any, Final
 
-from imagedefs.errors import ArtifactContentError
+from imagedefs.errors import ArtifactContentError, quoted
 from imagedefs.formats.image_files import (
     IMAGE_DEFINITIONS_FILE,
     IMAGE_DETAIL_FILE,
@@ -61,11 +62,25 @@ _DATA_DESCRIPTOR_SIGNATURE: Final = b"PK\x07\x08"
 _DATA_DESCRIPTOR_FLAG: Final = 0x08
 _UTF8_NAME_FLAG: Final = 0x800
 _ZIP64_EXTRA: Final = 0x0001
+_UNICODE_PATH_EXTRA: Final = 0x7075
+# The extra fields that change the name or sizes a reader uses for an entry. (A Unicode Comment field, 0x6375,
+# changes only its comment, which no reader uses to find or size a file.)
+_NAMING_EXTRAS: Final = {
+    _ZIP64_EXTRA: "zip64 extra field (0x0001)",
+    _UNICODE_PATH_EXTRA: "Unicode Path extra field (0x7075)",
+}
 _ZIP64_MARK: Final = 0xFFFF_FFFF
+# The "version made by" host whose external attributes hold a Unix file mode.
+_UNIX_SYSTEM: Final = 3
 _DRIVE_PREFIX: Final = re.compile(r"[A-Za-z]:", re.ASCII)
 _INFLATE_STEP_BYTES: Final = 64 * 1024
 _MEMBER_NAMES: Final = (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE)
 _SMALLEST_DIRECTORY_ENTRY_BYTES: Final = 46
+# Who takes two different zip names for one file.
+_ONE_PATH_READERS: Final = (
+    "readers on file systems that ignore case (macOS, Windows), Unicode normal form (macOS) or trailing dots and "
+    'spaces and NTFS stream names (Windows: "a.json. " and "a.json::$DATA" are "a.json")'
+)
 
 
 def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -> InputSource:
@@ -93,15 +108,24 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
         raise _not_a_zip(artifact, where, f" ({exc})" if isinstance(exc, NotImplementedError) else "") from exc
     with archive:
         infos = archive.infolist()
+        for info in infos:
+            # Before the check below: Python 3.12+ takes a Unicode Path field's name as the file name, 3.11 does not.
+            _check_extra(info.extra, info.orig_filename, "directory entry", artifact, where)
         if any("\0" in info.orig_filename or info.filename != info.orig_filename for info in infos):
-            # zipfile cuts a name at a NUL (also one from a Unicode path extra field, in Python 3.13): other
-            # tools would read another name than the one this function acts on.
+            # zipfile cuts a name at a NUL (and Python 3.12+ takes a Unicode Path field's name, checked above):
+            # other tools would read another name than the one this function acts on.
             raise ArtifactContentError(
                 f'Artifact "{artifact}" {where} holds a file name with a NUL character, or two different names for '
                 "one file, which zip readers read differently; the zip is refused."
             )
         _check_names(infos, artifact, where)
         member = next((archive.NameToInfo[name] for name in _MEMBER_NAMES if name in archive.NameToInfo), None)
+        if member and member.create_system == _UNIX_SYSTEM and stat.S_ISLNK(member.external_attr >> 16):
+            # unzip and tar extract a link to another file; read as text it would be the link's target path.
+            raise ArtifactContentError(
+                f'Artifact "{artifact}" {where} holds {member.filename} as a symbolic link, which zip readers '
+                "extract as a link to another file; the zip is refused. Zip the file itself."
+            )
         data_at = _check_layout(bounded, archive, end, member, artifact, where)
         if member:
             data = _read_member(archive, member, artifact)
@@ -112,7 +136,7 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
                 _check_data_end(member, bounded.read(member.compress_size), partial(_ambiguous, artifact, where))
             return source_from_file(artifact, member.filename, data)
         names = [info.filename for info in infos]
-    shown = ", ".join(names[:FILES_LISTED_IN_ERRORS]) or "no files"
+    shown = quoted(names[:FILES_LISTED_IN_ERRORS]) or "no files"
     more = f" and {len(names) - FILES_LISTED_IN_ERRORS} more" if len(names) > FILES_LISTED_IN_ERRORS else ""
     raise ArtifactContentError(
         f'Artifact "{artifact}" has no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}) at the top of its zip; '
@@ -173,19 +197,45 @@ def _check_names(infos: Sequence[zipfile.ZipInfo], artifact: str, where: str) ->
     for name, count in copies.items():
         if count > 1:
             raise ArtifactContentError(
-                f'Artifact "{artifact}" {where} holds {name} {count} times; it is ambiguous which one is meant. '
-                "Zip one copy."
+                f'Artifact "{artifact}" {where} holds {json.dumps(name)} {count} times; it is ambiguous which one is '
+                "meant. Zip one copy."
             )
-    seen: dict[str, str] = {}
+    # One path to a reader on such a file system; a folder entry (its name ends in "/") is checked against files below.
+    one_path: dict[tuple[tuple[str, ...], bool], str] = {}
     for name in copies:
-        # One path to a reader on a file system that ignores case or normalizes Unicode (macOS, Windows).
-        other = seen.setdefault(unicodedata.normalize("NFC", name.removesuffix("/")).casefold(), name)
+        other = one_path.setdefault((_one_path(name), name.endswith("/")), name)
         if other != name:
             raise ArtifactContentError(
-                f'Artifact "{artifact}" {where} holds both {json.dumps(other)} and {json.dumps(name)}, which readers '
-                "on file systems that ignore case (macOS, Windows) take for one file; it is ambiguous which one is "
-                "meant, so the zip is refused. Zip one of them."
+                f'Artifact "{artifact}" {where} holds both {json.dumps(other)} and {json.dumps(name)}, which '
+                f"{_ONE_PATH_READERS} take for one file; it is ambiguous which one is meant, so the zip is refused. "
+                "Zip one of them."
             )
+    folders = {path[:depth]: name for (path, _), name in one_path.items() for depth in range(1, len(path))}
+    folders.update({path: name for (path, is_folder), name in one_path.items() if is_folder})
+    for (path, is_folder), name in one_path.items():
+        if not is_folder and path in folders:
+            raise ArtifactContentError(
+                f'Artifact "{artifact}" {where} holds both the file {json.dumps(name)} and '
+                f"{json.dumps(folders[path])}, which needs a folder of that path (as readers on macOS and Windows "
+                "compare names): no path can be both, so readers extract one of them and fail on or drop the other; "
+                "the zip is refused. Zip one of them."
+            )
+    for member_name in _MEMBER_NAMES:
+        name = one_path.get((_one_path(member_name), False), member_name)
+        if name != member_name:
+            raise ArtifactContentError(
+                f'Artifact "{artifact}" {where} holds {json.dumps(name)}, which {_ONE_PATH_READERS} take for '
+                f"{member_name}, while this function reads only a file named exactly {member_name}; the zip is "
+                f"refused. Name the file {member_name}."
+            )
+
+
+def _one_path(name: str) -> tuple[str, ...]:
+    """The path that a reader on macOS or Windows takes a zip name for: case and Unicode normal form ignored,
+    and each segment as Windows opens it, without trailing dots and spaces or an NTFS stream name after a colon.
+    """
+    text = unicodedata.normalize("NFC", name.removesuffix("/")).casefold()
+    return tuple(segment.partition(":")[0].rstrip(". ") for segment in text.split("/"))
 
 
 def _name_problem(name: str) -> str | None:
@@ -255,6 +305,7 @@ def _check_layout(
             raise refuse(f"has no local header at byte {info.header_offset}, where its directory places {name}")
         local_name = reader.read(info.header_offset + _LOCAL_HEADER.size, name_bytes, name)
         extra = reader.read(info.header_offset + _LOCAL_HEADER.size + name_bytes, extra_bytes, name)
+        _check_extra(extra, info.orig_filename, "local header", artifact, where)
         zip64 = _zip64_sizes(extra)
         if zip64 is not None:
             uncompressed = zip64[0] if uncompressed == _ZIP64_MARK else uncompressed
@@ -291,6 +342,62 @@ def _check_layout(
 
 def _entry(info: zipfile.ZipInfo | None) -> str:
     return json.dumps(info.filename) if info else "its start"
+
+
+def _check_extra(extra: bytes, name: str, header: str, artifact: str, where: str) -> None:
+    """Refuse a header whose extra fields would give some reader another name or other sizes than its own.
+
+    A Unicode Path field must name the entry as its name field does (whatever its CRC-32: a reader that skips
+    that check reads the field's name too), and no field that changes the name or sizes may appear twice.
+    """
+    fields = _extra_fields(extra)
+    if fields is None:
+        problem = "an extra field that runs past the end of its extra data"
+    else:
+        kinds = Counter(kind for kind, _ in fields)
+        twice = [label for kind, label in _NAMING_EXTRAS.items() if kinds[kind] > 1]
+        paths = [_unicode_path(data) for kind, data in fields if kind == _UNICODE_PATH_EXTRA]
+        if twice:
+            problem = f"more than one {twice[0]}, of which readers take the first or the last"
+        elif any(path is None for path in paths):
+            problem = f"a {_NAMING_EXTRAS[_UNICODE_PATH_EXTRA]} that is not version 1 UTF-8 text"
+        elif paths and paths[0] != name:
+            problem = (
+                f"a {_NAMING_EXTRAS[_UNICODE_PATH_EXTRA]} that names it {json.dumps(paths[0])}, which readers that "
+                "honour the field (unzip, 7-Zip, Commons Compress, Python 3.12 and later) read instead of its name"
+            )
+        else:
+            return
+    raise ArtifactContentError(
+        f'Artifact "{artifact}" {where} holds {json.dumps(name)}, whose {header} has {problem}: zip readers would '
+        "read it under different names or sizes, so the zip is refused. Zip the files again with a standard tool "
+        "(zip, Python's zipfile, a build's artifacts)."
+    )
+
+
+def _extra_fields(extra: bytes) -> list[tuple[int, bytes]] | None:
+    """The (kind, data) of each extra field, or None when one runs past the end; fewer than 4 bytes left over
+    are padding, as zipfile reads them.
+    """
+    fields = []
+    at = 0
+    while at + 4 <= len(extra):
+        kind, length = struct.unpack_from("<HH", extra, at)
+        if at + 4 + length > len(extra):
+            return None
+        fields.append((kind, extra[at + 4 : at + 4 + length]))
+        at += 4 + length
+    return fields
+
+
+def _unicode_path(data: bytes) -> str | None:
+    """The name in a Unicode Path extra field (version 1, the CRC-32 of the header's name, UTF-8), or None."""
+    if len(data) < 5 or data[0] != 1:
+        return None
+    try:
+        return data[5:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _zip64_sizes(extra: bytes) -> tuple[int, int] | None:
@@ -425,7 +532,18 @@ def _end_record(file: _BoundedReader, artifact: str, where: str) -> _EndRecord:
         if len(record) != _ZIP64_END_RECORD.size or record[:4] != _ZIP64_END_RECORD_SIGNATURE:
             raise _not_a_zip(artifact, where)
         fields = _ZIP64_END_RECORD.unpack(record)
+        classic = {"entry count": entries, "directory size": directory_bytes, "directory offset": directory_offset}
         entries, directory_bytes, directory_offset = fields[7], fields[8], fields[9]
+        zip64 = {"entry count": entries, "directory size": directory_bytes, "directory offset": directory_offset}
+        for field, value in classic.items():
+            # A classic field is either the mark that sends readers to the zip64 record, or the same value.
+            if value not in (zip64[field], _ZIP64_MARK if field != "entry count" else 0xFFFF):
+                raise _ambiguous(
+                    artifact,
+                    where,
+                    f"has an end record whose {field} ({value}) is not its zip64 end record's ({zip64[field]}), so "
+                    "readers that take one or the other read different directories",
+                )
         directory_end = zip64_at
     file.seek(0)
     return _EndRecord(entries, directory_bytes, directory_offset, directory_end)
