@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -9,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from devtools.codepipeline_double import validate_request
+from imagedefs.aws import session
 from imagedefs.aws.codepipeline import JobReporter, codepipeline_client, fit
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
@@ -145,6 +147,16 @@ def test_an_unreachable_codepipeline_means_the_report_was_not_delivered() -> Non
         JobReporter(RecordingClient("ValidationException")).fail(JOB_ID, "JobFailed", "m", "r")  # type: ignore[arg-type]
 
 
+@pytest.fixture
+def fresh_session() -> Iterator[None]:
+    """A botocore session of the test's own: the shared one keeps the credentials it read first, which would be
+    this test's for every later test of the process."""
+    session._session.cache_clear()
+    yield
+    session._session.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_session")
 def test_the_codepipeline_client_bounds_each_attempt_and_retries_throttling(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the function's CodePipeline client
     environment = {"AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}
