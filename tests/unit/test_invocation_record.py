@@ -10,7 +10,7 @@ import pytest
 from devtools.local_aws import load_event
 from devtools.packaged_function import FunctionResult, function_arn, invocation_record
 from imagedefs.errors import failure_type_of
-from imagedefs.invocation_record import ENV_FUNCTION_LOG_GROUP, failed_invocation_of, record_secrets
+from imagedefs.invocation_record import ENV_FUNCTION_LOG_GROUP, failed_invocation_of, record_keys, record_secrets
 
 JOB_ID = load_event("single-ecr-source.json")["CodePipeline.job"]["id"]
 
@@ -102,3 +102,12 @@ def test_the_secrets_of_the_job_event_are_found_for_redaction() -> None:
     assert record_secrets(record) == (credentials["secretAccessKey"], credentials["sessionToken"])
     assert record_secrets({"requestPayload": {"CodePipeline.job": "x"}}) == ()
     assert record_secrets([]) == ()
+
+
+def test_a_record_with_no_failure_to_report_is_logged_by_its_first_ten_keys_cut_to_64_characters() -> None:
+    record = {f"key{number:02d}" + "k" * 70: "a value that is never logged" for number in range(12)}
+
+    keys = record_keys(record)
+
+    assert keys == [f"key{number:02d}" + "k" * 59 for number in range(10)]
+    assert record_keys(["not", "a", "record"]) == []
