@@ -111,3 +111,25 @@ def test_a_record_with_no_failure_to_report_is_logged_by_its_first_ten_keys_cut_
 
     assert keys == [f"key{number:02d}" + "k" * 59 for number in range(10)]
     assert record_keys(["not", "a", "record"]) == []
+
+
+@pytest.mark.parametrize(("count", "shown"), [(1, 1), (999, 999), (0, None), (1000, None), (-1, None), (True, None)])
+def test_the_attempts_are_told_only_when_lambda_could_have_made_them(count: object, shown: int | None) -> None:
+    record = record_of("Sandbox.Timedout")
+    record["requestContext"]["approximateInvokeCount"] = count
+
+    invocation = failed_invocation_of(record)
+
+    assert invocation is not None
+    assert invocation.attempts == shown
+
+
+@pytest.mark.parametrize("arn", [None, 42, ["arn:aws:lambda:us-west-2:123456789012:function:image-definitions"]])
+def test_a_function_arn_that_is_no_string_names_no_function(arn: object) -> None:
+    record = record_of("Sandbox.Timedout")
+    record["requestContext"]["functionArn"] = arn
+
+    invocation = failed_invocation_of(record)
+
+    assert invocation is not None
+    assert invocation.function_name is None
