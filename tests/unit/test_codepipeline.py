@@ -172,3 +172,38 @@ def test_fit_keeps_a_text_of_exactly_the_limit_and_escapes_lone_surrogates() -> 
     assert fit("a" * 10, 10) == "a" * 10
     assert fit("a" * 11, 10) == "a" * 8 + " …"
     assert fit("bad \ud800 text", 100) == "bad \\ud800 text"
+
+
+def test_a_success_is_reported_with_its_summary_request_id_and_variables_exactly() -> None:
+    # In this thread (the handler reports from a worker thread, where mutmut does not see which test ran the code)
+    client = RecordingClient()
+    reporter = JobReporter(client)  # type: ignore[arg-type]
+
+    assert reporter.succeed(JOB_ID, "web → ghcr.io/a/web:1", "req-1", {"web_imageUri": "ghcr.io/a/web:1"}) == "reported"
+    reporter.succeed(JOB_ID, "", "req-2", {})
+
+    assert client.requests == [
+        (
+            "PutJobSuccessResult",
+            {
+                "jobId": JOB_ID,
+                "executionDetails": {
+                    "summary": "web → ghcr.io/a/web:1",
+                    "externalExecutionId": "req-1",
+                    "percentComplete": 100,
+                },
+                "outputVariables": {"web_imageUri": "ghcr.io/a/web:1"},
+            },
+        ),
+        (
+            "PutJobSuccessResult",
+            {
+                "jobId": JOB_ID,
+                "executionDetails": {
+                    "summary": "Image definitions written.",
+                    "externalExecutionId": "req-2",
+                    "percentComplete": 100,
+                },
+            },
+        ),
+    ]
