@@ -161,3 +161,69 @@ def test_a_task_definition_file_that_does_not_say_enough_names_the_flag(
 def test_a_port_is_a_whole_number_from_1_to_65535_and_json_true_is_none() -> None:
     assert [is_port(value) for value in (1, 8080, 65535)] == [True, True, True]
     assert [is_port(value) for value in (0, 65536, True, "80", 80.0, None)] == [False] * 6
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\xff{}", "The task definition in td.json is not UTF-8 text."),
+        (
+            b"{",
+            "The task definition in td.json is not valid JSON (Expecting property name enclosed in double quotes at",
+        ),
+        (
+            json.dumps({**described_task_definition(), "tags": "team=shop"}).encode(),
+            'The "tags" in td.json must be a list of {"key", "value"} objects.',
+        ),
+        (
+            json.dumps({**described_task_definition(), "tags": [{"key": "team"}, "cost-center"]}).encode(),
+            'The "tags" in td.json must be a list of {"key", "value"} objects.',
+        ),
+    ],
+    ids=["not utf-8", "not json", "tags a string", "a tag a string"],
+)
+def test_a_task_definition_file_that_cannot_be_read_says_why(data: bytes, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        service_from_task_definition_file(data, "td.json", "web", 8080, **FLAGS)
+
+    assert str(raised.value).startswith(message)
+
+
+def test_a_task_definition_file_with_a_byte_order_mark_and_no_tags_is_read() -> None:
+    # Given describe-task-definition's output without tags, saved by a tool that writes a byte order mark
+    document = {"taskDefinition": described_task_definition()["taskDefinition"]}
+    data = b"\xef\xbb\xbf" + json.dumps(document).encode()
+
+    service = service_from_task_definition_file(data, "td.json", "web", 8080, **FLAGS)
+
+    assert (service.tags, service.load_balancer) == ((), LoadBalancerTarget("web", 8080))
+
+
+def test_the_tags_member_of_a_bare_task_definition_is_no_tag_list() -> None:
+    # A bare task definition has no "tags" of its own (describe-task-definition puts them beside it): left as it is
+    bare = {**described_task_definition()["taskDefinition"], "tags": "not the output's tags"}
+
+    service = service_from_task_definition_file(json.dumps(bare).encode(), "td.json", "web", 8080, **FLAGS)
+
+    assert service.tags == ()
+
+
+@pytest.mark.parametrize(
+    ("mappings", "message"),
+    [
+        ([{"containerPort": 8080}, {"containerPort": 9090}], "(its ports: 8080, 9090)"),
+        ([], "(its ports: none)"),
+        (["8080", {"containerPort": True}, {"hostPort": 80}], "(its ports: none)"),
+    ],
+)
+def test_a_port_the_container_does_not_map_lists_the_ports_it_maps(mappings: list[Any], message: str) -> None:
+    document = described_task_definition()
+    document["taskDefinition"]["containerDefinitions"][0]["portMappings"] = mappings
+
+    with pytest.raises(ConfigurationError) as raised:
+        service_from_task_definition_file(json.dumps(document).encode(), "td.json", "web", 443, **FLAGS)
+
+    assert str(raised.value) == (
+        f'--lb-port is 443, which container "web" in td.json does not map {message}. The load balancer can only '
+        "reach a mapped port."
+    )

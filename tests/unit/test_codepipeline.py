@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -9,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from devtools.codepipeline_double import validate_request
+from imagedefs.aws import session
 from imagedefs.aws.codepipeline import JobReporter, codepipeline_client, fit
 from imagedefs.errors import (
     ArtifactAccessDeniedError,
@@ -145,6 +147,16 @@ def test_an_unreachable_codepipeline_means_the_report_was_not_delivered() -> Non
         JobReporter(RecordingClient("ValidationException")).fail(JOB_ID, "JobFailed", "m", "r")  # type: ignore[arg-type]
 
 
+@pytest.fixture
+def fresh_session() -> Iterator[None]:
+    """A botocore session of the test's own: the shared one keeps the credentials it read first, which would be
+    this test's for every later test of the process."""
+    session._session.cache_clear()
+    yield
+    session._session.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_session")
 def test_the_codepipeline_client_bounds_each_attempt_and_retries_throttling(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the function's CodePipeline client
     environment = {"AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}
@@ -160,3 +172,38 @@ def test_fit_keeps_a_text_of_exactly_the_limit_and_escapes_lone_surrogates() -> 
     assert fit("a" * 10, 10) == "a" * 10
     assert fit("a" * 11, 10) == "a" * 8 + " …"
     assert fit("bad \ud800 text", 100) == "bad \\ud800 text"
+
+
+def test_a_success_is_reported_with_its_summary_request_id_and_variables_exactly() -> None:
+    # In this thread (the handler reports from a worker thread, where mutmut does not see which test ran the code)
+    client = RecordingClient()
+    reporter = JobReporter(client)  # type: ignore[arg-type]
+
+    assert reporter.succeed(JOB_ID, "web → ghcr.io/a/web:1", "req-1", {"web_imageUri": "ghcr.io/a/web:1"}) == "reported"
+    reporter.succeed(JOB_ID, "", "req-2", {})
+
+    assert client.requests == [
+        (
+            "PutJobSuccessResult",
+            {
+                "jobId": JOB_ID,
+                "executionDetails": {
+                    "summary": "web → ghcr.io/a/web:1",
+                    "externalExecutionId": "req-1",
+                    "percentComplete": 100,
+                },
+                "outputVariables": {"web_imageUri": "ghcr.io/a/web:1"},
+            },
+        ),
+        (
+            "PutJobSuccessResult",
+            {
+                "jobId": JOB_ID,
+                "executionDetails": {
+                    "summary": "Image definitions written.",
+                    "externalExecutionId": "req-2",
+                    "percentComplete": 100,
+                },
+            },
+        ),
+    ]

@@ -10,7 +10,7 @@ import pytest
 from devtools.local_aws import load_event
 from devtools.packaged_function import FunctionResult, function_arn, invocation_record
 from imagedefs.errors import failure_type_of
-from imagedefs.invocation_record import ENV_FUNCTION_LOG_GROUP, failed_invocation_of, record_secrets
+from imagedefs.invocation_record import ENV_FUNCTION_LOG_GROUP, failed_invocation_of, record_keys, record_secrets
 
 JOB_ID = load_event("single-ecr-source.json")["CodePipeline.job"]["id"]
 
@@ -102,3 +102,34 @@ def test_the_secrets_of_the_job_event_are_found_for_redaction() -> None:
     assert record_secrets(record) == (credentials["secretAccessKey"], credentials["sessionToken"])
     assert record_secrets({"requestPayload": {"CodePipeline.job": "x"}}) == ()
     assert record_secrets([]) == ()
+
+
+def test_a_record_with_no_failure_to_report_is_logged_by_its_first_ten_keys_cut_to_64_characters() -> None:
+    record = {f"key{number:02d}" + "k" * 70: "a value that is never logged" for number in range(12)}
+
+    keys = record_keys(record)
+
+    assert keys == [f"key{number:02d}" + "k" * 59 for number in range(10)]
+    assert record_keys(["not", "a", "record"]) == []
+
+
+@pytest.mark.parametrize(("count", "shown"), [(1, 1), (999, 999), (0, None), (1000, None), (-1, None), (True, None)])
+def test_the_attempts_are_told_only_when_lambda_could_have_made_them(count: object, shown: int | None) -> None:
+    record = record_of("Sandbox.Timedout")
+    record["requestContext"]["approximateInvokeCount"] = count
+
+    invocation = failed_invocation_of(record)
+
+    assert invocation is not None
+    assert invocation.attempts == shown
+
+
+@pytest.mark.parametrize("arn", [None, 42, ["arn:aws:lambda:us-west-2:123456789012:function:image-definitions"]])
+def test_a_function_arn_that_is_no_string_names_no_function(arn: object) -> None:
+    record = record_of("Sandbox.Timedout")
+    record["requestContext"]["functionArn"] = arn
+
+    invocation = failed_invocation_of(record)
+
+    assert invocation is not None
+    assert invocation.function_name is None

@@ -215,7 +215,7 @@ def service_from_task_definition_file(
     """
     described_as = f"the task definition in {path}"
     try:
-        document = parse_json(data.decode("utf-8-sig"))
+        document = parse_json(data.decode("utf-8-sig"))  # pragma: no mutate (codec names are case-insensitive)
     except UnicodeDecodeError as exc:
         raise ConfigurationError(f"{capitalized(described_as)} is not UTF-8 text.") from exc
     except JsonTextError as exc:
