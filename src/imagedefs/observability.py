@@ -24,6 +24,9 @@ NAMESPACE: Final = "ImageDefinitions"
 REDACTED: Final = "***redacted***"
 # Lambda's longest invocation: no thread of a job outlives it by more.
 SECRETS_KEPT_SECONDS: Final = 15 * 60
+# At most this many secrets are kept (the newest): 16 jobs' four, about 1 MB of patterns each job; a warm
+# environment that runs many jobs within SECRETS_KEPT_SECONDS would otherwise grow by that much per job.
+MAX_KEPT_SECRETS: Final = 64
 # An AWS error code as a message quotes it: AWS's are short names, a longer one is no AWS code.
 MAX_ERROR_CODE_CHARS: Final = 100
 # The shortest piece of a secret that is redacted wherever it is: a server may quote only part of one (a message
@@ -215,8 +218,12 @@ class SecretRedactor:
         """
         now = self._clock()
         kept = {secret: expiry for secret, expiry in self._expiry.items() if expiry > now}
-        kept.update((secret, now + SECRETS_KEPT_SECONDS) for secret in secrets if secret)
-        self._expiry = kept
+        for secret in secrets:
+            if secret:
+                kept.pop(secret, None)  # re-hidden: it is the newest again
+                kept[secret] = now + SECRETS_KEPT_SECONDS
+        self._expiry = dict(list(kept.items())[-MAX_KEPT_SECRETS:])
+        kept = self._expiry
         forms = dict.fromkeys(form for secret in kept for form in _forms_of(secret))
         self._forms = tuple(form for form in forms if len(form.text) >= form.piece_chars)
         self._whole_forms = tuple(form.text for form in forms if len(form.text) < form.piece_chars)

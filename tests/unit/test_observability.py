@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import secrets
 import sys
 import traceback
 from urllib.parse import quote
@@ -13,6 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from imagedefs.observability import (
+    MAX_KEPT_SECRETS,
     REDACTED,
     SECRETS_KEPT_SECONDS,
     SecretRedactor,
@@ -47,6 +49,22 @@ def test_secrets_stay_hidden_for_lambdas_longest_invocation_then_are_forgotten()
 
         # Then only the current job's secret is still hidden
         assert _message_as_logged("old-secret new-secret") == f"old-secret {REDACTED}"
+    finally:
+        logging.setLogRecordFactory(previous_factory)
+
+
+def test_only_the_newest_secrets_are_kept_however_many_jobs_run_in_a_warm_environment() -> None:
+    previous_factory = logging.getLogRecordFactory()
+    redactor = SecretRedactor()
+    try:
+        # Given a function secret hidden by every job, and more jobs' secrets than are kept
+        function_secret = secrets.token_hex(20)
+        job_secrets = [secrets.token_hex(20) for _ in range(MAX_KEPT_SECRETS)]
+        for job_secret in job_secrets:
+            redactor.hide(function_secret, job_secret)
+        # Then the oldest job's secret is forgotten, the newest and the function's (hidden again by each job) kept
+        assert _message_as_logged(f"{job_secrets[0]} {job_secrets[-1]}") == f"{job_secrets[0]} {REDACTED}"
+        assert _message_as_logged(function_secret) == REDACTED
     finally:
         logging.setLogRecordFactory(previous_factory)
 
