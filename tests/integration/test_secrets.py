@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import io
 import json
 import logging
 import traceback
@@ -19,7 +21,7 @@ from devtools.local_aws import SAMPLE_SERVICE_ARN, LocalAws, load_event
 from devtools.packaged_function import PackagedFunction
 from imagedefs.aws import session as aws_session
 from imagedefs.errors import ReportNotDeliveredError
-from imagedefs.observability import REDACTED
+from imagedefs.observability import REDACTED, logger
 from tests.integration.conftest import Invoke
 from tests.samples import with_user_parameters
 from tests.secret_forms import every_form, leaked_forms, secret_access_key, session_token
@@ -228,6 +230,77 @@ def test_an_ecs_error_quoting_the_functions_token_is_redacted_in_the_report_and_
     assert result.failure["type"] == "ConfigurationError"
     assert 'describing ECS service "prod/shop": ' in result.failure["message"]
     assert leaked_forms(result.failure["message"] + result.log, function_token) == []
+
+
+def _wrapped(text: str, width: int, line_break: str) -> str:
+    return line_break.join(text[start : start + width] for start in range(0, len(text), width))
+
+
+@contextmanager
+def _function_log() -> Iterator[io.StringIO]:
+    """What the function logs, also when the handler raises (`invoke` returns the log only when it returns)."""
+    printed = io.StringIO()
+    handler = logging.StreamHandler(printed)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        yield printed
+    finally:
+        logger.removeHandler(handler)  # type: ignore[attr-defined]
+
+
+def test_the_functions_token_wrapped_over_lines_by_ecs_and_codepipeline_is_shown_nowhere_not_even_a_piece(
+    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, function_token: str
+) -> None:
+    # Given ECS refusing a blue/green job, and CodePipeline refusing another job's report, each quoting the
+    # function's session token in the canonical request wrapped over lines as AWS's messages and MIME are
+    header = f"x-amz-security-token:{function_token}"
+    ecs_message = f"The canonical request was\n{_wrapped(header, 60, chr(10))}\nhost:ecs.us-east-1.amazonaws.com"
+    encoded = base64.b64encode(header.encode()).decode()
+    codepipeline_message = (
+        f"The Canonical String for this request should have been\r\n{_wrapped(header, 76, chr(13) + chr(10))}\r\n"
+        f"Received, as base64:\r\n{_wrapped(encoded, 76, chr(13) + chr(10))}"
+    )
+    blue_green, refused = load_event("blue-green.json"), load_event("single-ecr-source.json")
+    aws.seed(blue_green)
+    aws.seed(refused)
+    monkeypatch.setenv("IMAGEDEFS_ECS_SERVICES", SAMPLE_SERVICE_ARN)
+    with FaultyS3(Fault(status=400, code="ClientException", message=ecs_message, json_error=True)) as ecs:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", ecs.url)
+        ecs_refused = invoke(blue_green)
+        answers = b"".join(ecs.answers).decode()
+    aws.double.fail_next("PutJobSuccessResult", "InvalidSignatureException", times=5, message=codepipeline_message)
+
+    # When the report of the second job is refused, and the handler raises so that Lambda retries it
+    with _function_log() as log, pytest.raises(ReportNotDeliveredError) as raised:
+        invoke(refused)
+
+    # Then both servers did quote the token, in pieces a line each
+    assert leaked_forms(answers, function_token)
+    assert leaked_forms(json.dumps(aws.double.refusals), function_token)
+    # And the ECS job failed naming the message with the token redacted whole, in the report and the log
+    message = ecs_refused.failure["message"]
+    assert message.startswith(
+        'ECS refused describing ECS service "prod/shop": ClientException '
+        f"(The canonical request was x-amz-security-token:{REDACTED} host:ecs.us-east-1.amazonaws.com). "
+    )
+    assert {record["reason"] for record in ecs_refused.log_records if record.get("message") == "Job failed"} == {
+        message
+    }
+    # And CodePipeline's message is logged with the token redacted, the error that leaves naming only the code
+    records = [json.loads(line) for line in log.getvalue().splitlines()]
+    refusals = [record for record in records if record["message"] == "CodePipeline refused the job result"]
+    assert refusals
+    for refusal in refusals:
+        header_encoded = base64.b64encode(b"x-amz-security-token:").decode()  # 21 bytes: the token's start
+        assert (
+            f"been x-amz-security-token:{REDACTED} Received, as base64: {header_encoded}{REDACTED}"
+            in (refusal["server_message"])
+        )
+    assert str(raised.value) == "CodePipeline refused the job result: InvalidSignatureException (HTTP 400)"
+    # And no form of the token, nor any piece of 16 characters of it, is in any of them
+    error = "".join(traceback.format_exception(raised.value)) + repr(raised.value)
+    assert leaked_forms("\n".join([message, ecs_refused.log, log.getvalue(), error]), function_token) == []
 
 
 def test_nothing_the_packaged_function_writes_holds_a_secret_in_any_form(aws: LocalAws) -> None:

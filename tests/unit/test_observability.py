@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import secrets
 import sys
 import traceback
 from urllib.parse import quote
@@ -13,6 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from imagedefs.observability import (
+    MAX_KEPT_SECRETS,
     REDACTED,
     SECRETS_KEPT_SECONDS,
     SecretRedactor,
@@ -21,7 +23,7 @@ from imagedefs.observability import (
     scrubbed,
     server_text,
 )
-from tests.secret_forms import every_form, leaked_forms, secret_access_key, session_token
+from tests.secret_forms import PIECE_CHARS, every_form, leaked_forms, secret_access_key, session_token
 
 SECRETS = (session_token(), secret_access_key())
 
@@ -47,6 +49,22 @@ def test_secrets_stay_hidden_for_lambdas_longest_invocation_then_are_forgotten()
 
         # Then only the current job's secret is still hidden
         assert _message_as_logged("old-secret new-secret") == f"old-secret {REDACTED}"
+    finally:
+        logging.setLogRecordFactory(previous_factory)
+
+
+def test_only_the_newest_secrets_are_kept_however_many_jobs_run_in_a_warm_environment() -> None:
+    previous_factory = logging.getLogRecordFactory()
+    redactor = SecretRedactor()
+    try:
+        # Given a function secret hidden by every job, and more jobs' secrets than are kept
+        function_secret = secrets.token_hex(20)
+        job_secrets = [secrets.token_hex(20) for _ in range(MAX_KEPT_SECRETS)]
+        for job_secret in job_secrets:
+            redactor.hide(function_secret, job_secret)
+        # Then the oldest job's secret is forgotten, the newest and the function's (hidden again by each job) kept
+        assert _message_as_logged(f"{job_secrets[0]} {job_secrets[-1]}") == f"{job_secrets[0]} {REDACTED}"
+        assert _message_as_logged(function_secret) == REDACTED
     finally:
         logging.setLogRecordFactory(previous_factory)
 
@@ -93,6 +111,25 @@ def test_every_form_a_secret_can_take_in_what_aws_sends_back_is_redacted(secret:
     assert cleaned.endswith(" after</Body>")
 
 
+@pytest.mark.parametrize("secret", SECRETS, ids=["session token", "secret access key"])
+def test_every_piece_of_a_secret_is_redacted_wherever_it_starts_and_a_shorter_one_is_kept(secret: str) -> None:
+    # Given a hidden secret, and texts that each quote a piece of it (plain, hex or base64), from every start
+    redactor.hide(secret)
+    for start in range(len(secret) - PIECE_CHARS + 1):
+        piece = secret[start : start + PIECE_CHARS]
+        for quoted in (piece, piece.encode().hex(), base64.b64encode(f"{start:03}{piece}".encode()).decode()):
+            # When a text quoting it is cleaned
+            cleaned = redactor.clean(f"before {quoted} after")
+
+            # Then the piece is gone, whatever its start and form, and the text around it is kept
+            assert leaked_forms(cleaned, secret) == [], (start, quoted)
+            assert cleaned.startswith("before ") and cleaned.endswith(" after") and REDACTED in cleaned
+
+        # And a piece one character shorter is too short to be a secret's: it is kept (between characters no
+        # secret holds, as whitespace is ignored: "before" would lend its "e" to a piece that starts with one)
+        assert redactor.clean(f"<{piece[1:]}>") == f"<{piece[1:]}>"
+
+
 def test_text_without_a_secret_is_left_as_it_was() -> None:
     # Given hidden secrets, and texts full of hex and base64 that hold none of them
     redactor.hide(*SECRETS)
@@ -101,6 +138,9 @@ def test_text_without_a_secret_is_left_as_it_was() -> None:
         "sha256:2a1b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809",
         base64.b64encode(bytes(range(256))).decode(),
         "https://s3.us-west-2.amazonaws.com/bucket/key%2Fwith%20escapes?X-Amz-Date=20240101T000000Z",
+        'Tom &amp; Jerry &#43; &#x2F; \\u0041\\n\\"quoted\\" %252F\r\n\tindented\x00',
+        base64.b32encode(bytes(range(64))).decode(),
+        bytes(range(64)).hex(" "),
     ]
 
     # Then cleaning changes none of them
@@ -183,6 +223,25 @@ def test_an_error_leaves_the_function_as_clean_as_a_log_record() -> None:
     assert leaving.__cause__ is None
     assert leaving.__context__ is None
     assert leaked_forms("".join(traceback.format_exception(leaving)) + repr(leaving), secret) == []
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n", "\\n"], ids=["LF", "CRLF", "JSON's escaped LF"])
+def test_server_text_shows_no_piece_of_a_secret_the_server_wrapped(line_break: str) -> None:
+    # Given a server's message quoting a hidden secret in a header, the whole wrapped every 60 characters
+    secret = session_token()
+    redactor.hide(secret)
+    header = f"x-amz-security-token:{secret}"
+    wrapped = line_break.join(header[start : start + 60] for start in range(0, len(header), 60))
+
+    # When it is quoted, its whitespace folded
+    shown = server_text(f"The canonical request was{line_break}{wrapped}{line_break}host:ecs", 1000)
+
+    # Then the secret is redacted whole, line breaks and all, and the rest is kept
+    line_break_shown = " " if line_break.isspace() else line_break
+    assert (
+        shown == f"The canonical request was{line_break_shown}x-amz-security-token:{REDACTED}{line_break_shown}host:ecs"
+    )
+    assert leaked_forms(shown, secret) == []
 
 
 def test_server_text_is_redacted_before_it_is_cut() -> None:
