@@ -72,12 +72,11 @@ def plan_job(
 
 def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple[list[str], list[str]]:
     """The input artifacts to read, and those that `containers` leaves out."""
-    if not input_artifacts and config.images:  # every container's image is given directly
-        return [], []
-    if not input_artifacts:
+    if not input_artifacts and not config.images:  # with "images", every container may be given directly
         raise ConfigurationError(
             "The action has no input artifact. Add the output artifact of each ECR source action as an input "
-            "artifact of this Invoke action."
+            f"artifact of this Invoke action, or give each container's image in {config.wording.options.images}, "
+            f"for example {config.wording.examples.images}."
         )
     if config.containers is None:
         return list(input_artifacts), []
@@ -85,7 +84,12 @@ def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple
     if unknown:
         raise ConfigurationError(
             f"{config.wording.options.containers} names {quoted(unknown)}, which is not an input artifact of this "
-            f"action. Its input artifacts are {quoted(input_artifacts)}."
+            "action. "
+            + (
+                f"Its input artifacts are {quoted(input_artifacts)}."
+                if input_artifacts
+                else "It has no input artifact."
+            )
         )
     return (
         [name for name in input_artifacts if name in config.containers],

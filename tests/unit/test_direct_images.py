@@ -255,3 +255,19 @@ def test_resolved_user_parameters_of_several_kilobytes_are_read() -> None:
 def test_a_mistyped_images_key_is_pointed_to_images() -> None:
     with pytest.raises(ConfigurationError, match=r'unknown key\(s\) "image"\. .* Images are given with "images"'):
         configured({"image": {"web": f"{REGISTRY}/shop/web:v5"}})
+
+
+def test_containers_naming_an_artifact_of_a_job_with_no_input_is_refused() -> None:
+    config = configured({"containers": {"ApiImage": "api"}, "images": {"web": f"{REGISTRY}/shop/web:v5"}})
+    with pytest.raises(ConfigurationError) as raised:
+        plan_job(config, HOME, [], ["Definitions"], lambda name: pytest.fail(name), lambda _: pytest.fail())
+    assert str(raised.value) == (
+        'UserParameters "containers" names "ApiImage", which is not an input artifact of this action. It has no '
+        "input artifact."
+    )
+
+
+def test_a_job_with_no_input_and_no_images_says_both_ways_to_give_an_image() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        plan_job(configured({}), HOME, [], ["Definitions"], lambda name: pytest.fail(name), lambda _: pytest.fail())
+    assert 'or give each container\'s image in UserParameters "images", for example' in str(raised.value)
