@@ -43,7 +43,7 @@ def run_job(
     budget: TimeBudget,
 ) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
-    config = parse_user_parameters(job.user_parameters, settings, budget)
+    config = parse_user_parameters(job.user_parameters, settings, budget, job.account_id)
     logger.append_keys(input_artifacts=list(job.inputs), output_artifacts=list(job.outputs))
     plan = plan_job(
         config,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import secrets
 import select
@@ -66,11 +67,13 @@ CLI_WORDING: Final = Wording(
         file="--file",
         outputs="a separate imagedefs run for each container",
         service="--taskdef",
+        images="--image",
     ),
     examples=OptionExamples(
         containers="--container WebImage=web --container ApiImage=api,worker",
         outputs="one run per output file",
         service="--format codedeploy --taskdef current-taskdef.json",
+        images="--image web=123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web@sha256:<64 hex digits>",
     ),
     settings=SettingNames(
         default_pin=f"the environment variable {ENV_DEFAULT_PIN}",
@@ -85,6 +88,8 @@ CLI_WORDING: Final = Wording(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
+    if not arguments.inputs and not arguments.image:
+        parser.error("give an input [ARTIFACT=]PATH, or each container's image with --image CONTAINER=REFERENCE")
     try:
         _check_arguments_are_text(arguments)
         _check_codedeploy_flags(arguments)
@@ -126,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "inputs",
-        nargs="+",
+        nargs="*",
         metavar="[ARTIFACT=]PATH",
         help=f"an {IMAGE_DETAIL_FILE}, an {IMAGE_DEFINITIONS_FILE} to merge, an artifact zip, or a folder holding one. "
         "ARTIFACT names it (as in --containers); default: the zip's or folder's name, or the file's folder name",
@@ -142,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ARTIFACT=NAME[,NAME...]",
         help="the container(s) that get the image of ARTIFACT (or the entries picked from its imagedefinitions.json)",
+    )
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="CONTAINER=REFERENCE",
+        help="the image of CONTAINER, a full reference (registry/repository:tag or @sha256:...), as UserParameters "
+        '"images" gives it; with --image for every container, no input is needed',
     )
     parser.add_argument("--pin", choices=PINS, help="tag: repository:tag; digest: repository@sha256:...")
     parser.add_argument("--tag", metavar="REGEX", help="use the first tag that fully matches REGEX")
@@ -206,6 +219,16 @@ def _configuration(arguments: argparse.Namespace) -> dict[str, object]:
                 )
             listed = names.split(",")
             containers[artifact] = listed if len(listed) > 1 else names
+    images: dict[str, str] = {}
+    for entry in arguments.image:
+        container, equals, reference = entry.partition("=")
+        if not equals:
+            raise ConfigurationError(f"--image {json.dumps(entry)} must be CONTAINER=REFERENCE.")
+        if container in images:
+            raise ConfigurationError(f"--image names container {json.dumps(container)} twice; give it one image.")
+        images[container] = reference
+    if images:
+        parameters["images"] = images
     for key in ("pin", "tag", "format", "file"):
         value = getattr(arguments, key)
         if value is not None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
 from imagedefs.json_text import JsonTextError, is_unicode_text, json_kind, parse_json
-from imagedefs.references import ECR_HOST_PATTERN, is_valid_container_name
+from imagedefs.references import ECR_HOST_PATTERN, ImageReference, is_valid_container_name, parse_reference
 from imagedefs.tag_pattern import TagPattern
 
 if TYPE_CHECKING:
@@ -26,8 +26,21 @@ DEFAULT_FILE_NAMES: Final[dict[OutputFormat, str]] = {
     "imagedefinitions": "imagedefinitions.json",
     "imagedetail": "imageDetail.json",
 }
-USER_PARAMETER_KEYS: Final = ("containers", "pin", "tag", "outputs", "format", "file", "service")
-MAX_USER_PARAMETERS_LENGTH: Final = 1000
+USER_PARAMETER_KEYS: Final = ("containers", "pin", "tag", "outputs", "format", "file", "service", "images")
+# The keys the unknown-key message lists: the keys before "images", whose message (a recorded job's report) keeps
+# its bytes; "images" is named in the message's hint instead.
+_LISTED_KEYS: Final = USER_PARAMETER_KEYS[:-1]
+# Keys holding free text, where "#{" may be meant literally: no unresolved-variable check there.
+_FREE_TEXT_KEYS: Final = ("tag",)
+# CodePipeline limits the typed field to 1,000 characters, then resolves its variables: #{Build.ECRImageDigestId}
+# (25 characters) becomes 71. This bound only keeps a hostile text's parsing small in memory and time.
+MAX_USER_PARAMETERS_LENGTH: Final = 65_536
+# The fields of an "images" object; a bare repository name is an ECR repository of the job's account and region.
+IMAGE_FIELDS: Final = ("repository", "digest", "tag", "registry")
+_DIGEST_TEXT: Final = re.compile(r"(?:sha256:)?(?P<hex>[0-9a-f]{64})", re.ASCII)
+_UNRESOLVED_VARIABLE: Final = re.compile(r"#\{[^}]{0,100}\}?", re.ASCII)
+# What a message shows of a value: a 10 KB value is cut, not echoed.
+_SHOWN_CHARS: Final = 100
 
 ENV_DEFAULT_PIN: Final = "IMAGEDEFS_DEFAULT_PIN"
 ENV_DEFAULT_TAG_PATTERN: Final = "IMAGEDEFS_DEFAULT_TAG_PATTERN"
@@ -57,6 +70,7 @@ class OptionNames:
     format: str
     file: str
     service: str
+    images: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class OptionExamples:
     containers: str
     outputs: str
     service: str
+    images: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,8 @@ ACTION_WORDING: Final = Wording(
         containers='{"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}',
         outputs='{"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}',
         service='{"format": "codedeploy", "service": "prod/web"}',
+        images='{"images": {"web": {"repository": "#{Build.ECRRepositoryName}", '
+        '"digest": "#{Build.ECRImageDigestId}"}}}',
     ),
     settings=SettingNames(
         default_pin=f"the DefaultPin parameter of the function's stack (environment variable {ENV_DEFAULT_PIN})",
@@ -171,6 +188,8 @@ class Settings:
     # The service ARNs the function's role may read (a stack parameter); empty: no ECS permission at all.
     ecs_services: tuple[str, ...] = ()
     wording: Wording = ACTION_WORDING
+    # The function's region: where a bare repository of "images" is (ECRBuildAndPublish pushes there).
+    region: str = ""
 
     def registry_allowed(self, registry: str) -> bool:
         """An empty allow-list allows every registry."""
@@ -197,7 +216,8 @@ class Settings:
                 f'{capitalized(names.default_pin)} is {json.dumps(pin)}: it must be "tag" or "digest".'
             )
         pattern_text = environ.get(ENV_DEFAULT_TAG_PATTERN, "")  # pragma: no mutate (None is as empty below)
-        partition = partition_of(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "")
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or ""
+        partition = partition_of(region)
         rules = tuple(
             RegistryRule(entry.strip(), partition) for entry in environ.get(ENV_ALLOWED_REGISTRIES, "").split(",")
         )
@@ -217,7 +237,16 @@ class Settings:
             allowed_registries=rules,
             ecs_services=tuple(arn.strip() for arn in environ.get(ENV_ECS_SERVICES, "").split(",") if arn.strip()),
             wording=wording,
+            region=region,
         )
+
+
+@dataclass(frozen=True)
+class DirectImage:
+    """An image that "images" gives a container: a full reference, checked by the grammar, registry completed."""
+
+    image_uri: str
+    reference: ImageReference
 
 
 @dataclass(frozen=True)
@@ -232,24 +261,35 @@ class ActionConfig:
     file_name: str = DEFAULT_FILE_NAMES["imagedefinitions"]
     service: EcsService | None = None
     wording: Wording = ACTION_WORDING
+    # Container → the image "images" gives it directly (from pipeline variables), in the order given.
+    images: Mapping[str, DirectImage] = field(default_factory=dict)
 
 
-def parse_user_parameters(raw: str | None, settings: Settings, budget: TimeBudget | None = None) -> ActionConfig:
+def parse_user_parameters(
+    raw: str | None, settings: Settings, budget: TimeBudget | None = None, account_id: str | None = None
+) -> ActionConfig:
     """UserParameters' text, then its configuration: the text's rules, then the mapping's."""
-    return config_from_mapping(user_parameters_mapping(raw), settings, budget)
+    return config_from_mapping(user_parameters_mapping(raw), settings, budget, account_id)
 
 
 def config_from_mapping(
-    parameters: Mapping[str, object], settings: Settings, budget: TimeBudget | None = None
+    parameters: Mapping[str, object],
+    settings: Settings,
+    budget: TimeBudget | None = None,
+    account_id: str | None = None,
 ) -> ActionConfig:
     """Validate a configuration mapping (UserParameters' object, or the command line's flags; every key optional)
-    and resolve the defaults; a job's `budget` bounds the tag pattern's compiling and matching."""
+    and resolve the defaults; a job's `budget` bounds the tag pattern's compiling and matching, the job's
+    `account_id` and the function's region complete a bare repository of "images"."""
     wording = settings.wording
     unknown = sorted(set(parameters) - set(USER_PARAMETER_KEYS))
     if unknown:
+        mistyped_images = any(key.lower() in ("image", "images") for key in unknown)
+        hint = f' Images are given with "images", for example {wording.examples.images}.' if mistyped_images else ""
         raise ConfigurationError(
-            f"UserParameters has unknown key(s) {quoted(unknown)}. Valid keys: {quoted(USER_PARAMETER_KEYS)}."
+            f"UserParameters has unknown key(s) {quoted(unknown)}. Valid keys: {quoted(_LISTED_KEYS)}.{hint}"
         )
+    _check_variables_resolved(parameters, wording)
     output_format = _choice(parameters, "format", FORMATS, "imagedefinitions", wording.options.format)
     tag = parameters.get("tag")
     if tag is not None and not isinstance(tag, str):
@@ -274,17 +314,22 @@ def config_from_mapping(
         file_name=_file_name(parameters.get("file"), DEFAULT_FILE_NAMES.get(output_format, ""), wording),
         service=_service(parameters.get("service"), wording),
         wording=wording,
+        images=_images(
+            parameters.get("images"), parameters.get("containers"), wording, _home_registry(account_id, settings.region)
+        ),
     )
 
 
 def user_parameters_mapping(raw: str | None) -> dict[str, Any]:
-    """The rules of UserParameters' text: blank is no parameter; else at most CodePipeline's 1,000 characters of
-    JSON this function reads unambiguously, holding an object."""
+    """The rules of UserParameters' text: blank is no parameter; else JSON this function reads unambiguously,
+    holding an object, of at most MAX_USER_PARAMETERS_LENGTH characters once CodePipeline resolved its variables."""
     if raw is None or not raw.strip():
         return {}
     if len(raw) > MAX_USER_PARAMETERS_LENGTH:
         raise ConfigurationError(
-            f"UserParameters is {len(raw)} characters long; CodePipeline allows at most {MAX_USER_PARAMETERS_LENGTH}."
+            f"UserParameters is {len(raw):,} characters long once CodePipeline resolved its variables; the function "
+            f"reads at most {MAX_USER_PARAMETERS_LENGTH:,} (MAX_USER_PARAMETERS_LENGTH). Give fewer containers per "
+            "action, or split the job across actions."
         )
     try:
         parameters = parse_json(raw)
@@ -395,3 +440,175 @@ def _service(value: object, wording: Wording) -> EcsService | None:
             f"underscores, for example {wording.examples.service}."
         )
     return EcsService(parsed["cluster"], parsed["service"], arn=text if arn else None)
+
+
+def _shown(text: str) -> str:
+    """A value as a message shows it: JSON-quoted, and cut when it is long."""
+    if len(text) <= _SHOWN_CHARS:
+        return json.dumps(text)
+    return f"{json.dumps(text[:_SHOWN_CHARS])}... ({len(text):,} characters)"
+
+
+def _check_variables_resolved(parameters: Mapping[str, object], wording: Wording) -> None:
+    """Refuse a `#{...}` CodePipeline left in an identifier (a key or a string of any key but free text)."""
+    for key, value in parameters.items():
+        if key in _FREE_TEXT_KEYS:
+            continue
+        pending: list[object] = [value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, dict):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
+            elif isinstance(item, str) and (unresolved := _UNRESOLVED_VARIABLE.search(item)):
+                raise ConfigurationError(
+                    f"{getattr(wording.options, key)} holds {_shown(unresolved.group())}, a pipeline variable that "
+                    "CodePipeline did not resolve: its namespace is misspelled, the action it names has no namespace, "
+                    "or that action does not emit the variable. Give the upstream action a namespace (Variable "
+                    "namespace in the console, Namespace in CloudFormation) and write #{Namespace.VariableName} "
+                    "exactly as the action documents its output variables."
+                )
+
+
+def _home_registry(account_id: str | None, region: str) -> str | None:
+    """The private ECR registry of the job's account in the function's region (None when either is unknown)."""
+    if account_id is None or not region:
+        return None
+    suffix = ".cn" if partition_of(region) == _CHINA_PARTITION else ""
+    return f"{account_id}.dkr.ecr.{region}.amazonaws.com{suffix}"
+
+
+def _images(value: object, containers: object, wording: Wording, home_registry: str | None) -> dict[str, DirectImage]:
+    """Container → image given directly: a full reference, or {"repository", "digest" | "tag", "registry"?}."""
+    if value is None:
+        return {}
+    option, example = wording.options.images, wording.examples.images
+    if not isinstance(value, dict) or not value:
+        raise ConfigurationError(
+            f"{option} must be a non-empty object mapping container names to images, for example {example}, "
+            f"not {json_kind(value)}."
+        )
+    from_artifact = {
+        name: artifact
+        for artifact, names in (containers.items() if isinstance(containers, dict) else ())
+        for name in (names if isinstance(names, list) else [names])
+        if isinstance(name, str)
+    }
+    images: dict[str, DirectImage] = {}
+    for container, image in value.items():
+        if not is_valid_container_name(container):
+            raise ConfigurationError(
+                f"{option} names container {_shown(container)}, which is not a valid ECS container name (1-255 "
+                "letters, digits, hyphens and underscores)."
+            )
+        if container in from_artifact:
+            raise ConfigurationError(
+                f'Container "{container}" gets an image from both {option} and artifact '
+                f"{json.dumps(from_artifact[container])} ({wording.options.containers}): give each container its "
+                "image in one place."
+            )
+        where = f'{option} for container "{container}"'
+        images[container] = _direct_image(where, image, wording, home_registry)
+    return images
+
+
+def _direct_image(where: str, image: object, wording: Wording, home_registry: str | None) -> DirectImage:
+    if isinstance(image, str):
+        _check_no_space_around(where, image)
+        reference = parse_reference(image)
+        if reference is None:
+            raise ConfigurationError(
+                f"{capitalized(where)} is {_shown(image)}, which is not a Docker image reference "
+                "<registry>/<repository>:<tag> or <registry>/<repository>@sha256:<64 hex digits> (ASCII; lowercase "
+                f"repository). For example {wording.examples.images}."
+            )
+        if not reference.explicit_registry:
+            raise ConfigurationError(
+                f"{capitalized(where)} is {_shown(image)}, which names no registry: write the full reference "
+                "(123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web:v5; docker.io/library/nginx:1.27 for Docker "
+                'Hub), or {"repository": ..., "digest": ...} for an ECR repository of the pipeline\'s account.'
+            )
+        return _checked_image(where, image, reference)
+    if not isinstance(image, dict):
+        raise ConfigurationError(
+            f"{capitalized(where)} must be an image reference (a string) or an object with "
+            f'"repository" and "digest" or "tag" (and optionally "registry"), not {json_kind(image)}.'
+        )
+    unknown = sorted(set(image) - set(IMAGE_FIELDS))
+    if unknown:
+        raise ConfigurationError(
+            f"{capitalized(where)} has unknown field(s) {quoted(unknown)}. Valid fields: {quoted(IMAGE_FIELDS)}."
+        )
+    fields: dict[str, str] = {}
+    for name, text in image.items():
+        if not isinstance(text, str) or not text:
+            state = "is empty" if text == "" else f"must be a string, not {json_kind(text)}"
+            raise ConfigurationError(
+                f'{capitalized(where)}: field "{name}" {state}: an empty variable, or the wrong one.'
+            )
+        _check_no_space_around(f'{where}, field "{name}"', text)
+        fields[name] = text
+    if "repository" not in fields or not ("digest" in fields or "tag" in fields):
+        raise ConfigurationError(
+            f'{capitalized(where)} needs "repository" and "digest" or "tag" (or both), for example '
+            f"{wording.examples.images}."
+        )
+    return _image_from_fields(where, fields, home_registry)
+
+
+def _image_from_fields(where: str, fields: Mapping[str, str], home_registry: str | None) -> DirectImage:
+    repository = fields["repository"]
+    named = parse_reference(repository)
+    if named is not None and named.explicit_registry:
+        raise ConfigurationError(
+            f'{capitalized(where)}: field "repository" is {_shown(repository)}, which names a registry: give the '
+            'repository alone and the registry in "registry", or the full reference as a string.'
+        )
+    registry = fields.get("registry", home_registry)
+    if registry is None:
+        raise ConfigurationError(
+            f'{capitalized(where)}: repository {_shown(repository)} has no "registry", and the job names no account '
+            'and region to find it in. Add "registry", for example "123456789012.dkr.ecr.eu-west-1.amazonaws.com" '
+            'or "public.ecr.aws/<alias>".'
+        )
+    text = f"{registry}/{repository}"
+    if "tag" in fields:
+        text += f":{fields['tag']}"
+    if "digest" in fields:
+        digest = _DIGEST_TEXT.fullmatch(fields["digest"])
+        if digest is None:
+            raise ConfigurationError(
+                f'{capitalized(where)}: field "digest" is {_shown(fields["digest"])}, which is not the image '
+                'manifest\'s sha256 digest: 64 lowercase hex digits, with or without "sha256:".'
+            )
+        text += f"@sha256:{digest['hex']}"
+    reference = parse_reference(text)
+    if reference is None or not reference.explicit_registry or reference.name != f"{registry}/{repository}":
+        raise ConfigurationError(
+            f"{capitalized(where)} makes the image reference {_shown(text)}, which Docker's grammar refuses: "
+            '"registry" must be a host (with an optional port, or public.ecr.aws/<alias>), "repository" '
+            'lowercase letters, digits and separators . _ - /, "tag" at most 128 letters, digits, _ . and - '
+            "(ASCII)."
+        )
+    return _checked_image(where, text, reference)
+
+
+def _checked_image(where: str, image_uri: str, reference: ImageReference) -> DirectImage:
+    if reference.tag is None and reference.digest is None:
+        raise ConfigurationError(
+            f"{capitalized(where)} is {_shown(image_uri)}, which has neither a tag nor a digest: add one "
+            "(ECRBuildAndPublish's #{Namespace.ECRImageDigestId}, or the ECR source's #{Namespace.ImageDigest})."
+        )
+    return DirectImage(image_uri, reference)
+
+
+def _check_no_space_around(where: str, text: str) -> None:
+    # Trimmed, it would look right; spaces or a line break around a value usually mean a wrong variable.
+    if text != text.strip():
+        raise ConfigurationError(
+            f"{capitalized(where)} is {_shown(text)}, with whitespace or a line break around it: write the value "
+            "(or the #{Namespace.Variable} reference) alone; an empty or multi-line variable usually means the wrong "
+            "variable."
+        )

@@ -70,6 +70,8 @@ class ContainerImage:
     tag: str | None = None
     digest: str | None = None
     note: str | None = None
+    # The option that gave the image directly (UserParameters "images"); None for an image from an artifact.
+    given_in: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, Protocol
 
 from imagedefs.config import ActionConfig, Settings
-from imagedefs.errors import ArtifactContentError, ConfigurationError, quoted
+from imagedefs.errors import ArtifactContentError, ConfigurationError, capitalized, quoted
 from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, file_location, image_file
 from imagedefs.model import (
     ChosenImage,
@@ -72,10 +72,11 @@ def plan_job(
 
 def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple[list[str], list[str]]:
     """The input artifacts to read, and those that `containers` leaves out."""
-    if not input_artifacts:
+    if not input_artifacts and not config.images:  # with "images", every container may be given directly
         raise ConfigurationError(
             "The action has no input artifact. Add the output artifact of each ECR source action as an input "
-            "artifact of this Invoke action."
+            f"artifact of this Invoke action, or give each container's image in {config.wording.options.images}, "
+            f"for example {config.wording.examples.images}."
         )
     if config.containers is None:
         return list(input_artifacts), []
@@ -83,7 +84,12 @@ def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple
     if unknown:
         raise ConfigurationError(
             f"{config.wording.options.containers} names {quoted(unknown)}, which is not an input artifact of this "
-            f"action. Its input artifacts are {quoted(input_artifacts)}."
+            "action. "
+            + (
+                f"Its input artifacts are {quoted(input_artifacts)}."
+                if input_artifacts
+                else "It has no input artifact."
+            )
         )
     return (
         [name for name in input_artifacts if name in config.containers],
@@ -110,6 +116,15 @@ def build_plan(
             images.extend(_images_chosen_upstream(source, config))
         else:
             images.extend(_images_from_definitions(source, config))
+    for image in images:
+        if image.name in config.images:
+            raise ConfigurationError(
+                f'Container "{image.name}" gets an image from both artifact "{image.artifact}" and '
+                f"{config.wording.options.images}: give each container its image in one place (name the "
+                f"artifact's containers with {config.wording.options.containers}, for example "
+                f"{config.wording.examples.containers})."
+            )
+    images.extend(_images_given_directly(config))
     _check_unique_names(images, config)
     for image in images:
         _check_registry_allowed(image, settings)
@@ -181,6 +196,41 @@ def _images_from_definitions(source: MergedDefinitions, config: ActionConfig) ->
     return [_image_from_definition(source.artifact, entries[name]) for name in picked or entries]
 
 
+def _images_given_directly(config: ActionConfig) -> list[ContainerImage]:
+    """The images "images" names: pin applies as to an artifact's image (tag and digest as given; the tag
+    pattern, which chooses among an image's tags, does not)."""
+    images: list[ContainerImage] = []
+    for name, given in config.images.items():
+        reference = given.reference
+        where = f'{config.wording.options.images} for container "{name}"'
+        note = None
+        if reference.digest is not None and (config.pin == "digest" or reference.tag is None):
+            image_uri = f"{reference.name}@{reference.digest}"
+            note = "image has no tag: pinned by digest" if reference.tag is None and config.pin != "digest" else None
+        elif config.pin == "digest":
+            raise ConfigurationError(
+                f"{capitalized(where)} is {given.image_uri}, which has a tag but no digest, and the job pins by "
+                f"digest ({config.wording.options.pin}). Give the digest, which ECRBuildAndPublish's "
+                "#{Namespace.ECRImageDigestId} or the ECR source action's #{Namespace.ImageDigest} holds, for example "
+                f"{config.wording.examples.images}."
+            )
+        else:
+            image_uri = f"{reference.name}:{reference.tag}"
+        images.append(
+            ContainerImage(
+                name,
+                image_uri,
+                artifact="",
+                registry=reference.registry,
+                tag=reference.tag,
+                digest=reference.digest,
+                note=note,
+                given_in=where,
+            )
+        )
+    return images
+
+
 def _names_for(artifact: str, config: ActionConfig) -> tuple[str, ...] | None:
     return None if config.containers is None else config.containers[artifact]
 
@@ -238,11 +288,14 @@ def _check_unique_names(images: Sequence[ContainerImage], config: ActionConfig) 
 def _check_registry_allowed(image: ContainerImage, settings: Settings) -> None:
     if not settings.registry_allowed(image.registry):
         allowed = ", ".join(rule.text for rule in settings.allowed_registries)
-        raise ArtifactContentError(
-            f'Artifact "{image.artifact}": image {image.image_uri} for container "{image.name}" comes from registry '
-            f"{image.registry}, which is not allowed (allowed: {allowed}). Use an image from an allowed registry, "
-            f"or add the registry to {settings.wording.settings.allowed_registries}."
+        where = f'Artifact "{image.artifact}"' if image.given_in is None else capitalized(image.given_in)
+        message = (
+            f'{where}: image {image.image_uri} for container "{image.name}" comes from registry {image.registry}, '
+            f"which is not allowed (allowed: {allowed}). Use an image from an allowed registry, or add the registry "
+            f"to {settings.wording.settings.allowed_registries}."
         )
+        # An image given in UserParameters is the configuration's; one read from an artifact is its content's.
+        raise ArtifactContentError(message) if image.given_in is None else ConfigurationError(message)
 
 
 def _assign_outputs(

@@ -73,3 +73,25 @@ def test_a_rolling_job_loads_no_blue_green_module(
     assert [report.succeeded for report in aws.double.reports] == [True, True]
     assert after_rolling == PLAIN_JOB_MODULES
     assert set(BLUE_GREEN_ONLY) <= set(after_blue_green)
+
+
+def test_an_images_only_job_loads_the_plain_jobs_modules(aws: LocalAws, tmp_path: Path) -> None:
+    # Given a job with no input artifact, its image given in UserParameters "images", run by one fresh process
+    job = load_event("build-and-publish.json")
+    aws.seed(job)
+    jobs_file = tmp_path / "jobs.json"
+    jobs_file.write_text(json.dumps([job]))
+
+    finished = subprocess.run(  # noqa: S603 - our own worker script
+        [sys.executable, str(WORKER), "ours", str(jobs_file)],
+        env={**os.environ, **aws.environment, "PYTHONPATH": str(ROOT / "src"), "POWERTOOLS_LOG_LEVEL": "ERROR"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    (modules,) = json.loads(finished.stdout.splitlines()[-1])["modules"]
+
+    # Then it succeeded having loaded exactly what an artifact job loads: no more import work at a cold start
+    assert [report.succeeded for report in aws.double.reports] == [True]
+    assert modules == PLAIN_JOB_MODULES

@@ -68,3 +68,21 @@ def test_the_package_holds_the_powertools_the_tests_ran_with() -> None:
     assert [path.name for path in code_dir.glob("aws_lambda_powertools-*.dist-info")] == [
         f"aws_lambda_powertools-{VERSION}.dist-info"
     ]
+
+
+def test_a_job_with_no_input_artifact_under_the_runtime_client(aws: LocalAws, packaged: PackagedFunction) -> None:
+    # Given the sample job of a pipeline whose ECRBuildAndPublish action handed on its image as variables only
+    event = load_event("build-and-publish.json")
+    aws.seed(event)
+
+    # When the packaged function runs it
+    result = packaged.invoke(event)
+
+    # Then it writes the ECS deploy's file from UserParameters alone, in the job's account and the function's region
+    assert result.succeeded, packaged.log
+    digest = "sha256:8c5b3e9f1a2d4c6b7e0f9a8d1c2b3e4f5a6d7c8b9e0f1a2d3c4b5a6e7f8d9c0b"
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web@{digest}"}
+    ]
+    (report,) = aws.double.reports
+    assert report.succeeded

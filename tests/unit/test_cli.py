@@ -357,3 +357,47 @@ def test_the_flags_make_the_configuration_their_user_parameters_make(
 
     # Then both are the same configuration
     assert from_flags == parse_user_parameters(json.dumps(user_parameters), settings)
+
+
+def test_image_flags_need_no_input(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    digest = "sha256:" + "d" * 64
+    exit_code = main(["--image", f"web={REGISTRY}/shop/web@{digest}", "--image", "api=ghcr.io/org/api:1.2"])
+
+    assert exit_code == 0
+    assert json.loads((workdir / "imagedefinitions.json").read_text()) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web@{digest}"},
+        {"name": "api", "imageUri": "ghcr.io/org/api:1.2"},
+    ]
+    assert "web → " in capsys.readouterr().out
+
+
+def test_image_flags_are_the_images_mapping_and_mix_with_inputs(workdir: Path) -> None:
+    arguments = _parser().parse_args(["WebImage", "--image", "api=ghcr.io/org/api:1.2"])
+    assert _configuration(arguments) == {"images": {"api": "ghcr.io/org/api:1.2"}}
+
+    assert main(["WebImage", "--container", "WebImage=web", "--image", "api=ghcr.io/org/api:1.2"]) == 0
+    assert [entry["name"] for entry in json.loads((workdir / "imagedefinitions.json").read_text())] == ["web", "api"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--image", "web=shop/web:v5"], '--image for container "web" is "shop/web:v5", which names no registry'),
+        (["--image", "web"], '--image "web" must be CONTAINER=REFERENCE.'),
+        (["--image", "web=ghcr.io/a:1", "--image", "web=ghcr.io/b:1"], '--image names container "web" twice'),
+        (["WebImage", "--image", "web=ghcr.io/a:1"], 'Container "web" gets an image from both artifact "WebImage"'),
+        (["--pin", "digest", "--image", "web=ghcr.io/a:1"], "which has a tag but no digest, and the job pins by"),
+    ],
+)
+def test_bad_image_flags_say_what_to_fix(
+    workdir: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    assert main(flags) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_input_and_no_image_is_a_usage_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([])
+    assert exited.value.code == 2
+    assert "--image CONTAINER=REFERENCE" in capsys.readouterr().err

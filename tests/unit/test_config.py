@@ -100,7 +100,7 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"outputs": {"Out": [7]}}', 'gives output artifact "Out" [7]'),
         ('{"outputs": ["web"]}', '"outputs" must be a non-empty object mapping output artifact names'),
         ('{"outputs": ["web"]}', '"ApiDefinitions": ["api"]}}, not a list.'),
-        ("{" + " " * 1000 + "}", "CodePipeline allows at most 1000"),
+        ("{" + " " * 65_536 + "}", "the function reads at most 65,536 (MAX_USER_PARAMETERS_LENGTH)"),
         ('{"format": "codedeploy", "service": "web"}', '"service" is "web": it must be <cluster>/<service> or the'),
         ('{"format": "codedeploy", "service": "arn:aws:ecs:us-west-2:123456789012:service/web"}', "must be <cluster>/"),
         ('{"format": "codedeploy", "service": 5}', 'UserParameters "service" is 5: it must be'),
