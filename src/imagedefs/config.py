@@ -27,9 +27,6 @@ DEFAULT_FILE_NAMES: Final[dict[OutputFormat, str]] = {
     "imagedetail": "imageDetail.json",
 }
 USER_PARAMETER_KEYS: Final = ("containers", "pin", "tag", "outputs", "format", "file", "service", "images")
-# The keys the unknown-key message lists: the keys before "images", whose message (a recorded job's report) keeps
-# its bytes; "images" is named in the message's hint instead.
-_LISTED_KEYS: Final = USER_PARAMETER_KEYS[:-1]
 # Keys holding free text, where "#{" may be meant literally: no unresolved-variable check there.
 _FREE_TEXT_KEYS: Final = ("tag",)
 # CodePipeline limits the typed field to 1,000 characters, then resolves its variables: #{Build.ECRImageDigestId}
@@ -287,7 +284,7 @@ def config_from_mapping(
         mistyped_images = any(key.lower() in ("image", "images") for key in unknown)
         hint = f' Images are given with "images", for example {wording.examples.images}.' if mistyped_images else ""
         raise ConfigurationError(
-            f"UserParameters has unknown key(s) {quoted(unknown)}. Valid keys: {quoted(_LISTED_KEYS)}.{hint}"
+            f"UserParameters has unknown key(s) {quoted(unknown)}. Valid keys: {quoted(USER_PARAMETER_KEYS)}.{hint}"
         )
     _check_variables_resolved(parameters, wording)
     output_format = _choice(parameters, "format", FORMATS, "imagedefinitions", wording.options.format)

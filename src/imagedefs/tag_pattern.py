@@ -39,6 +39,10 @@ SLOW_PATTERN: Final = (
 EARLIER_STEPS: Final = "The steps before it took the time; retry the action, or raise the function's Timeout."
 
 
+# The shortest limit armed: the budget may end between its check and the timer's start.
+MIN_LIMIT_SECONDS: Final = 0.001
+
+
 class _TimeLimitReachedError(Exception):
     pass
 
@@ -109,7 +113,8 @@ def _limited(seconds: float, budget: TimeBudget | None, doing: Callable[[], str]
         budget.check(doing(), EARLIER_STEPS)
         left = budget.left()
     try:
-        with _time_limit(min(seconds, left)):
+        # Never 0 or less: setitimer takes 0 to mean "no timer", which would lift the limit just as time runs out.
+        with _time_limit(max(min(seconds, left), MIN_LIMIT_SECONDS)):
             yield
     except _TimeLimitReachedError:
         if budget is not None and left < seconds:

@@ -120,3 +120,15 @@ def test_a_spent_budget_compiles_and_matches_nothing() -> None:
     pattern = TagPattern(re.compile("v1"), SOURCE, spent)
     with pytest.raises(ServiceUnavailableError, match=f'before matching {SOURCE} "v1" against an image\'s tags'):
         pattern.first_match(["v1"])
+
+
+def test_a_budget_that_ends_between_its_check_and_the_timer_still_limits_the_match() -> None:
+    # Given a budget with time left at its check and none a moment later, when the limit is armed
+    readings = iter([0.5, 1.0])
+    budget = TimeBudget(seconds=1.0, reserve=1.0, started=0.0, clock=lambda: next(readings, 1.0))
+    pattern = TagPattern(re.compile("(a|aa)+$"), SOURCE, budget)
+    # When a backtracking pattern is matched
+    with pytest.raises(ServiceUnavailableError) as raised:
+        pattern.first_match(["a" * 40 + "-"])
+    # Then the match is stopped at once (a limit of 0 would have been no limit) and the pattern is blamed
+    assert "while matching" in str(raised.value)
