@@ -49,6 +49,7 @@ GOAL_LARGE_BYTES = 256 * 1024
 GOAL_LARGE_RSS_DELTA = 10 * 1024 * 1024
 GOAL_LARGE_TIME_RATIO = 1.5
 GOAL_PEAK_RSS = 96 * 1024 * 1024
+GOAL_IMAGES_ONLY_RATIO = 1.0  # images from pipeline variables: no slower than the artifact job they replace
 
 MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769, 3008)
 SWEEP_RUNS = 3  # cold and warm processes per size; a 128 MB cold job takes seconds under its share
@@ -103,18 +104,19 @@ def cost_per_thousand(memory_mb: int, seconds: float) -> float:
     return 1000 * (memory_mb / 1024 * billed_seconds * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST)
 
 
-def chosen_memory(results: list[SizeResult]) -> SizeResult:
-    """The smallest size whose cold job is within the rule's factors of the fastest time and the cheapest cost."""
+def chosen_memory(results: list[SizeResult]) -> tuple[SizeResult, bool]:
+    """The smallest size whose cold job is within the rule's factors of the fastest time and the cheapest cost, and
+    True; or, when none is (noisy figures on a busy machine can do that), the size nearest to both, and False."""
     fastest = min(result.cold for result in results)
     cheapest = min(result.cold_cost for result in results)
-    return min(
-        (
-            result
-            for result in results
-            if result.cold <= RULE_TIME_FACTOR * fastest and result.cold_cost <= RULE_COST_FACTOR * cheapest
-        ),
-        key=lambda result: result.memory_mb,
-    )
+
+    def shortfall(result: SizeResult) -> float:
+        return max(result.cold / (RULE_TIME_FACTOR * fastest), result.cold_cost / (RULE_COST_FACTOR * cheapest))
+
+    meeting = [result for result in results if shortfall(result) <= 1.0]
+    if meeting:
+        return min(meeting, key=lambda result: result.memory_mb), True
+    return min(results, key=shortfall), False
 
 
 def template_memory_default() -> int:
@@ -180,6 +182,14 @@ class Bench:
         if completed.returncode != 0:
             raise RuntimeError(f"{mode} worker failed:\n{completed.stderr.decode()[-3000:]}")
         result = json.loads(completed.stdout.decode().strip().splitlines()[-1])
+        succeeded = {report.job_id for report in self.aws.double.reports if report.succeeded}
+        failed = [
+            event["CodePipeline.job"]["id"] for event in events if event["CodePipeline.job"]["id"] not in succeeded
+        ]
+        if failed:  # a figure of a job that failed would measure the wrong work
+            raise RuntimeError(
+                f"{mode} worker: job(s) {failed} did not report success: {completed.stderr.decode()[-3000:]}"
+            )
         phases = None
         if mode == "breakdown":
             phases = cold_job_phases(result, started, completed.stderr.decode())
@@ -333,6 +343,14 @@ def main() -> None:
             lambda: bench.run("floor", jobs(two_containers, 1 + WARM_JOBS)),
         )
 
+        # The same one-container job, its image from pipeline variables (no input artifact) or from an artifact
+        images_only, one_artifact = load_event("build-and-publish.json"), load_event("single-ecr-source.json")
+        aws.seed(images_only)
+        aws.seed(one_artifact)
+        cold_images_only, cold_one_artifact = interleaved(
+            lambda: bench.run("ours", jobs(images_only, 1)), lambda: bench.run("ours", jobs(one_artifact, 1))
+        )
+
         large_event = large_artifact_event(aws, LARGE_ARTIFACT_BYTES)
         small_event = large_artifact_event(aws, 1024)
         with FaultyS3(Fault(methods=frozenset()), upstream=aws.s3_url) as counting_proxy:
@@ -360,7 +378,8 @@ def main() -> None:
             print(f"\nLambda's CPU share not emulated, its figures skipped: {unavailable} (needs root and cgroup v1)")
             shared = None
 
-    print_table(cold_ours, cold_floor, warm_ours, warm_floor, large, small, no_pyc, shared)
+    images_only_pair = (cold_images_only, cold_one_artifact)
+    print_table(cold_ours, cold_floor, warm_ours, warm_floor, images_only_pair, large, small, no_pyc, shared)
     if shared is not None:
         print_share_figures(shared)
         write_sweep(shared, machine, version)
@@ -370,6 +389,7 @@ def main() -> None:
 class ShareFigures:
     sizes: list[SizeResult]
     chosen: SizeResult
+    meets_rule: bool  # False: no size met the rule in this run, and `chosen` is the nearest
     cold_ours: list[Run]
     cold_floor: list[Run]
     breakdowns: dict[int, list[Run]]
@@ -388,7 +408,7 @@ def under_cpu_share(bench: Bench, job: dict[str, Any]) -> ShareFigures:
             ]
         sizes.append(SizeResult(memory_mb, cold, warm))
         print(f"  {memory_mb} MB measured: cold {median(cold):.2f} s, warm {median(warm) * 1000:.0f} ms")
-    chosen = chosen_memory(sizes)
+    chosen, meets_rule = chosen_memory(sizes)
     breakdowns = {}
     for memory_mb in sorted({MEMORY_SIZES_MB[0], chosen.memory_mb}):
         with CpuShare(memory_mb) as share:
@@ -399,7 +419,7 @@ def under_cpu_share(bench: Bench, job: dict[str, Any]) -> ShareFigures:
             lambda: bench.run("floor", jobs(job, 1), share=share),
             SHARE_PAIRS,
         )
-    return ShareFigures(sizes, chosen, cold_ours, cold_floor, breakdowns)
+    return ShareFigures(sizes, chosen, meets_rule, cold_ours, cold_floor, breakdowns)
 
 
 def share_percent(memory_mb: int) -> str:
@@ -422,7 +442,11 @@ def print_share_figures(shared: ShareFigures) -> None:
     print(
         f"\nrule: cold job <= {RULE_TIME_FACTOR} x fastest ({fastest.memory_mb} MB, {fastest.cold:.2f} s) and cost"
         f" <= {RULE_COST_FACTOR} x cheapest ({cheapest.memory_mb} MB, ${cheapest.cold_cost:.4f} per 1,000):"
-        f" smallest size that meets both = {shared.chosen.memory_mb} MB"
+        + (
+            f" smallest size that meets both = {shared.chosen.memory_mb} MB"
+            if shared.meets_rule
+            else f" no size meets both in this run (rerun on a quiet machine); nearest = {shared.chosen.memory_mb} MB"
+        )
     )
     default = template_memory_default()
     agreement = "agrees" if default == shared.chosen.memory_mb else "DIFFERS: update template.yaml and the README"
@@ -465,6 +489,7 @@ def print_table(
     cold_floor: list[Run],
     warm_ours: list[Run],
     warm_floor: list[Run],
+    images_only_pair: tuple[list[Run], list[Run]],
     large: list[Run],
     small: list[Run],
     no_pyc: list[Run],
@@ -488,6 +513,8 @@ def print_table(
     time_ratio = median(wall(large)) / median(wall(small))
     peak = max(rss(cold_ours))
     big = f"{LARGE_ARTIFACT_BYTES // mib} MB zip"
+    images_only, one_artifact = images_only_pair
+    images_only_ratio = median(wall(images_only)) / median(wall(one_artifact))
     rows: list[tuple[str, str, str, str, bool | None]] = [
         (
             "cold job (process start to exit)",
@@ -502,6 +529,13 @@ def print_table(
             f"ratio {warm_ratio:.2f}",
             f"<= {GOAL_WARM_RATIO}",
             warm_ratio <= GOAL_WARM_RATIO,
+        ),
+        (
+            "cold job, image from pipeline variables (no input artifact) vs from an artifact",
+            f"variables {spread(wall(images_only), ms, '.0f')} ms, artifact {spread(wall(one_artifact), ms, '.0f')} ms",
+            f"ratio {images_only_ratio:.2f}",
+            f"<= {GOAL_IMAGES_ONLY_RATIO}",
+            images_only_ratio <= GOAL_IMAGES_ONLY_RATIO,
         ),
         (
             "large artifact: bytes read from S3",
