@@ -11,8 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagedefs.aws.codepipeline import JobReporter, codepipeline_client
-from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
-from imagedefs.errors import ReportNotDeliveredError, failure_type_of
+from imagedefs.budget import TimeBudget
+from imagedefs.delivery import deliver_before_deadline
+from imagedefs.errors import failure_type_of
 from imagedefs.invocation_record import failed_invocation_of, record_keys, record_secrets
 from imagedefs.job import FUNCTION_SECRET_VARIABLES
 from imagedefs.observability import logger, metrics, redactor
@@ -43,18 +44,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
     failure_type = failure_type_of(failure)
     budget = TimeBudget.from_remaining_millis(context.get_remaining_time_in_millis())
     external_id = invocation.request_id or context.aws_request_id
-    try:
-        try:
-            outcome = call_with_deadline(
-                lambda: _reporter().fail(invocation.job_id, failure_type, str(failure), external_id),
-                budget.left_to_report(),
-            )
-        except DeadlineReachedError as exc:
-            raise ReportNotDeliveredError("CodePipeline did not answer before the function's deadline") from exc
-    except ReportNotDeliveredError:
-        logger.exception("The job's failure could not be reported; raising so that Lambda retries the record")
-        metrics.add_metric(name="ReportsNotDelivered", unit=MetricUnit.Count, value=1)
-        raise
+    outcome = deliver_before_deadline(
+        budget,
+        lambda: _reporter().fail(invocation.job_id, failure_type, str(failure), external_id),
+        retried="the record",
+    )
     details = {"condition": invocation.condition, "attempts": invocation.attempts, "error_type": invocation.error_type}
     if outcome == "already_closed":
         logger.info("Job was already reported or is gone; left alone", extra=details)

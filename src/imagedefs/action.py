@@ -9,9 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from imagedefs.aws.codepipeline import JobReporter, ReportOutcome
 from imagedefs.aws.s3_artifacts import ArtifactStore
-from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
+from imagedefs.budget import TimeBudget
 from imagedefs.config import ActionConfig, EcsService, Settings, Wording, parse_user_parameters
-from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
+from imagedefs.delivery import deliver_before_deadline
+from imagedefs.errors import ConfigurationError, ImageDefsError, failure_type_of
 from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
 from imagedefs.model import Plan
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
@@ -126,7 +127,9 @@ def _report_success(
     variables = plan.output_variables()
     if not variables:
         logger.warning("Output variables left out: together they pass CodePipeline's 122,880-byte limit")
-    outcome = _deliver(budget, lambda: reporter.succeed(job_id, plan.summary(), request_id, variables))
+    outcome = deliver_before_deadline(
+        budget, lambda: reporter.succeed(job_id, plan.summary(), request_id, variables), retried="the job"
+    )
     _record_outcome(outcome, failure_type=None)
     return outcome
 
@@ -144,22 +147,11 @@ def _report_failure(
             "The function's CloudWatch log has the details under that request id."
         )
         logger.exception("Job failed unexpectedly", extra={"outcome": "failed", "failure_type": failure_type})
-    outcome = _deliver(budget, lambda: reporter.fail(job_id, failure_type, message, request_id))
+    outcome = deliver_before_deadline(
+        budget, lambda: reporter.fail(job_id, failure_type, message, request_id), retried="the job"
+    )
     _record_outcome(outcome, failure_type)
     return outcome
-
-
-def _deliver(budget: TimeBudget, report: Callable[[], ReportOutcome]) -> ReportOutcome:
-    """Send the report before Lambda's deadline; raise, so that Lambda retries the job, if it cannot be sent."""
-    try:
-        try:
-            return call_with_deadline(report, budget.left_to_report())
-        except DeadlineReachedError as exc:
-            raise ReportNotDeliveredError("CodePipeline did not answer before the function's deadline") from exc
-    except ReportNotDeliveredError:
-        logger.exception("The job's result could not be reported; raising so that Lambda retries the job")
-        metrics.add_metric(name="ReportsNotDelivered", unit=MetricUnit.Count, value=1)
-        raise
 
 
 def _record_outcome(outcome: ReportOutcome, failure_type: str | None) -> None:

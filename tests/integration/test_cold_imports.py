@@ -27,6 +27,7 @@ PLAIN_JOB_MODULES = [
     "imagedefs.aws.session",
     "imagedefs.budget",
     "imagedefs.config",
+    "imagedefs.delivery",
     "imagedefs.errors",
     "imagedefs.formats",
     "imagedefs.formats.image_files",

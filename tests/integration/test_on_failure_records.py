@@ -8,8 +8,8 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from contextlib import redirect_stdout
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,26 +55,34 @@ class Handled:
 HandleRecord = Callable[[Any], Handled]
 
 
+@contextmanager
+def captured_log() -> Iterator[io.StringIO]:
+    """What the destination prints while inside: its log lines (Powertools writes to standard output)."""
+    from imagedefs.observability import logger
+
+    printed = io.StringIO()
+    handler = logging.StreamHandler(printed)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        with redirect_stdout(printed):
+            yield printed
+    finally:
+        logger.removeHandler(handler)  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def handle(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> HandleRecord:
     """Run the destination's handler on a record, capturing what it printed and what CodePipeline received."""
     from handlers import on_failure
-    from imagedefs.observability import logger
 
     monkeypatch.setenv(ENV_FUNCTION_LOG_GROUP, LOG_GROUP)
     on_failure._reporter.cache_clear()
 
     def run(event: Any) -> Handled:
         before = len(aws.double.reports)
-        printed = io.StringIO()
-        handler = logging.StreamHandler(printed)
-        handler.setFormatter(logger.registered_formatter)
-        logger.addHandler(handler)
-        try:
-            with redirect_stdout(printed):
-                returned = on_failure.lambda_handler(event, LambdaContext(remaining_millis=20_000))
-        finally:
-            logger.removeHandler(handler)  # type: ignore[attr-defined]
+        with captured_log() as printed:
+            returned = on_failure.lambda_handler(event, LambdaContext(remaining_millis=20_000))
         return Handled(returned, aws.double.reports[before:], printed.getvalue())
 
     return run
@@ -137,12 +145,18 @@ def test_a_job_already_closed_is_left_alone(aws: LocalAws, handle: HandleRecord)
 
 
 def test_a_report_codepipeline_refuses_is_raised_for_lambda_to_retry(aws: LocalAws, handle: HandleRecord) -> None:
+    # Given a CodePipeline that refuses every report (`handle` sets the destination's environment up)
+    from handlers import on_failure
+
     aws.double.fail_next("PutJobFailureResult", "InternalServerException", status=500, times=100)
 
-    with pytest.raises(ReportNotDeliveredError):
-        handle(record())
+    # When the destination handles a record, then it raises, so that Lambda retries the record, and says so
+    with captured_log() as printed, pytest.raises(ReportNotDeliveredError):
+        on_failure.lambda_handler(record(), LambdaContext(remaining_millis=20_000))
 
     assert aws.double.reports == []
+    assert "The job's result could not be reported; raising so that Lambda retries the record" in printed.getvalue()
+    assert "ReportsNotDelivered" in metrics_in(printed.getvalue())
 
 
 def _job(**fields: Any) -> dict[str, Any]:
