@@ -68,9 +68,10 @@ demo:
 	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json events/blue-green.json $(if $(LOG),--show-log)
 
 ## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory; then each MemorySize under
-## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures in the README)
+## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures in the README).
+## `make bench BASELINE=<commit>` also times that commit's cold job against this tree's, in the same run
 bench: build runtime $(VENV_BENCH)/.installed
-	$(BIN)/python -m devtools.bench
+	BASELINE=$(BASELINE) $(BIN)/python -m devtools.bench
 	$(VENV_BENCH)/bin/python devtools/bench_chart.py
 
 ## mutation: mutation testing of the core modules (mutmut; about 30 minutes on 2 cores; not part of `make test`),

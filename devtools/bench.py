@@ -6,6 +6,9 @@ Everything runs here, in one go: moto's S3 server and the CodePipeline double ov
 and each measured job in a fresh process shaped like Lambda's (python -S, the `sam build` package and
 the runtime's libraries on the path). Pairs are interleaved (ours, floor; floor, ours; ...) so that
 machine noise hits both sides alike; figures are medians with min and max.
+
+`make bench BASELINE=<commit>` also builds that commit's package (in a git worktree under .aws-sam/) and times its
+cold job against this one's, interleaved in the same run: a change's before and after on the same machine state.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ GOAL_LARGE_BYTES = 256 * 1024
 GOAL_LARGE_RSS_DELTA = 10 * 1024 * 1024
 GOAL_LARGE_TIME_RATIO = 1.5
 GOAL_PEAK_RSS = 96 * 1024 * 1024
+GOAL_BASELINE_RATIO = 1.05  # this tree's cold job against BASELINE's: no slower, within a median's noise
 GOAL_IMAGES_ONLY_RATIO = 1.0  # images from pipeline variables: no slower than the artifact job they replace
 
 MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769, 3008)
@@ -117,6 +121,22 @@ def chosen_memory(results: list[SizeResult]) -> tuple[SizeResult, bool]:
     if meeting:
         return min(meeting, key=lambda result: result.memory_mb), True
     return min(results, key=shortfall), False
+
+
+def baseline_environment(bench: Bench, commit: str) -> dict[str, str]:
+    """The environment of `commit`'s package: a worktree of it, built by this tree's `sam build` (its own template
+    and src/Makefile), so that nothing is installed into this tree's venvs."""
+    worktree = ROOT / ".aws-sam" / f"baseline-{commit}"
+    if not worktree.exists():
+        git = ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), commit]
+        subprocess.run(git, check=True)  # noqa: S603
+        subprocess.run([str(ROOT / ".venv-sam" / "bin" / "sam"), "build"], cwd=worktree, check=True)  # noqa: S603
+    code_dir, _, _ = function_configuration(worktree / ".aws-sam" / "build" / "template.yaml")
+    return {
+        **bench.environment,
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "PYTHONPATH": f"{code_dir}{os.pathsep}{RUNTIME_DIR}",
+    }
 
 
 def template_memory_default() -> int:
@@ -363,6 +383,16 @@ def main() -> None:
 
             large, small = interleaved(lambda: counted(large_event), lambda: counted(small_event))
 
+        baseline: tuple[str, list[Run], list[Run]] | None = None
+        if commit := os.environ.get("BASELINE"):
+            environment = baseline_environment(bench, commit)
+            bench.run("ours", jobs(two_containers, 1), environment)  # warm the file cache, unmeasured
+            this, theirs = interleaved(
+                lambda: bench.run("ours", jobs(two_containers, 1)),
+                lambda: bench.run("ours", jobs(two_containers, 1), environment),
+            )
+            baseline = (commit, this, theirs)
+
         no_pyc: list[Run] = []
         if bench.read_only:
             bare = bench.without_package_pyc()
@@ -379,7 +409,7 @@ def main() -> None:
             shared = None
 
     images_only_pair = (cold_images_only, cold_one_artifact)
-    print_table(cold_ours, cold_floor, warm_ours, warm_floor, images_only_pair, large, small, no_pyc, shared)
+    print_table(cold_ours, cold_floor, warm_ours, warm_floor, images_only_pair, large, small, no_pyc, baseline, shared)
     if shared is not None:
         print_share_figures(shared)
         write_sweep(shared, machine, version)
@@ -493,6 +523,7 @@ def print_table(
     large: list[Run],
     small: list[Run],
     no_pyc: list[Run],
+    baseline: tuple[str, list[Run], list[Run]] | None,
     shared: ShareFigures | None,
 ) -> None:
     mib, ms = 1024 * 1024, 0.001
@@ -576,6 +607,19 @@ def print_table(
                 "(for comparison)",
                 None,
             )
+        )
+    if baseline is not None:
+        commit, this, theirs = baseline
+        ratio = median(wall(this)) / median(wall(theirs))
+        rows.insert(
+            1,
+            (
+                f"cold job, this tree against BASELINE={commit}",
+                f"this {spread(wall(this), ms, '.0f')} ms, {commit} {spread(wall(theirs), ms, '.0f')} ms",
+                f"ratio {ratio:.2f}",
+                f"<= {GOAL_BASELINE_RATIO}",
+                ratio <= GOAL_BASELINE_RATIO,
+            ),
         )
     if shared is not None:
         done = [[run.until_done_seconds for run in runs] for runs in (shared.cold_ours, shared.cold_floor)]
