@@ -215,14 +215,14 @@ def _task_overrides(value: object, where: str) -> dict[str, str]:
     size: dict[str, str] = {}
     if "cpu" in value:
         size["cpu"] = _size_text(value["cpu"], f'{where}, "cpu"', _CPU_TEXT, '"512" (CPU units) or "0.5 vCPU"')
-        if not MIN_TASK_CPU_UNITS <= cpu_units(size["cpu"]) <= MAX_TASK_CPU_UNITS:
+        if not MIN_TASK_CPU_UNITS <= (cpu_units(size["cpu"]) or 0) <= MAX_TASK_CPU_UNITS:
             raise ConfigurationError(
                 f'{capitalized(where)}, "cpu" is {shown(size["cpu"])}: ECS takes {MIN_TASK_CPU_UNITS} to '
                 f'{MAX_TASK_CPU_UNITS:,} CPU units (0.125 to 192 vCPU), as units ("512") or vCPUs ("0.5 vCPU").'
             )
     if "memory" in value:
         size["memory"] = _size_text(value["memory"], f'{where}, "memory"', _MEMORY_TEXT, '"1024" (MiB) or "1 GB"')
-        if memory_mib(size["memory"]) < 1:
+        if not memory_mib(size["memory"]):
             raise ConfigurationError(
                 f'{capitalized(where)}, "memory" is {shown(size["memory"])}: give the task\'s memory in MiB '
                 '("1024") or GB ("1 GB"), more than 0.'
@@ -239,17 +239,19 @@ def _size_text(value: object, where: str, grammar: re.Pattern[str], forms: str) 
     return text
 
 
-def cpu_units(text: str) -> float:
-    """The CPU units of a task cpu text ECS takes ("512", "0.5 vCPU")."""
+def cpu_units(text: str) -> float | None:
+    """The CPU units of a task cpu text ECS takes ("512", "0.5 vCPU"); None for another text."""
     match = _CPU_TEXT.fullmatch(text)
-    assert match is not None, "a cpu text that parse_overrides took"
+    if match is None:
+        return None
     return int(match["units"]) if match["units"] else float(match["vcpu"]) * CPU_UNITS_PER_VCPU
 
 
-def memory_mib(text: str) -> float:
-    """The MiB of a task memory text ECS takes ("1024", "1 GB")."""
+def memory_mib(text: str) -> float | None:
+    """The MiB of a task memory text ECS takes ("1024", "1 GB"); None for another text."""
     match = _MEMORY_TEXT.fullmatch(text)
-    assert match is not None, "a memory text that parse_overrides took"
+    if match is None:
+        return None
     return int(match["mib"]) if match["mib"] else float(match["gb"]) * MIB_PER_GB
 
 

@@ -612,3 +612,42 @@ def test_overrides_from_resolved_pipeline_variables_are_written_and_an_unresolve
         'UserParameters "overrides" holds "#{SourceVariables.CommitId}", a pipeline variable that CodePipeline did '
         "not resolve"
     )
+
+
+def test_fargate_sizes_are_checked_only_when_the_overrides_change_the_size() -> None:
+    # Given a Fargate task whose live size this function's table does not list (ECS took it; sizes change)
+    odd_size = {**task_definition(), "cpu": "256", "memory": "8192"}
+    overrides = {"containers": {"web": {"environment": {"X": "1"}}}}
+
+    # Then an override of anything else leaves the size alone, and a size override is checked with the live other
+    assert render({"overrides": overrides}, service(task_definition=odd_size))["taskdef.json"].endswith(
+        '"cpu": "256",\n  "memory": "8192"\n}\n'
+    )
+    assert 'cpu "512" with memory "8192", a size Fargate does not run' in refused(
+        {"overrides": {"task": {"cpu": "512"}}}, service(task_definition=odd_size)
+    )
+    # And without a live memory to compare with, the cpu alone is written
+    no_memory = {key: value for key, value in task_definition().items() if key != "memory"}
+    assert (
+        '"cpu": "1024"'
+        in render({"overrides": {"task": {"cpu": "1024"}}}, service(task_definition=no_memory))["taskdef.json"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("container", "message"),
+    [
+        ({"environment": "A=1"}, 'its "environment" is not a list of objects'),
+        ({"environment": [], "secrets": ["DB_PASSWORD"]}, 'its "secrets" is not a list of objects'),
+        ({"dockerLabels": ["team=shop"]}, 'its "dockerLabels" are not an object'),
+    ],
+)
+def test_a_live_container_ecs_would_not_describe_so_is_named(container: dict[str, Any], message: str) -> None:
+    odd = task_definition()
+    odd["containerDefinitions"][0] = {"name": "web", "image": "old/web", **container}
+    overrides = {"containers": {"web": {"environment": {"X": "1"}, "dockerLabels": {"commit": "4f2a"}}}}
+
+    assert refused({"overrides": overrides}, service(task_definition=odd)) == (
+        f'Container "web" of the task definition shop:3 of ECS service "prod/shop": {message}'
+        + (" as ECS gives them." if "dockerLabels" in message else ", as ECS describes it.")
+    )

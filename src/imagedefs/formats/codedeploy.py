@@ -202,7 +202,8 @@ def _apply_overrides(
     for key in ("cpu", "memory"):
         if (size := getattr(overrides, key)) is not None:
             document[key] = size
-    _check_fargate_size(document, service, option)
+    if overrides.cpu is not None or overrides.memory is not None:
+        _check_fargate_size(document, service, option)
 
 
 def _overridden_container(
@@ -233,7 +234,7 @@ def _overridden_container(
     if overrides.docker_labels:
         labels = container.get("dockerLabels", {})
         if not isinstance(labels, dict):
-            raise ConfigurationError(f'{capitalized(where)} has "dockerLabels" that are not an object.')
+            raise ConfigurationError(f'{capitalized(where)}: its "dockerLabels" are not an object as ECS gives them.')
         overridden["dockerLabels"] = {**labels, **overrides.docker_labels}
     if overrides.command is not None:
         overridden["command"] = list(overrides.command)
@@ -243,7 +244,7 @@ def _overridden_container(
 def _entries(container: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
     entries = container.get(key, [])
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-        raise ConfigurationError(f'{capitalized(where)} has a "{key}" that is not a list of objects.')
+        raise ConfigurationError(f'{capitalized(where)}: its "{key}" is not a list of objects, as ECS describes it.')
     return entries
 
 
@@ -254,10 +255,9 @@ def _check_fargate_size(document: Mapping[str, Any], service: BlueGreenService, 
     compatibilities = document.get("requiresCompatibilities")
     if not isinstance(compatibilities, list) or "FARGATE" not in compatibilities:
         return
-    try:
-        cpu, memory = cpu_units(str(document.get("cpu"))), memory_mib(str(document.get("memory")))
-    except ValueError:
-        return  # the live task definition's own texts, which ECS took: nothing to compare with
+    cpu, memory = cpu_units(str(document.get("cpu"))), memory_mib(str(document.get("memory")))
+    if cpu is None or memory is None:
+        return  # the other one is the live task definition's, in a form ECS took: nothing to compare with
     memories = FARGATE_TASK_SIZES.get(int(cpu)) if cpu == int(cpu) else None
     if memories is None or memory != int(memory) or int(memory) not in memories:
         sizes = "; ".join(
