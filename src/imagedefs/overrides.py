@@ -3,7 +3,7 @@
 Pure: UserParameters' "overrides" and "hooks" (and the stack's default hooks) in, typed and checked values out.
 What needs the task definition itself (which containers it has, what each holds under "secrets", Fargate's sizes)
 is checked where the task definition is rendered (formats/codedeploy.py). Only a job that gives either key, or a
-stack with default hooks, loads this module.
+blue/green job of a stack with default hooks, loads this module.
 """
 
 from __future__ import annotations
