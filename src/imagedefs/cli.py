@@ -24,6 +24,7 @@ from typing import IO, Final
 
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
+    ENV_DEFAULT_HOOKS,
     ENV_DEFAULT_PIN,
     ENV_DEFAULT_TAG_PATTERN,
     ENV_ECS_SERVICES,
@@ -68,6 +69,8 @@ CLI_WORDING: Final = Wording(
         outputs="a separate imagedefs run for each container",
         service="--taskdef",
         images="--image",
+        overrides="--override",
+        hooks="--hook",
     ),
     examples=OptionExamples(
         containers="--container WebImage=web --container ApiImage=api,worker",
@@ -81,6 +84,7 @@ CLI_WORDING: Final = Wording(
         allowed_registries=f"--allowed-registries (or the environment variable {ENV_ALLOWED_REGISTRIES})",
         # The command line reads no ECS service; its one message about the variable names it bare, as it always has.
         ecs_services=ENV_ECS_SERVICES,
+        default_hooks=f"the environment variable {ENV_DEFAULT_HOOKS}",
     ),
 )
 
@@ -156,6 +160,23 @@ def _parser() -> argparse.ArgumentParser:
         help="the image of CONTAINER, a full reference (registry/repository:tag or @sha256:...), as UserParameters "
         '"images" gives it; with --image for every container, no input is needed',
     )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="CONTAINER.KEY[.NAME]=VALUE",
+        help='with --format codedeploy: one entry of UserParameters "overrides": CONTAINER.environment.NAME=VALUE, '
+        "CONTAINER.dockerLabels.KEY=VALUE, CONTAINER.command='[\"arg\", ...]' (JSON), task.cpu=VALUE or "
+        "task.memory=VALUE",
+    )
+    parser.add_argument(
+        "--hook",
+        action="append",
+        default=[],
+        metavar="EVENT=FUNCTION",
+        help="with --format codedeploy: an AppSpec lifecycle hook (BeforeInstall, AfterInstall, AfterAllowTestTraffic, "
+        "BeforeAllowTraffic, AfterAllowTraffic) and the Lambda function name or ARN it runs",
+    )
     parser.add_argument("--pin", choices=PINS, help="tag: repository:tag; digest: repository@sha256:...")
     parser.add_argument("--tag", metavar="REGEX", help="use the first tag that fully matches REGEX")
     parser.add_argument(
@@ -229,11 +250,68 @@ def _configuration(arguments: argparse.Namespace) -> dict[str, object]:
         images[container] = reference
     if images:
         parameters["images"] = images
+    if arguments.override:
+        parameters["overrides"] = _overrides(arguments.override)
+    hooks: dict[str, str] = {}
+    for entry in arguments.hook:
+        event, equals, function = entry.partition("=")
+        if not equals:
+            raise ConfigurationError(f"--hook {json.dumps(entry)} must be EVENT=FUNCTION, for example {_HOOK_EXAMPLE}.")
+        if event in hooks:
+            raise ConfigurationError(f"--hook names lifecycle event {json.dumps(event)} twice; give it one function.")
+        hooks[event] = function
+    if hooks:
+        parameters["hooks"] = hooks
     for key in ("pin", "tag", "format", "file"):
         value = getattr(arguments, key)
         if value is not None:
             parameters[key] = value
     return parameters
+
+
+_HOOK_EXAMPLE: Final = "--hook AfterAllowTestTraffic=CodeDeployHook_smoke_test"
+_OVERRIDE_EXAMPLE: Final = "--override web.environment.GIT_SHA=$CODEBUILD_RESOLVED_SOURCE_VERSION"
+# The settings an --override names by CONTAINER.KEY.NAME (one value of a map) and by CONTAINER.KEY / task.KEY.
+_NAMED_OVERRIDES: Final = ("environment", "dockerLabels")
+_TASK_OVERRIDES: Final = ("cpu", "memory")
+
+
+def _overrides(entries: Sequence[str]) -> dict[str, object]:
+    """--override flags as UserParameters "overrides": one flag per value, checked by the same rules after."""
+    containers: dict[str, dict[str, object]] = {}
+    task: dict[str, object] = {}
+    for entry in entries:
+        path, equals, value = entry.partition("=")
+        # A container name has no dot; an environment variable or label name may have some.
+        container, _, rest = path.partition(".")
+        key, dot, name = rest.partition(".")
+        where = f"--override {json.dumps(path)}"
+        given: object = value
+        if not equals or not key or (key in _NAMED_OVERRIDES) != bool(dot):
+            raise ConfigurationError(
+                f"--override {json.dumps(entry)} must be CONTAINER.environment.NAME=VALUE, "
+                "CONTAINER.dockerLabels.KEY=VALUE, CONTAINER.command='[\"arg\", ...]', task.cpu=VALUE or "
+                f"task.memory=VALUE, for example {_OVERRIDE_EXAMPLE}."
+            )
+        if container == "task" and key in _TASK_OVERRIDES:
+            target, field_name = task, key
+        elif key in _NAMED_OVERRIDES:
+            named = containers.setdefault(container, {}).setdefault(key, {})
+            assert isinstance(named, dict)
+            target, field_name = named, name
+        else:
+            target, field_name = containers.setdefault(container, {}), key
+            if key == "command":
+                try:
+                    given = parse_json(value)  # a list of strings, checked by UserParameters' rules after
+                except JsonTextError as exc:
+                    raise ConfigurationError(
+                        f"{where} is {exc}: give the command as a JSON list, for example web.command='[\"serve\"]'."
+                    ) from exc
+        if field_name in target:
+            raise ConfigurationError(f"{where} is given twice; give it one value.")
+        target[field_name] = given
+    return {**({"containers": containers} if containers else {}), **({"task": task} if task else {})}
 
 
 def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:

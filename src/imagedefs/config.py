@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from imagedefs.errors import ConfigurationError, capitalized, quoted
+from imagedefs.errors import shown as _shown
 from imagedefs.json_text import JsonTextError, is_unicode_text, json_kind, parse_json
 from imagedefs.references import ECR_HOST_PATTERN, ImageReference, is_valid_container_name, parse_reference
 from imagedefs.tag_pattern import TagPattern
 
 if TYPE_CHECKING:
     from imagedefs.budget import TimeBudget
+    from imagedefs.overrides import TaskOverrides
 
 Pin = Literal["tag", "digest"]
 OutputFormat = Literal["imagedefinitions", "imagedetail", "codedeploy"]
@@ -26,7 +28,20 @@ DEFAULT_FILE_NAMES: Final[dict[OutputFormat, str]] = {
     "imagedefinitions": "imagedefinitions.json",
     "imagedetail": "imageDetail.json",
 }
-USER_PARAMETER_KEYS: Final = ("containers", "pin", "tag", "outputs", "format", "file", "service", "images")
+USER_PARAMETER_KEYS: Final = (
+    "containers",
+    "pin",
+    "tag",
+    "outputs",
+    "format",
+    "file",
+    "service",
+    "images",
+    "overrides",
+    "hooks",
+)
+# The keys that only format "codedeploy" reads: its taskdef.json and appspec.yaml are what they change.
+_CODEDEPLOY_ONLY_KEYS: Final = ("overrides", "hooks")
 # Keys holding free text, where "#{" may be meant literally: no unresolved-variable check there.
 _FREE_TEXT_KEYS: Final = ("tag",)
 # CodePipeline limits the typed field to 1,000 characters, then resolves its variables: #{Build.ECRImageDigestId}
@@ -36,13 +51,12 @@ MAX_USER_PARAMETERS_LENGTH: Final = 65_536
 IMAGE_FIELDS: Final = ("repository", "digest", "tag", "registry")
 _DIGEST_TEXT: Final = re.compile(r"(?:sha256:)?(?P<hex>[0-9a-f]{64})", re.ASCII)
 _UNRESOLVED_VARIABLE: Final = re.compile(r"#\{[^}]{0,100}\}?", re.ASCII)
-# What a message shows of a value: a 10 KB value is cut, not echoed.
-_SHOWN_CHARS: Final = 100
 
 ENV_DEFAULT_PIN: Final = "IMAGEDEFS_DEFAULT_PIN"
 ENV_DEFAULT_TAG_PATTERN: Final = "IMAGEDEFS_DEFAULT_TAG_PATTERN"
 ENV_ALLOWED_REGISTRIES: Final = "IMAGEDEFS_ALLOWED_REGISTRIES"
 ENV_ECS_SERVICES: Final = "IMAGEDEFS_ECS_SERVICES"
+ENV_DEFAULT_HOOKS: Final = "IMAGEDEFS_DEFAULT_HOOKS"
 
 _ACCOUNT_RULE: Final = re.compile(r"(?P<account>[0-9]{12})(?::(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]))?", re.ASCII)
 _HOST_RULE: Final = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?", re.ASCII)
@@ -68,6 +82,8 @@ class OptionNames:
     file: str
     service: str
     images: str
+    overrides: str
+    hooks: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,7 @@ class SettingNames:
     default_tag_pattern: str
     allowed_registries: str
     ecs_services: str
+    default_hooks: str
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ ACTION_WORDING: Final = Wording(
         allowed_registries="the AllowedRegistries parameter of the function's stack "
         f"(environment variable {ENV_ALLOWED_REGISTRIES})",
         ecs_services=f"the EcsServiceArns parameter of the function's stack (environment variable {ENV_ECS_SERVICES})",
+        default_hooks=f"the DefaultHooks parameter of the function's stack (environment variable {ENV_DEFAULT_HOOKS})",
     ),
 )
 
@@ -187,6 +205,9 @@ class Settings:
     wording: Wording = ACTION_WORDING
     # The function's region: where a bare repository of "images" is (ECRBuildAndPublish pushes there).
     region: str = ""
+    # "Event=function,...": AppSpec lifecycle hooks for every "codedeploy" job whose UserParameters do not say;
+    # checked by the jobs that use it, so that a rolling job loads no blue/green code.
+    default_hooks: str = ""
 
     def registry_allowed(self, registry: str) -> bool:
         """An empty allow-list allows every registry."""
@@ -203,6 +224,7 @@ class Settings:
             (ENV_DEFAULT_TAG_PATTERN, names.default_tag_pattern),
             (ENV_ALLOWED_REGISTRIES, names.allowed_registries),
             (ENV_ECS_SERVICES, names.ecs_services),
+            (ENV_DEFAULT_HOOKS, names.default_hooks),
         ):
             # A variable of bytes that are not UTF-8 arrives with unpaired surrogates, which no message can carry.
             if not is_unicode_text(environ.get(name, "")):
@@ -235,6 +257,7 @@ class Settings:
             ecs_services=tuple(arn.strip() for arn in environ.get(ENV_ECS_SERVICES, "").split(",") if arn.strip()),
             wording=wording,
             region=region,
+            default_hooks=environ.get(ENV_DEFAULT_HOOKS, "").strip(),
         )
 
 
@@ -260,6 +283,9 @@ class ActionConfig:
     wording: Wording = ACTION_WORDING
     # Container → the image "images" gives it directly (from pipeline variables), in the order given.
     images: Mapping[str, DirectImage] = field(default_factory=dict)
+    # Format "codedeploy": what taskdef.json changes beyond the images, and appspec.yaml's lifecycle hooks.
+    overrides: TaskOverrides | None = None
+    hooks: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_user_parameters(
@@ -302,6 +328,13 @@ def config_from_mapping(
         raise ConfigurationError(
             f'{wording.options.service} applies to format "codedeploy" only, for example {wording.examples.service}.'
         )
+    for key in _CODEDEPLOY_ONLY_KEYS:
+        if output_format != "codedeploy" and key in parameters:
+            raise ConfigurationError(
+                f'{getattr(wording.options, key)} applies to format "codedeploy" only: format "{output_format}" '
+                'writes a file holding only each container\'s name and image. Use format "codedeploy" (taskdef.json '
+                f"and appspec.yaml for the CodeDeployToECS action), for example {wording.examples.service}."
+            )
     return ActionConfig(
         containers=_containers(parameters.get("containers"), wording),
         pin=_choice(parameters, "pin", PINS, settings.default_pin, wording.options.pin),
@@ -314,6 +347,8 @@ def config_from_mapping(
         images=_images(
             parameters.get("images"), parameters.get("containers"), wording, _home_registry(account_id, settings.region)
         ),
+        overrides=_overrides(parameters.get("overrides"), wording),
+        hooks=_hooks(parameters.get("hooks"), settings) if output_format == "codedeploy" else {},
     )
 
 
@@ -439,13 +474,6 @@ def _service(value: object, wording: Wording) -> EcsService | None:
     return EcsService(parsed["cluster"], parsed["service"], arn=text if arn else None)
 
 
-def _shown(text: str) -> str:
-    """A value as a message shows it: JSON-quoted, and cut when it is long."""
-    if len(text) <= _SHOWN_CHARS:
-        return json.dumps(text)
-    return f"{json.dumps(text[:_SHOWN_CHARS])}... ({len(text):,} characters)"
-
-
 def _check_variables_resolved(parameters: Mapping[str, object], wording: Wording) -> None:
     """Refuse a `#{...}` CodePipeline left in an identifier (a key or a string of any key but free text)."""
     for key, value in parameters.items():
@@ -467,6 +495,23 @@ def _check_variables_resolved(parameters: Mapping[str, object], wording: Wording
                     "namespace in the console, Namespace in CloudFormation) and write #{Namespace.VariableName} "
                     "exactly as the action documents its output variables."
                 )
+
+
+def _overrides(value: object, wording: Wording) -> TaskOverrides | None:
+    if value is None:
+        return None
+    from imagedefs.overrides import parse_overrides  # only a job that overrides loads it
+
+    return parse_overrides(value, wording.options.overrides)
+
+
+def _hooks(value: object, settings: Settings) -> Mapping[str, str]:
+    if value is None and not settings.default_hooks:
+        return {}
+    from imagedefs.overrides import parse_default_hooks, parse_hooks  # only a job with hooks loads them
+
+    defaults = parse_default_hooks(settings.default_hooks, settings.wording.settings.default_hooks)
+    return parse_hooks(value, settings.wording.options.hooks, defaults)
 
 
 def _home_registry(account_id: str | None, region: str) -> str | None:

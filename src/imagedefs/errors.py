@@ -82,6 +82,17 @@ def quoted(names: Iterable[str]) -> str:
     return ", ".join(json.dumps(name) for name in names)
 
 
+# What a message shows of a value: a 10 KB value is cut, not echoed.
+SHOWN_CHARS: Final = 100
+
+
+def shown(text: str) -> str:
+    """A value as a message shows it: JSON-quoted, and cut when it is long."""
+    if len(text) <= SHOWN_CHARS:
+        return json.dumps(text)
+    return f"{json.dumps(text[:SHOWN_CHARS])}... ({len(text):,} characters)"
+
+
 def capitalized(text: str) -> str:
     """A message part that starts a sentence ("the DefaultPin parameter ..." → "The DefaultPin parameter ...")."""
     return text[:1].upper() + text[1:]

@@ -340,7 +340,14 @@ def _render(
         # Imported here: only a blue/green job loads the task definition and appspec module.
         from imagedefs.formats.codedeploy import codedeploy_files
 
-        files = codedeploy_files(service, images, config.wording.options.containers)
+        files = codedeploy_files(
+            service,
+            images,
+            containers_option=config.wording.options.containers,
+            overrides=config.overrides,
+            overrides_option=config.wording.options.overrides,
+            hooks=config.hooks,
+        )
         return OutputArtifact(artifact, files, containers)
     file = image_file(config.output_format, artifact, images, config.file_name, config.wording.options.outputs)
     return OutputArtifact(artifact, (file,), containers)

@@ -193,3 +193,64 @@ def test_a_slow_ecs_ends_in_system_unavailable_before_the_deadline(
     assert elapsed < remaining_millis / 1000 + SCHEDULING_SLACK_SECONDS
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         aws.output_object(blue_green_job)
+
+
+def test_overrides_and_hooks_from_resolved_pipeline_variables_reach_the_deploy_actions_files(
+    aws: LocalAws, invoke: Invoke, blue_green_job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the live service, a stack default hook, and UserParameters as CodePipeline hands them over once it
+    # resolved #{SourceVariables.CommitId}
+    aws.seed_service()
+    monkeypatch.setenv("IMAGEDEFS_DEFAULT_HOOKS", "AfterAllowTraffic=CodeDeployHook_notify")
+    commit = "4f2a9c1e0b7d3a6f8e5c2b1a0d9e8f7c6b5a4d3e"
+    parameters = user_parameters(
+        overrides={
+            "containers": {
+                "web": {"environment": {"GIT_SHA": commit, "LOG_FORMAT": "text"}, "dockerLabels": {"commit": commit}},
+                "api": {"command": ["serve", "--workers", "4"]},
+            },
+            "task": {"cpu": "1024", "memory": "2048"},
+        },
+        hooks={"AfterAllowTestTraffic": "CodeDeployHook_smoke_test"},
+    )
+
+    # When the blue/green job runs
+    result = invoke(with_user_parameters(blue_green_job, parameters))
+
+    # Then taskdef.json has the overrides on top of the live task definition, and appspec.yaml the hooks
+    assert result.report.succeeded
+    files = aws.output_files(blue_green_job)
+    taskdef = json.loads(files["taskdef.json"])
+    web, api, log_router = taskdef["containerDefinitions"]
+    assert web["environment"] == [
+        {"name": "LOG_FORMAT", "value": "text"},
+        {"name": "UPSTREAM", "value": "http://localhost:9000"},
+        {"name": "GIT_SHA", "value": commit},
+    ]
+    assert web["dockerLabels"] == {"commit": commit}
+    assert web["secrets"] == described_task_definition()["taskDefinition"]["containerDefinitions"][0]["secrets"]
+    assert api["command"] == ["serve", "--workers", "4"]
+    assert log_router == described_task_definition()["taskDefinition"]["containerDefinitions"][2]
+    assert (taskdef["cpu"], taskdef["memory"]) == ("1024", "2048")
+    assert yaml.safe_load(files["appspec.yaml"])["Hooks"] == [
+        {"AfterAllowTestTraffic": "CodeDeployHook_smoke_test"},
+        {"AfterAllowTraffic": "CodeDeployHook_notify"},
+    ]
+
+
+def test_an_override_of_a_secret_variable_fails_the_job_and_writes_nothing(
+    aws: LocalAws, invoke: Invoke, blue_green_job: dict[str, Any]
+) -> None:
+    aws.seed_service()
+    parameters = user_parameters(overrides={"containers": {"web": {"environment": {"DB_PASSWORD": "hunter2"}}}})
+
+    result = invoke(with_user_parameters(blue_green_job, parameters))
+
+    assert result.failure["type"] == "ConfigurationError"
+    assert (
+        'sets environment variable(s) "DB_PASSWORD", which the container takes from a secret'
+        in (result.failure["message"])
+    )
+    assert "hunter2" not in result.failure["message"]
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(blue_green_job)

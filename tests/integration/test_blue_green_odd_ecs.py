@@ -186,6 +186,24 @@ def _set(path: str, value: object) -> Callable[[Answers], None]:
             id="subnets that are mappings",
         ),
         pytest.param(
+            _set("capacityProviderStrategy", [{"capacityProvider": "FARGATE", "weight": "1\nHooks: x"}]),
+            "SystemUnavailable",
+            ['its "capacityProviderStrategy"'],
+            id="a capacity provider weight that is a string",
+        ),
+        pytest.param(
+            _set("capacityProviderStrategy", [{"weight": 1}]),
+            "SystemUnavailable",
+            ['its "capacityProviderStrategy"'],
+            id="a capacity provider strategy item without a provider",
+        ),
+        pytest.param(
+            _set("capacityProviderStrategy", {"capacityProvider": "FARGATE"}),
+            "SystemUnavailable",
+            ["not an ECS answer"],  # botocore's parser refuses it before the adapter sees it
+            id="a capacity provider strategy that is no list",
+        ),
+        pytest.param(
             _set("serviceName", "other"),
             "ConfigurationError",
             ['ECS service "prod/shop" does not exist'],
@@ -254,3 +272,85 @@ def test_every_value_from_ecs_stays_a_value_in_appspec_yaml(aws: LocalAws, invok
     assert properties["PlatformVersion"] == odd
     assert properties["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == [odd, "- x"]
     assert set(properties) == {"TaskDefinition", "LoadBalancerInfo", "PlatformVersion", "NetworkConfiguration"}
+
+
+FARGATE_NETWORK = {"Subnets": ["subnet-1"], "SecurityGroups": ["sg-1"], "AssignPublicIp": "DISABLED"}
+SPOT_STRATEGY = [
+    {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 1},
+    {"capacityProvider": "FARGATE", "weight": 1, "base": 0},
+]
+
+
+def _without(*keys: str) -> Callable[[Answers], None]:
+    def change(answers: Answers) -> None:
+        for key in keys:
+            answers.service.pop(key)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "carried_over"),
+    [
+        pytest.param(
+            lambda answers: answers.service.update(launchType="FARGATE"),
+            {"PlatformVersion": "1.4.0", "NetworkConfiguration": {"AwsvpcConfiguration": FARGATE_NETWORK}},
+            id="Fargate launch type: platform version and network",
+        ),
+        pytest.param(
+            lambda answers: answers.service.update(capacityProviderStrategy=SPOT_STRATEGY),
+            {
+                "PlatformVersion": "1.4.0",
+                "NetworkConfiguration": {"AwsvpcConfiguration": FARGATE_NETWORK},
+                "CapacityProviderStrategy": [
+                    {"Base": 1, "CapacityProvider": "FARGATE_SPOT", "Weight": 3},
+                    {"Base": 0, "CapacityProvider": "FARGATE", "Weight": 1},
+                ],
+            },
+            id="Fargate capacity providers: the strategy too",
+        ),
+        pytest.param(
+            lambda answers: (
+                _without("platformVersion")(answers),
+                answers.service.update(
+                    capacityProviderStrategy=[{"capacityProvider": "shop-asg", "weight": 1, "base": 0}]
+                ),
+            ),
+            {
+                "NetworkConfiguration": {"AwsvpcConfiguration": FARGATE_NETWORK},
+                "CapacityProviderStrategy": [{"Base": 0, "CapacityProvider": "shop-asg", "Weight": 1}],
+            },
+            id="EC2 capacity provider, awsvpc: no platform version",
+        ),
+        pytest.param(
+            lambda answers: (_without("platformVersion")(answers), answers.service.update(launchType="EC2")),
+            {"NetworkConfiguration": {"AwsvpcConfiguration": FARGATE_NETWORK}},
+            id="EC2 launch type, awsvpc: the network only",
+        ),
+        pytest.param(
+            lambda answers: (
+                _without("platformVersion", "networkConfiguration")(answers),
+                answers.service.update(launchType="EC2"),
+            ),
+            {},
+            id="EC2 launch type, bridge network: none of them",
+        ),
+    ],
+)
+def test_what_the_live_service_runs_on_is_carried_into_the_appspec_where_it_has_it(
+    aws: LocalAws, invoke: Invoke, ecs: Answers, change: Callable[[Answers], None], carried_over: dict[str, Any]
+) -> None:
+    # Given a blue/green service with (or without) a platform version, a network and a capacity provider strategy
+    change(ecs)
+    event = _blue_green_job(aws)
+
+    # When the job runs
+    assert invoke(event).report.succeeded
+
+    # Then the appspec holds exactly what the service has of them
+    properties = yaml.safe_load(aws.output_files(event)["appspec.yaml"])["Resources"][0]["TargetService"]["Properties"]
+    assert properties == {
+        "TaskDefinition": "<TASK_DEFINITION>",
+        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
+        **carried_over,
+    }

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from imagedefs.config import Settings, parse_user_parameters
 from imagedefs.formats.codedeploy import APPSPEC_FILE, TASKDEF_FILE
 from tests.templates import ROOT, load_template
 
@@ -65,3 +66,36 @@ def test_the_blue_green_deploy_reads_the_files_the_invoke_action_writes() -> Non
     assert resources["Service"]["Properties"]["DeploymentController"] == {"Type": "CODE_DEPLOY"}
     assert {"BlueTargetGroup", "GreenTargetGroup"} <= set(resources)
     assert resources["DeploymentGroup"]["Properties"]["DeploymentStyle"]["DeploymentType"] == "BLUE_GREEN"
+
+
+def test_the_blue_green_invoke_action_labels_the_source_image_and_runs_a_hook_codedeploy_may_invoke() -> None:
+    # Given the example's Invoke action, its UserParameters as typed (with the stack's names substituted)
+    pipeline = load_template(ROOT / "examples" / "blue-green-pipeline.yaml")
+    by_provider = actions(pipeline)
+    resources = pipeline["Resources"]
+    hook_function = resources["SmokeTestFunction"]["Properties"]["FunctionName"]["Fn::Sub"]
+    typed = (
+        by_provider["Lambda"]["Configuration"]["UserParameters"]["Fn::Sub"]
+        .replace("${ClusterName}/${ServiceName}", "shop/web")
+        .replace("${SmokeTestFunction}", hook_function.replace("${ServiceName}", "web"))
+    )
+    assert len(typed) <= 1000  # CodePipeline's limit on the typed field
+
+    # When CodePipeline resolves the source action's variable and the function reads the parameters
+    digest = "sha256:" + "c" * 64
+    config = parse_user_parameters(typed.replace("#{SourceVariables.ImageDigest}", digest), Settings())
+
+    # Then the variable comes from the ECR source action's namespace, the label and the variable hold the digest,
+    # and the hook is the stack's function, named so that CodeDeploy's managed ECS policies may invoke it
+    assert by_provider["ECR"]["Namespace"] == "SourceVariables"
+    assert config.overrides is not None
+    web = config.overrides.containers["web"]
+    assert (dict(web.docker_labels), dict(web.environment)) == (
+        {"source-image-digest": digest},
+        {"IMAGE_DIGEST": digest},
+    )
+    assert config.hooks == {"AfterAllowTestTraffic": "CodeDeployHook_web_smoke_test"}
+    assert hook_function.startswith("CodeDeployHook_")
+    assert resources["DeploymentGroup"]["Properties"]["LoadBalancerInfo"]["TargetGroupPairInfoList"][0][
+        "TestTrafficRoute"
+    ] == {"ListenerArns": [{"Ref": "TestListener"}]}

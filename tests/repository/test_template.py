@@ -294,6 +294,7 @@ def test_every_function_setting_comes_from_a_parameter() -> None:
     variables = template["Resources"]["ImageDefinitionsFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["IMAGEDEFS_DEFAULT_PIN"] == {"Ref": "DefaultPin"}
     assert variables["IMAGEDEFS_DEFAULT_TAG_PATTERN"] == {"Ref": "DefaultTagPattern"}
+    assert variables["IMAGEDEFS_DEFAULT_HOOKS"] == {"Ref": "DefaultHooks"}
     assert variables["IMAGEDEFS_ALLOWED_REGISTRIES"] == {"Ref": "AllowedRegistries"}
     assert variables["IMAGEDEFS_ECS_SERVICES"] == {"Ref": "EcsServiceArns"}
     # Declared for `sam local invoke --env-vars` only, like the other endpoints

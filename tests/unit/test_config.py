@@ -288,6 +288,7 @@ def test_a_valid_surrogate_pair_is_a_character_like_any_other() -> None:
         ("IMAGEDEFS_DEFAULT_TAG_PATTERN", "DefaultTagPattern"),
         ("IMAGEDEFS_ALLOWED_REGISTRIES", "AllowedRegistries"),
         ("IMAGEDEFS_ECS_SERVICES", "EcsServiceArns"),
+        ("IMAGEDEFS_DEFAULT_HOOKS", "DefaultHooks"),
     ],
 )
 def test_a_function_setting_that_is_not_utf8_names_the_stack_parameter(variable: str, parameter: str) -> None:

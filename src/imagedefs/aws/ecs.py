@@ -54,8 +54,8 @@ class EcsServiceReader:
         self._service_option = wording.options.service
 
     def blue_green_service(self, service: EcsService) -> BlueGreenService:
-        """The service's current task definition (with its tags), load balancer target, platform version and
-        network configuration; the service must be deployed by CodeDeploy.
+        """The service's current task definition (with its tags), load balancer target, platform version, network
+        configuration and capacity provider strategy; the service must be deployed by CodeDeploy.
         """
         described = self._call(
             f'describing ECS service "{service}"',
@@ -90,6 +90,7 @@ class EcsServiceReader:
             load_balancer=self._load_balancer_target(service, current),
             platform_version=_field(current, "platformVersion", str, service, default=None),
             awsvpc_configuration=_awsvpc_configuration(current, service),
+            capacity_provider_strategy=_capacity_provider_strategy(current, service),
             accepted_keys=self._register_task_definition_members(),
         )
 
@@ -201,6 +202,24 @@ def _awsvpc_configuration(current: dict[str, Any], service: EcsService) -> dict[
     if not kinds_ok or not isinstance(network.get("assignPublicIp", ""), str):
         raise _unreadable(f'describing ECS service "{service}" (its "awsvpcConfiguration")')
     return cast("dict[str, Any]", network)
+
+
+def _capacity_provider_strategy(current: dict[str, Any], service: EcsService) -> tuple[dict[str, Any], ...]:
+    """The service's capacity provider strategy (none for a service on a launch type), of the kinds the appspec
+    writes: a provider's name, and whole numbers for its weight and base."""
+    strategy = _field(current, "capacityProviderStrategy", list, service, default=[])
+    if not all(
+        isinstance(item, dict)
+        and isinstance(item.get("capacityProvider"), str)
+        and all(_is_count(item[key]) for key in ("weight", "base") if key in item)
+        for item in strategy
+    ):
+        raise _unreadable(f'describing ECS service "{service}" (its "capacityProviderStrategy")')
+    return tuple(strategy)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _unreadable(doing: str) -> ServiceUnavailableError:
