@@ -75,14 +75,14 @@ class EcrImageReader:
         wording: Wording,
         budget: TimeBudget,
         *,
-        poll_seconds: float = SCAN_POLL_SECONDS,
+        poll_seconds: float | None = None,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         self._clients = clients
         self._budget = budget
         self._permission_setting = wording.settings.ecr_repositories
         self._fail_on_option = wording.options.fail_on_severity
-        self._poll_seconds = poll_seconds
+        self._poll_seconds = SCAN_POLL_SECONDS if poll_seconds is None else poll_seconds
         self._sleep = sleep or threading.Event().wait
 
     def digest_of(self, image: EcrImage) -> str:
