@@ -314,8 +314,8 @@ def test_a_function_setting_that_is_not_utf8_names_the_stack_parameter(variable:
         ('{"verify": 1}', 'UserParameters "verify" must be true or false'),
         (
             '{"failOnSeverity": "critical"}',
-            'UserParameters "failOnSeverity" is "critical": it must be one of "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", '
-            '"CRITICAL" (findings of that severity or above fail the job).',
+            'UserParameters "failOnSeverity" is "critical": it must be one of "INFORMATIONAL", "LOW", "MEDIUM", '
+            '"HIGH", "CRITICAL" (findings of that severity or above fail the job).',
         ),
         ('{"failOnSeverity": "UNDEFINED"}', 'UserParameters "failOnSeverity" is "UNDEFINED": it must be one of'),
         ('{"failOnSeverity": ["HIGH"]}', 'UserParameters "failOnSeverity" is ["HIGH"]: it must be one of'),
@@ -360,8 +360,9 @@ def test_the_stacks_gate_settings_are_floors_an_action_may_raise(
             {"IMAGEDEFS_FAIL_ON_SEVERITY": "HIGH"},
             '{"failOnSeverity": "CRITICAL"}',
             'UserParameters "failOnSeverity" is "CRITICAL", but the FailOnSeverity parameter of the function\'s stack '
-            '(environment variable IMAGEDEFS_FAIL_ON_SEVERITY) is "HIGH": every action of this function fails on HIGH '
-            'findings or above, and an action may only be stricter. Give "HIGH" or a lower severity, or remove the key.',
+            '(environment variable IMAGEDEFS_FAIL_ON_SEVERITY) is "HIGH": every action of this function fails on '
+            'HIGH findings or above, and an action may only be stricter. Give "HIGH" or a lower severity, or remove '
+            "the key.",
         ),
     ],
     ids=["verify turned off", "a higher severity"],
