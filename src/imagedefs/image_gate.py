@@ -35,7 +35,7 @@ class EcrImage:
 
     @property
     def registry(self) -> str:
-        return f"registry {self.registry_id} ({self.region})"
+        return f"registry {self.registry_id}, {self.region}"
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,10 @@ def test_an_image_deleted_from_ecr_fails_naming_it_and_its_repository(aws: Local
     # Then it fails, naming the image and the repository, and nothing is written
     failure = invocation.failure
     assert failure["type"] == "JobFailed"
-    assert f'Image {WEB}@{DIGEST_A} is not in ECR repository "shop/web" (registry 123456789012 ' in failure["message"]
+    assert (
+        f'Image {WEB}@{DIGEST_A} is not in ECR repository "shop/web" (registry 123456789012, us-west-2): no image '
+        f"has digest {DIGEST_A}"
+    ) in failure["message"]
     assert "Push the image again" in failure["message"]
     assert not aws.s3.list_objects_v2(Bucket="codepipeline-us-west-2-123456789012", Prefix="my-pipeline/Defin").get(
         "KeyCount"
