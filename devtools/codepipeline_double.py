@@ -18,7 +18,7 @@ from typing import Any
 
 import botocore.session
 import cbor2
-from botocore.model import MapShape, OperationModel, Shape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 from devtools import signature_errors
 from devtools.loopback import LoopbackServer
@@ -125,6 +125,14 @@ def validate_request(operation: OperationModel, request: dict[str, Any]) -> list
     return problems
 
 
+def validate_answer(operation: OperationModel, answer: dict[str, Any]) -> list[str]:
+    """Every way an answer breaks the operation's output shape (what a double must never send unless told to)."""
+    problems: list[str] = []
+    if operation.output_shape is not None:
+        _validate(operation.output_shape, answer, f"{operation.name} answer", problems)
+    return problems
+
+
 def _validate(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     limits = shape.metadata
     if isinstance(shape, StructureShape):
@@ -166,6 +174,21 @@ def _validate(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
             problems.append(f"{path}: expected an integer")
             return
         _check_range(value, limits, path, problems)
+        return
+    if isinstance(shape, ListShape):
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list")
+            return
+        _check_range(len(value), limits, f"{path} entries", problems)
+        for index, item in enumerate(value):
+            _validate(shape.member, item, f"{path}[{index}]", problems)
+        return
+    kinds: dict[str, tuple[type, ...]] = {"boolean": (bool,), "double": (int, float), "float": (int, float)}
+    # A timestamp on the JSON wire is epoch seconds (a number); botocore also parses ISO 8601 text.
+    kinds["timestamp"] = (int, float, str)
+    if shape.type_name in kinds:
+        if not isinstance(value, kinds[shape.type_name]) or (shape.type_name != "boolean" and isinstance(value, bool)):
+            problems.append(f"{path}: expected a {shape.type_name}")
         return
     problems.append(f"{path}: the double does not validate {shape.type_name} values")
 

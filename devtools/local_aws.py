@@ -1,4 +1,4 @@
-"""S3 and ECS (moto's server) and CodePipeline (the validating double) on loopback, seeded from events/."""
+"""S3, ECS and ECR (moto's server) and CodePipeline (the validating double) on loopback, seeded from events/."""
 
 from __future__ import annotations
 
@@ -82,6 +82,9 @@ class LocalAws:
         self.ec2 = boto3.client(
             "ec2", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
         )
+        self.ecr = boto3.client(
+            "ecr", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
+        )
 
     @property
     def environment(self) -> dict[str, str]:
@@ -89,6 +92,7 @@ class LocalAws:
         return {
             "AWS_ENDPOINT_URL_S3": self.s3_url,
             "AWS_ENDPOINT_URL_ECS": self.s3_url,
+            "AWS_ENDPOINT_URL_ECR": self.s3_url,
             "AWS_ENDPOINT_URL_CODEPIPELINE": self.codepipeline_url,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,

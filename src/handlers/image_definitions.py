@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,6 +16,9 @@ from imagedefs.budget import TimeBudget
 from imagedefs.config import Wording
 from imagedefs.job import JOB_KEY, job_id_of
 from imagedefs.observability import logger, metrics, scrubbed
+
+if TYPE_CHECKING:
+    from imagedefs.image_gate import EcrImages
 
 
 @cache
@@ -29,6 +32,13 @@ def _ecs_reader(budget: TimeBudget, wording: Wording) -> BlueGreenServiceReader:
     from imagedefs.aws.ecs import EcsServiceReader, function_ecs_client
 
     return EcsServiceReader(function_ecs_client(budget), wording, budget)
+
+
+def _ecr_reader(budget: TimeBudget, wording: Wording) -> EcrImages:
+    # Imported here: only a job with "verify" or "failOnSeverity" loads the ECR adapter.
+    from imagedefs.aws.ecr import EcrImageReader, function_ecr_clients
+
+    return EcrImageReader(function_ecr_clients(budget), wording, budget)
 
 
 @metrics.log_metrics
@@ -54,6 +64,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
             environ=os.environ,
             artifact_client=artifact_s3_client,
             ecs_reader=_ecs_reader,
+            ecr_reader=_ecr_reader,
             reporter=_reporter(),
         )
     except Exception as exc:  # the job could not be reported: Lambda's retry must run it again

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from imagedefs.formats.codedeploy import BlueGreenService
+    from imagedefs.image_gate import EcrImages
 
 ArtifactClientFactory = Callable[[ArtifactCredentials, TimeBudget], "S3Client"]
 
@@ -34,6 +35,8 @@ class BlueGreenServiceReader(Protocol):
 
 # The function's own ECS reader, created only for a "codedeploy" job.
 EcsReaderFactory = Callable[[TimeBudget, Wording], BlueGreenServiceReader]
+# The function's own ECR reader, created only for a job with "verify" or "failOnSeverity" and an ECR image.
+EcrReaderFactory = Callable[[TimeBudget, Wording], "EcrImages"]
 
 
 def run_job(
@@ -42,6 +45,7 @@ def run_job(
     store: ArtifactStore,
     ecs_reader: Callable[[], BlueGreenServiceReader],
     budget: TimeBudget,
+    ecr_reader: Callable[[], EcrImages],
 ) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
     config = parse_user_parameters(job.user_parameters, settings, budget, job.account_id)
@@ -55,6 +59,11 @@ def run_job(
         lambda config: _blue_green_service(config, settings, ecs_reader),
         _LoggedNotes(),
     )
+    if config.verify or config.fail_on_severity is not None:
+        # Imported here: only a job that asks for the ECR gate loads it.
+        from imagedefs.image_gate import check_images
+
+        plan = check_images(plan, config, settings, ecr_reader)
     store.write_outputs([(job.outputs[output.artifact], output) for output in plan.outputs])
     return plan
 
@@ -81,6 +90,7 @@ def handle_job(
     environ: Mapping[str, str],
     artifact_client: ArtifactClientFactory,
     ecs_reader: EcsReaderFactory,
+    ecr_reader: EcrReaderFactory,
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job within `budget`, made when the invocation began, and report its result once; a failure is
@@ -90,7 +100,14 @@ def handle_job(
         job = parse_job(event, job_id)
         settings = Settings.from_environment(environ, budget=budget)
         store = ArtifactStore(artifact_client(job.credentials, budget), kms_key_id=job.kms_key_id, budget=budget)
-        plan = run_job(job, settings, store, lambda: ecs_reader(budget, settings.wording), budget)
+        plan = run_job(
+            job,
+            settings,
+            store,
+            lambda: ecs_reader(budget, settings.wording),
+            budget,
+            lambda: ecr_reader(budget, settings.wording),
+        )
     except Exception as exc:  # every failure must end in a report, or the pipeline hangs
         return _report_failure(job_id, request_id, reporter, budget, exc)
     return _report_success(job_id, request_id, reporter, budget, plan)

@@ -27,7 +27,10 @@ from imagedefs.config import (
     ENV_DEFAULT_HOOKS,
     ENV_DEFAULT_PIN,
     ENV_DEFAULT_TAG_PATTERN,
+    ENV_ECR_REPOSITORIES,
     ENV_ECS_SERVICES,
+    ENV_FAIL_ON_SEVERITY,
+    ENV_VERIFY_IMAGES,
     FORMATS,
     PINS,
     OptionExamples,
@@ -71,6 +74,9 @@ CLI_WORDING: Final = Wording(
         images="--image",
         overrides="--override",
         hooks="--hook",
+        # The command line reads nothing from AWS: neither key has a flag, and their stack floors do not apply.
+        verify="the ECR lookup of the function",
+        fail_on_severity="the scan findings gate of the function",
     ),
     examples=OptionExamples(
         containers="--container WebImage=web --container ApiImage=api,worker",
@@ -85,8 +91,14 @@ CLI_WORDING: Final = Wording(
         # The command line reads no ECS service; its one message about the variable names it bare, as it always has.
         ecs_services=ENV_ECS_SERVICES,
         default_hooks=f"the environment variable {ENV_DEFAULT_HOOKS}",
+        verify_images=f"the environment variable {ENV_VERIFY_IMAGES}",
+        fail_on_severity=f"the environment variable {ENV_FAIL_ON_SEVERITY}",
+        ecr_repositories=f"the environment variable {ENV_ECR_REPOSITORIES}",
     ),
 )
+
+
+_FUNCTION_ONLY_VARIABLES: Final = (ENV_VERIFY_IMAGES, ENV_FAIL_ON_SEVERITY, ENV_ECR_REPOSITORIES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs = _named_inputs(arguments.inputs)
         settings = Settings.from_environment(
             {
-                **os.environ,
+                # The ECR gate's stack settings are the function's: the command line reads nothing from AWS.
+                **{name: value for name, value in os.environ.items() if name not in _FUNCTION_ONLY_VARIABLES},
                 **({ENV_ALLOWED_REGISTRIES: arguments.allowed_registries} if arguments.allowed_registries else {}),
             },
             CLI_WORDING,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Pin = Literal["tag", "digest"]
 OutputFormat = Literal["imagedefinitions", "imagedetail", "codedeploy"]
+Severity = Literal["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 
 PINS: Final[tuple[Pin, ...]] = ("tag", "digest")
 FORMATS: Final[tuple[OutputFormat, ...]] = ("imagedefinitions", "imagedetail", "codedeploy")
@@ -39,9 +40,13 @@ USER_PARAMETER_KEYS: Final = (
     "images",
     "overrides",
     "hooks",
+    "verify",
+    "failOnSeverity",
 )
 # The keys that only format "codedeploy" reads: its taskdef.json and appspec.yaml are what they change.
 _CODEDEPLOY_ONLY_KEYS: Final = ("overrides", "hooks")
+# ECR's FindingSeverity enum, lowest first, without UNDEFINED (and Inspector's UNTRIAGED): those have no rank.
+SEVERITIES: Final[tuple[Severity, ...]] = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 # Keys holding free text, where "#{" may be meant literally: no unresolved-variable check there.
 _FREE_TEXT_KEYS: Final = ("tag",)
 # CodePipeline limits the typed field to 1,000 characters, then resolves its variables: #{Build.ECRImageDigestId}
@@ -57,6 +62,9 @@ ENV_DEFAULT_TAG_PATTERN: Final = "IMAGEDEFS_DEFAULT_TAG_PATTERN"
 ENV_ALLOWED_REGISTRIES: Final = "IMAGEDEFS_ALLOWED_REGISTRIES"
 ENV_ECS_SERVICES: Final = "IMAGEDEFS_ECS_SERVICES"
 ENV_DEFAULT_HOOKS: Final = "IMAGEDEFS_DEFAULT_HOOKS"
+ENV_VERIFY_IMAGES: Final = "IMAGEDEFS_VERIFY_IMAGES"
+ENV_FAIL_ON_SEVERITY: Final = "IMAGEDEFS_FAIL_ON_SEVERITY"
+ENV_ECR_REPOSITORIES: Final = "IMAGEDEFS_ECR_REPOSITORIES"
 
 _ACCOUNT_RULE: Final = re.compile(r"(?P<account>[0-9]{12})(?::(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]))?", re.ASCII)
 _HOST_RULE: Final = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?", re.ASCII)
@@ -84,6 +92,13 @@ class OptionNames:
     images: str
     overrides: str
     hooks: str
+    verify: str
+    fail_on_severity: str
+
+
+def option_field(key: str) -> str:
+    """The OptionNames field of a UserParameters key ("failOnSeverity" → "fail_on_severity")."""
+    return re.sub(r"(?<=[a-z])([A-Z])", r"_\1", key).lower()
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,9 @@ class SettingNames:
     allowed_registries: str
     ecs_services: str
     default_hooks: str
+    verify_images: str
+    fail_on_severity: str
+    ecr_repositories: str
 
 
 @dataclass(frozen=True)
@@ -122,7 +140,7 @@ class Wording:
 
 ACTION_WORDING: Final = Wording(
     # One key list: a key without a field (or a field without a key) fails at import.
-    options=OptionNames(**{key: f'UserParameters "{key}"' for key in USER_PARAMETER_KEYS}),
+    options=OptionNames(**{option_field(key): f'UserParameters "{key}"' for key in USER_PARAMETER_KEYS}),
     examples=OptionExamples(
         containers='{"containers": {"WebImage": "web", "ApiImage": ["api", "worker"]}}',
         outputs='{"outputs": {"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}}',
@@ -138,6 +156,11 @@ ACTION_WORDING: Final = Wording(
         f"(environment variable {ENV_ALLOWED_REGISTRIES})",
         ecs_services=f"the EcsServiceArns parameter of the function's stack (environment variable {ENV_ECS_SERVICES})",
         default_hooks=f"the DefaultHooks parameter of the function's stack (environment variable {ENV_DEFAULT_HOOKS})",
+        verify_images=f"the VerifyImages parameter of the function's stack (environment variable {ENV_VERIFY_IMAGES})",
+        fail_on_severity="the FailOnSeverity parameter of the function's stack "
+        f"(environment variable {ENV_FAIL_ON_SEVERITY})",
+        ecr_repositories="the EcrRepositoryArns parameter of the function's stack "
+        f"(environment variable {ENV_ECR_REPOSITORIES})",
     ),
 )
 
@@ -202,6 +225,11 @@ class Settings:
     allowed_registries: tuple[RegistryRule, ...] = ()
     # The service ARNs the function's role may read (a stack parameter); empty: no ECS permission at all.
     ecs_services: tuple[str, ...] = ()
+    # Floors for every action: "verify" and "failOnSeverity" may tighten them, never loosen them.
+    verify_images: bool = False
+    fail_on_severity: Severity | None = None
+    # The ECR repository ARNs (IAM wildcards allowed) the function's role may describe; empty: no ECR permission.
+    ecr_repositories: tuple[str, ...] = ()
     wording: Wording = ACTION_WORDING
     # The function's region: where a bare repository of "images" is (ECRBuildAndPublish pushes there).
     region: str = ""
@@ -225,6 +253,9 @@ class Settings:
             (ENV_ALLOWED_REGISTRIES, names.allowed_registries),
             (ENV_ECS_SERVICES, names.ecs_services),
             (ENV_DEFAULT_HOOKS, names.default_hooks),
+            (ENV_VERIFY_IMAGES, names.verify_images),
+            (ENV_FAIL_ON_SEVERITY, names.fail_on_severity),
+            (ENV_ECR_REPOSITORIES, names.ecr_repositories),
         ):
             # A variable of bytes that are not UTF-8 arrives with unpaired surrogates, which no message can carry.
             if not is_unicode_text(environ.get(name, "")):
@@ -248,6 +279,17 @@ class Settings:
                     "is neither a registry host (123456789012.dkr.ecr.eu-west-1.amazonaws.com, ghcr.io) nor an "
                     "account (123456789012) or account:region (123456789012:eu-west-1)."
                 )
+        verify = environ.get(ENV_VERIFY_IMAGES, "").strip().lower() or "false"
+        if verify not in ("true", "false"):
+            raise ConfigurationError(
+                f'{capitalized(names.verify_images)} is {json.dumps(verify)}: it must be "true" or "false".'
+            )
+        severity = environ.get(ENV_FAIL_ON_SEVERITY, "").strip().upper() or None
+        if severity is not None and severity not in SEVERITIES:
+            raise ConfigurationError(
+                f"{capitalized(names.fail_on_severity)} is {json.dumps(severity)}: it must be empty or one of "
+                f"{quoted(SEVERITIES)}."
+            )
         return cls(
             default_pin=pin,
             default_tag_pattern=TagPattern.compile(pattern_text, names.default_tag_pattern, budget)
@@ -255,6 +297,11 @@ class Settings:
             else None,
             allowed_registries=rules,
             ecs_services=tuple(arn.strip() for arn in environ.get(ENV_ECS_SERVICES, "").split(",") if arn.strip()),
+            verify_images=verify == "true",
+            fail_on_severity=severity,
+            ecr_repositories=tuple(
+                arn.strip() for arn in environ.get(ENV_ECR_REPOSITORIES, "").split(",") if arn.strip()
+            ),
             wording=wording,
             region=region,
             default_hooks=environ.get(ENV_DEFAULT_HOOKS, "").strip(),
@@ -286,6 +333,9 @@ class ActionConfig:
     # Format "codedeploy": what taskdef.json changes beyond the images, and appspec.yaml's lifecycle hooks.
     overrides: TaskOverrides | None = None
     hooks: Mapping[str, str] = field(default_factory=dict)
+    # The ECR gate: look every ECR image up before writing; fail on scan findings at or above a severity.
+    verify: bool = False
+    fail_on_severity: Severity | None = None
 
 
 def parse_user_parameters(
@@ -349,6 +399,8 @@ def config_from_mapping(
         ),
         overrides=_overrides(parameters.get("overrides"), wording),
         hooks=_hooks(parameters.get("hooks"), settings) if output_format == "codedeploy" else {},
+        verify=_verify(parameters.get("verify"), settings),
+        fail_on_severity=_fail_on_severity(parameters.get("failOnSeverity"), settings),
     )
 
 
@@ -474,6 +526,46 @@ def _service(value: object, wording: Wording) -> EcsService | None:
     return EcsService(parsed["cluster"], parsed["service"], arn=text if arn else None)
 
 
+def _verify(value: object, settings: Settings) -> bool:
+    """UserParameters "verify" over the stack's floor, which it may raise, never lower."""
+    wording = settings.wording
+    if value is None:
+        return settings.verify_images
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            f"{wording.options.verify} must be true or false (JSON, not a string), not {json_kind(value)}."
+        )
+    if settings.verify_images and not value:
+        raise ConfigurationError(
+            f"{wording.options.verify} is false, but {wording.settings.verify_images} is true: every action of this "
+            f"function has its images looked up in ECR, and no action can turn that off. Remove "
+            f"{wording.options.verify}, or ask whoever deploys the function."
+        )
+    return value
+
+
+def _fail_on_severity(value: object, settings: Settings) -> Severity | None:
+    """UserParameters "failOnSeverity" over the stack's floor: it may name a lower severity (stricter), not a
+    higher one."""
+    wording = settings.wording
+    if value is None:
+        return settings.fail_on_severity
+    if value not in SEVERITIES:
+        raise ConfigurationError(
+            f"{wording.options.fail_on_severity} is {json.dumps(value)}: it must be one of {quoted(SEVERITIES)} "
+            "(findings of that severity or above fail the job)."
+        )
+    severity = value
+    floor = settings.fail_on_severity
+    if floor is not None and SEVERITIES.index(severity) > SEVERITIES.index(floor):
+        raise ConfigurationError(
+            f"{wording.options.fail_on_severity} is {json.dumps(severity)}, but {wording.settings.fail_on_severity} "
+            f"is {json.dumps(floor)}: every action of this function fails on {floor} findings or above, and an "
+            f"action may only be stricter. Give {json.dumps(floor)} or a lower severity, or remove the key."
+        )
+    return severity
+
+
 def _check_variables_resolved(parameters: Mapping[str, object], wording: Wording) -> None:
     """Refuse a `#{...}` CodePipeline left in an identifier (a key or a string of any key but free text)."""
     for key, value in parameters.items():
@@ -489,8 +581,9 @@ def _check_variables_resolved(parameters: Mapping[str, object], wording: Wording
                 pending.extend(item)
             elif isinstance(item, str) and (unresolved := _UNRESOLVED_VARIABLE.search(item)):
                 raise ConfigurationError(
-                    f"{getattr(wording.options, key)} holds {_shown(unresolved.group())}, a pipeline variable that "
-                    "CodePipeline did not resolve: its namespace is misspelled, the action it names has no namespace, "
+                    f"{getattr(wording.options, option_field(key))} holds {_shown(unresolved.group())}, a pipeline "
+                    "variable that CodePipeline did not resolve: its namespace is misspelled, the action it names has "
+                    "no namespace, "
                     "or that action does not emit the variable. Give the upstream action a namespace (Variable "
                     "namespace in the console, Namespace in CloudFormation) and write #{Namespace.VariableName} "
                     "exactly as the action documents its output variables."

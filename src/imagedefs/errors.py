@@ -23,6 +23,10 @@ class ArtifactContentError(ImageDefsError):
     """An input artifact's content cannot be turned into image definitions."""
 
 
+class ImageRefusedError(ImageDefsError):
+    """An image of the deploy failed the ECR gate: missing, its tag moved, or its scan findings refused."""
+
+
 class InvalidJobError(ImageDefsError):
     """The job as CodePipeline sent it cannot be acted on (a malformed event or artifact location)."""
 
@@ -62,6 +66,7 @@ class ReportNotDeliveredError(Exception):
 FAILURE_TYPES: Final[dict[type[ImageDefsError], str]] = {
     ConfigurationError: "ConfigurationError",
     ArtifactContentError: "JobFailed",
+    ImageRefusedError: "JobFailed",
     InvalidJobError: "JobFailed",
     ArtifactAccessDeniedError: "PermissionError",
     ServiceUnavailableError: "SystemUnavailable",

@@ -40,6 +40,9 @@ def aws(_servers: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAw
         "IMAGEDEFS_DEFAULT_TAG_PATTERN",
         "IMAGEDEFS_ALLOWED_REGISTRIES",
         "IMAGEDEFS_ECS_SERVICES",
+        "IMAGEDEFS_VERIFY_IMAGES",
+        "IMAGEDEFS_FAIL_ON_SEVERITY",
+        "IMAGEDEFS_ECR_REPOSITORIES",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")

@@ -14,6 +14,7 @@ from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
 from devtools.bench import MEMORY_SIZES_MB
+from imagedefs.config import SEVERITIES
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_ACTIONS = {"codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"}
@@ -248,6 +249,70 @@ def test_the_ecs_services_parameter_accepts_only_service_arns() -> None:
         "arn:aws:ecs:us-west-2:1:service/a/b, x",
     ):
         assert not pattern.fullmatch(refused)
+
+
+ECR_REPOSITORIES = "arn:aws:ecr:us-west-2:123456789012:repository/shop/web,arn:aws:ecr:*:123456789012:repository/shop/*"
+ECR_ACTIONS = {"ecr:DescribeImages", "ecr:DescribeImageScanFindings"}
+
+
+@pytest.mark.parametrize(
+    ("repositories", "expected"),
+    [("", set()), (ECR_REPOSITORIES, ECR_ACTIONS)],
+    ids=["no repository: no ECR permission", "repositories: exactly those"],
+)
+def test_listed_ecr_repositories_are_the_only_ones_the_role_may_describe(
+    monkeypatch: pytest.MonkeyPatch, repositories: str, expected: set[str]
+) -> None:
+    allowed, managed = role_statements(cloudformation(sam_template(), monkeypatch), {"EcrRepositoryArns": repositories})
+
+    assert set(allowed) == REPORT_ACTIONS | LOG_ACTIONS | INVOKE_DESTINATION | expected
+    for action in expected:
+        assert allowed[action] == repositories.split(",")
+    assert managed == []
+
+
+def test_the_ecr_repositories_parameter_accepts_repository_arns_with_wildcards_within_the_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parameter = sam_template()["Parameters"]["EcrRepositoryArns"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert parameter["Default"] == ""
+    for accepted in ("", ECR_REPOSITORIES, "arn:aws-cn:ecr:cn-north-1:123456789012:repository/*"):
+        assert pattern.fullmatch(accepted)
+    for refused in (
+        "shop/web",
+        "arn:aws:ecr:us-west-2:123456789012:repository",
+        "arn:aws:ecr:us-west-2:*:repository/shop",
+        f"{ECR_REPOSITORIES}, arn:aws:ecr:us-west-2:123456789012:repository/x",
+        "arn:aws:ecs:us-west-2:123456789012:service/prod/shop",
+    ):
+        assert not pattern.fullmatch(refused)
+    # Lambda's 4 KB for the whole environment: the list takes at most half of it
+    assert parameter["MaxLength"] <= 2048
+    # IAM's 10,240 characters for a role's inline policies (whitespace not counted), with the longest list of the
+    # shortest ARNs (the most quotes and commas) the parameter accepts
+    shortest = "arn:aws:ecr:*:123456789012:repository/a"
+    longest_list = ",".join([shortest] * ((parameter["MaxLength"] + 1) // (len(shortest) + 1)))
+    assert pattern.fullmatch(longest_list) and len(longest_list) <= parameter["MaxLength"]
+    template = cloudformation(sam_template(), monkeypatch)
+    role = resolved(
+        template["Resources"]["ImageDefinitionsFunctionRole"]["Properties"],
+        template,
+        {"EcrRepositoryArns": longest_list},
+    )
+    policies = [json.dumps(policy["PolicyDocument"], separators=(",", ":")) for policy in role["Policies"]]
+    assert parameter["MaxLength"] < sum(map(len, policies)) <= 10_240
+
+
+def test_the_gate_floors_are_parameters_of_the_stack() -> None:
+    template = sam_template()
+    variables = template["Resources"]["ImageDefinitionsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["IMAGEDEFS_VERIFY_IMAGES"] == {"Ref": "VerifyImages"}
+    assert variables["IMAGEDEFS_FAIL_ON_SEVERITY"] == {"Ref": "FailOnSeverity"}
+    assert variables["IMAGEDEFS_ECR_REPOSITORIES"] == {"Ref": "EcrRepositoryArns"}
+    assert variables["AWS_ENDPOINT_URL_ECR"] == {"Fn::If": ["DeclareLocalEndpoints", "", {"Ref": "AWS::NoValue"}]}
+    assert template["Parameters"]["VerifyImages"]["Default"] == "false"
+    assert template["Parameters"]["FailOnSeverity"]["AllowedValues"] == ["", *SEVERITIES]
 
 
 def test_without_tracing_there_is_no_xray_permission(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,12 +69,17 @@ def run(reporter: Any, remaining_millis: int = 60_000, delay: float = 0.0) -> st
         environ={},
         artifact_client=artifact_client,
         ecs_reader=_no_ecs,
+        ecr_reader=_no_ecr,
         reporter=reporter,
     )
 
 
 def _no_ecs(budget: TimeBudget, wording: Wording) -> Any:
     raise AssertionError("an imagedefinitions job reads no ECS")
+
+
+def _no_ecr(budget: TimeBudget, wording: Wording) -> Any:
+    raise AssertionError("a job without verify or failOnSeverity reads no ECR")
 
 
 def test_a_result_codepipeline_refuses_is_raised_counted_and_logged(log: io.StringIO) -> None:

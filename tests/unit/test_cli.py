@@ -401,3 +401,18 @@ def test_no_input_and_no_image_is_a_usage_error(workdir: Path, capsys: pytest.Ca
         main([])
     assert exited.value.code == 2
     assert "--image CONTAINER=REFERENCE" in capsys.readouterr().err
+
+
+def test_the_functions_ecr_gate_settings_do_not_apply_to_the_command_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the function's stack settings for the ECR gate in the environment (a shell that copied them)
+    monkeypatch.setenv("IMAGEDEFS_VERIFY_IMAGES", "true")
+    monkeypatch.setenv("IMAGEDEFS_FAIL_ON_SEVERITY", "not a severity")
+
+    # When the command line runs: it reads nothing from AWS, so they neither apply nor fail it
+    assert main(["WebImage"]) == 0
+
+    # Then it wrote the file, and its summary claims no lookup
+    assert json.loads((workdir / "imagedefinitions.json").read_text())[0]["name"] == "web"
+    assert "ECR" not in capsys.readouterr().out

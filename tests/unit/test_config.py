@@ -126,6 +126,16 @@ def test_bad_user_parameters_say_what_to_fix(raw: str, message: str) -> None:
             "(environment variable IMAGEDEFS_DEFAULT_TAG_PATTERN) is not a valid regular",
         ),
         (
+            {"IMAGEDEFS_VERIFY_IMAGES": "yes"},
+            'VerifyImages parameter of the function\'s stack (environment variable IMAGEDEFS_VERIFY_IMAGES) is "yes": '
+            'it must be "true" or "false"',
+        ),
+        (
+            {"IMAGEDEFS_FAIL_ON_SEVERITY": "SEVERE"},
+            "FailOnSeverity parameter of the function's stack (environment variable IMAGEDEFS_FAIL_ON_SEVERITY) is "
+            '"SEVERE": it must be empty or one of "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"',
+        ),
+        (
             {"IMAGEDEFS_ALLOWED_REGISTRIES": "ghcr.io, not a host"},
             "AllowedRegistries parameter of the function's stack (environment variable IMAGEDEFS_ALLOWED_REGISTRIES) "
             'holds "not a host"',
@@ -296,3 +306,69 @@ def test_a_function_setting_that_is_not_utf8_names_the_stack_parameter(variable:
         Settings.from_environment({variable: "v\udcff"})
     assert str(raised.value).startswith(f"The {parameter} parameter of the function's stack")
     assert str(raised.value).endswith("is not valid UTF-8 text; set it again.")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"verify": "true"}', 'UserParameters "verify" must be true or false (JSON, not a string), not a string.'),
+        ('{"verify": 1}', 'UserParameters "verify" must be true or false'),
+        (
+            '{"failOnSeverity": "critical"}',
+            'UserParameters "failOnSeverity" is "critical": it must be one of "INFORMATIONAL", "LOW", "MEDIUM", '
+            '"HIGH", "CRITICAL" (findings of that severity or above fail the job).',
+        ),
+        ('{"failOnSeverity": "UNDEFINED"}', 'UserParameters "failOnSeverity" is "UNDEFINED": it must be one of'),
+        ('{"failOnSeverity": ["HIGH"]}', 'UserParameters "failOnSeverity" is ["HIGH"]: it must be one of'),
+        ('{"failOnSeverity": "#{Scan.Level}"}', 'UserParameters "failOnSeverity" holds "#{Scan.Level}", a pipeline'),
+    ],
+)
+def test_bad_gate_parameters_say_what_to_fix(raw: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_user_parameters(raw, Settings())
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "raw", "verify", "severity"),
+    [
+        ({}, "{}", False, None),
+        ({"IMAGEDEFS_VERIFY_IMAGES": "true", "IMAGEDEFS_FAIL_ON_SEVERITY": "HIGH"}, "{}", True, "HIGH"),
+        ({"IMAGEDEFS_FAIL_ON_SEVERITY": "high"}, '{"failOnSeverity": "MEDIUM"}', False, "MEDIUM"),
+        ({"IMAGEDEFS_FAIL_ON_SEVERITY": "HIGH"}, '{"failOnSeverity": "HIGH", "verify": true}', True, "HIGH"),
+        ({"IMAGEDEFS_VERIFY_IMAGES": "TRUE"}, '{"verify": true}', True, None),
+    ],
+    ids=["no gate", "the stack's floors", "an action stricter", "an action as strict", "verify twice"],
+)
+def test_the_stacks_gate_settings_are_floors_an_action_may_raise(
+    environ: dict[str, str], raw: str, verify: bool, severity: str | None
+) -> None:
+    config = parse_user_parameters(raw, Settings.from_environment(environ))
+    assert (config.verify, config.fail_on_severity) == (verify, severity)
+
+
+@pytest.mark.parametrize(
+    ("environ", "raw", "message"),
+    [
+        (
+            {"IMAGEDEFS_VERIFY_IMAGES": "true"},
+            '{"verify": false}',
+            'UserParameters "verify" is false, but the VerifyImages parameter of the function\'s stack (environment '
+            "variable IMAGEDEFS_VERIFY_IMAGES) is true: every action of this function has its images looked up in ECR, "
+            'and no action can turn that off. Remove UserParameters "verify", or ask whoever deploys the function.',
+        ),
+        (
+            {"IMAGEDEFS_FAIL_ON_SEVERITY": "HIGH"},
+            '{"failOnSeverity": "CRITICAL"}',
+            'UserParameters "failOnSeverity" is "CRITICAL", but the FailOnSeverity parameter of the function\'s stack '
+            '(environment variable IMAGEDEFS_FAIL_ON_SEVERITY) is "HIGH": every action of this function fails on '
+            'HIGH findings or above, and an action may only be stricter. Give "HIGH" or a lower severity, or remove '
+            "the key.",
+        ),
+    ],
+    ids=["verify turned off", "a higher severity"],
+)
+def test_an_action_cannot_loosen_the_stacks_gate(environ: dict[str, str], raw: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_user_parameters(raw, Settings.from_environment(environ))
+    assert str(raised.value) == message

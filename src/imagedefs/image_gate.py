@@ -1,0 +1,182 @@
+"""The ECR gate, before anything is written: every ECR image of the plan looked up ("verify") and its scan findings
+weighed ("failOnSeverity"). Only a job that asks for either loads this module; ECR itself is read by aws/ecr.py.
+
+What the gate decides is here: which images are in ECR (their registry host says so), whether the function's role
+may describe their repository, whether a tag still points at the artifact's digest, and whether the findings
+reach the severity. What ECR answers, and how long a scan is waited for, is the adapter's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Protocol
+
+from imagedefs.config import SEVERITIES, ActionConfig, Settings, Severity, partition_of
+from imagedefs.errors import ConfigurationError, ImageRefusedError
+from imagedefs.model import ContainerImage, Plan
+from imagedefs.references import ECR_HOST_PATTERN, parse_reference
+
+NOT_IN_ECR_NOTE: Final = "not in ECR: not looked up"
+
+
+@dataclass(frozen=True)
+class EcrImage:
+    """One ECR image as the deploy names it: looked up by digest, or by tag when it is pinned by tag."""
+
+    image_uri: str
+    registry_id: str
+    region: str
+    repository: str
+    arn: str
+    digest: str | None
+    tag: str | None
+
+    @property
+    def registry(self) -> str:
+        return f"registry {self.registry_id}, {self.region}"
+
+
+@dataclass(frozen=True)
+class ScanFindings:
+    """A finished scan: the counts by severity ECR gives, and the first findings at or above the gate's."""
+
+    status: str
+    counts: Mapping[str, int]
+    examples: tuple[str, ...]
+
+
+class EcrImages(Protocol):
+    """Reads ECR (aws.ecr, which only a gated job loads); each failure is raised as the job's failure."""
+
+    def digest_of(self, image: EcrImage) -> str:
+        """The digest the image's tag (or digest) names in ECR now."""
+
+    def scan_findings(self, image: EcrImage, fail_on: Severity) -> ScanFindings:
+        """The image's finished scan; examples are findings at or above `fail_on`."""
+
+
+def check_images(plan: Plan, config: ActionConfig, settings: Settings, ecr: Callable[[], EcrImages]) -> Plan:
+    """The plan with each ECR image's digest (a tag-pinned image's too) and what the gate found in the summary;
+    raise, before anything is written, on an image the gate refuses."""
+    in_ecr = {image.name: _ecr_image(image, settings) for image in plan.images}
+    wanted = [image for image in in_ecr.values() if image is not None]
+    if not wanted:
+        return replace(plan, images=tuple(replace(image, note=_noted(image, NOT_IN_ECR_NOTE)) for image in plan.images))
+    _check_permitted(wanted, config, settings)
+    reader = ecr()
+    digests: dict[EcrImage, str] = {}
+    findings: dict[EcrImage, ScanFindings] = {}
+    images: list[ContainerImage] = []
+    for image in plan.images:
+        ecr_image = in_ecr[image.name]
+        if ecr_image is None:
+            images.append(replace(image, note=_noted(image, NOT_IN_ECR_NOTE)))
+            continue
+        notes: list[str] = []
+        digest = image.digest
+        if config.verify:
+            if ecr_image not in digests:
+                digests[ecr_image] = reader.digest_of(ecr_image)
+            digest = _checked_digest(image, ecr_image, digests[ecr_image])
+            notes.append("found in ECR")
+        if config.fail_on_severity is not None:
+            scanned = replace(ecr_image, digest=digest or ecr_image.digest)
+            if scanned not in findings:
+                findings[scanned] = reader.scan_findings(scanned, config.fail_on_severity)
+            notes.append(_weighed(image, findings[scanned], config))
+        images.append(replace(image, digest=digest, note=_noted(image, ", ".join(notes))))
+    return replace(plan, images=tuple(images))
+
+
+def _ecr_image(image: ContainerImage, settings: Settings) -> EcrImage | None:
+    """The image as ECR knows it, when its registry is a private ECR registry (account.dkr.ecr.region...)."""
+    host = ECR_HOST_PATTERN.fullmatch(image.registry)
+    reference = parse_reference(image.image_uri)
+    if host is None or reference is None:
+        return None
+    partition = partition_of(host["region"])
+    arn = f"arn:{partition}:ecr:{host['region']}:{host['account']}:repository/{reference.repository}"
+    by_digest = reference.digest is not None
+    return EcrImage(
+        image_uri=image.image_uri,
+        registry_id=host["account"],
+        region=host["region"],
+        repository=reference.repository,
+        arn=arn,
+        digest=reference.digest if by_digest else None,
+        tag=None if by_digest else reference.tag,
+    )
+
+
+def _check_permitted(images: Sequence[EcrImage], config: ActionConfig, settings: Settings) -> None:
+    """Refuse, before any call, a repository the function's role may not describe (IAM would deny it)."""
+    asked = config.wording.options.verify if config.verify else config.wording.options.fail_on_severity
+    setting = settings.wording.settings.ecr_repositories
+    if not settings.ecr_repositories:
+        raise ConfigurationError(
+            f"{asked} has the function look images up in ECR, and its role may describe no ECR repository: list "
+            f"the repositories' ARNs in {setting} (wildcards allowed, for example "
+            f"arn:aws:ecr:{images[0].region}:{images[0].registry_id}:repository/*) and deploy the function's stack "
+            "again."
+        )
+    patterns = [_arn_pattern(text) for text in settings.ecr_repositories]
+    for image in images:
+        if not any(pattern.fullmatch(image.arn) for pattern in patterns):
+            raise ConfigurationError(
+                f"Image {image.image_uri} is in ECR repository {image.arn}, which {setting} does not list, so the "
+                f"function's role may not describe it ({asked}). Add the ARN (or a wildcard such as "
+                f"arn:aws:ecr:{image.region}:{image.registry_id}:repository/*) there and deploy the function's "
+                "stack again."
+            )
+
+
+def _arn_pattern(text: str) -> re.Pattern[str]:
+    """IAM's matching of a Resource ARN: `*` any run of characters (slashes too), `?` any one; case matters."""
+    return re.compile("".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in text))
+
+
+def _checked_digest(image: ContainerImage, ecr_image: EcrImage, found: str) -> str:
+    if image.digest is not None and found != image.digest:
+        raise ImageRefusedError(
+            f'Image {image.image_uri} for container "{image.name}": tag "{ecr_image.tag}" in ECR repository '
+            f'"{ecr_image.repository}" ({ecr_image.registry}) now points to {found}, not to {image.digest}, the '
+            f"digest {_origin(image)} gives: the tag moved after the source ran. Run the pipeline again with the "
+            'current image, or pin by digest ({"pin": "digest"}) to deploy exactly the image the source saw.'
+        )
+    return found
+
+
+def _weighed(image: ContainerImage, scan: ScanFindings, config: ActionConfig) -> str:
+    """The scan's verdict for the summary; raise when findings reach the gate's severity."""
+    assert config.fail_on_severity is not None
+    threshold = SEVERITIES.index(config.fail_on_severity)
+    ranked = [(severity, scan.counts.get(severity, 0)) for severity in reversed(SEVERITIES)]
+    counted = [f"{count} {severity}" for severity, count in ranked if count]
+    unranked = sorted((severity, count) for severity, count in scan.counts.items() if severity not in SEVERITIES)
+    unranked_text = (
+        "; " + ", ".join(f"{count} {severity}" for severity, count in unranked if count) + " (no rank: listed, "
+        "not failed on)"
+        if any(count for _, count in unranked)
+        else ""
+    )
+    failing = [severity for severity, count in ranked if count and SEVERITIES.index(severity) >= threshold]
+    if failing:
+        shown = ", ".join(scan.examples) or "none in the pages read"
+        raise ImageRefusedError(
+            f'Image {image.image_uri} for container "{image.name}" has scan findings at or above '
+            f"{config.fail_on_severity} ({config.wording.options.fail_on_severity}): {', '.join(counted)}"
+            f"{unranked_text}. First findings: {shown}. Rebuild the image with fixed packages (the ECR console lists "
+            "every finding under the image's vulnerabilities), or deploy it knowingly with a higher severity."
+        )
+    verdict = ", ".join(counted) if counted else "no ranked findings"
+    return f"scan: {verdict}{unranked_text}; none at or above {config.fail_on_severity}"
+
+
+def _origin(image: ContainerImage) -> str:
+    return f'artifact "{image.artifact}"' if image.given_in is None else image.given_in
+
+
+def _noted(image: ContainerImage, note: str) -> str:
+    return f"{image.note}; {note}" if image.note else note

@@ -1,0 +1,115 @@
+"""The ECR gate's decisions, with a recording ECR reader: which images are ECR's, which repositories the role may
+describe (IAM's wildcards), one lookup per distinct image, and what the summary says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from imagedefs.config import Settings, Severity, parse_user_parameters
+from imagedefs.errors import ConfigurationError
+from imagedefs.image_gate import EcrImage, ScanFindings, check_images
+from imagedefs.model import ContainerImage, Plan
+from tests.samples import DIGEST_A, DIGEST_B, REGISTRY
+
+CHINA_REGISTRY = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
+
+
+@dataclass
+class RecordingEcr:
+    digests: dict[str, str] = field(default_factory=dict)
+    looked_up: list[EcrImage] = field(default_factory=list)
+    scanned: list[EcrImage] = field(default_factory=list)
+
+    def digest_of(self, image: EcrImage) -> str:
+        self.looked_up.append(image)
+        return self.digests.get(image.image_uri, DIGEST_A)
+
+    def scan_findings(self, image: EcrImage, fail_on: Severity) -> ScanFindings:
+        self.scanned.append(image)
+        return ScanFindings("COMPLETE", {"LOW": 1}, ())
+
+
+def plan_of(*images: ContainerImage) -> Plan:
+    return Plan(images=images, outputs=())
+
+
+def image(name: str, uri: str, digest: str | None = None, tag: str | None = None) -> ContainerImage:
+    registry = uri.split("/", 1)[0]
+    return ContainerImage(name, uri, artifact="Source", registry=registry, tag=tag, digest=digest)
+
+
+def settings(repositories: str) -> Settings:
+    return Settings.from_environment({"IMAGEDEFS_ECR_REPOSITORIES": repositories, "AWS_REGION": "us-west-2"})
+
+
+@pytest.mark.parametrize(
+    ("listed", "allowed"),
+    [
+        ("arn:aws:ecr:us-west-2:123456789012:repository/shop/web", True),
+        ("arn:aws:ecr:*:123456789012:repository/shop/*", True),
+        ("arn:aws:ecr:us-west-2:123456789012:repository/*", True),  # * spans the slash, as in IAM
+        ("arn:aws:ecr:us-west-2:123456789012:repository/shop/we?", True),
+        ("arn:aws:ecr:us-west-2:123456789012:repository/shop/w", False),
+        ("arn:aws:ecr:us-west-2:123456789012:repository/Shop/*", False),  # ARNs match case-sensitively
+        ("arn:aws:ecr:eu-west-1:123456789012:repository/shop/*", False),
+        ("arn:aws:ecr:us-west-2:210987654321:repository/*", False),
+        ("arn:aws:ecr:us-west-2:123456789012:repository/shop.web", False),  # a dot is a dot, not any character
+    ],
+)
+def test_the_role_may_describe_a_repository_only_when_an_arn_or_wildcard_covers_it(listed: str, allowed: bool) -> None:
+    ecr = RecordingEcr()
+    plan = plan_of(image("web", f"{REGISTRY}/shop/web@{DIGEST_A}", digest=DIGEST_A))
+    config = parse_user_parameters('{"verify": true}', settings(listed))
+
+    if allowed:
+        check_images(plan, config, settings(listed), lambda: ecr)
+        assert len(ecr.looked_up) == 1
+    else:
+        with pytest.raises(ConfigurationError, match="does not list, so the function's role may not describe it"):
+            check_images(plan, config, settings(listed), lambda: ecr)
+        assert ecr.looked_up == []
+
+
+def test_each_distinct_image_is_looked_up_once_and_only_ecr_images_are() -> None:
+    # Given one ECR image for two containers, one in China's partition, and images of other registries
+    ecr = RecordingEcr(digests={f"{CHINA_REGISTRY}/shop/api:v2": DIGEST_B})
+    plan = plan_of(
+        image("web", f"{REGISTRY}/shop/web:v1", digest=DIGEST_A, tag="v1"),
+        image("worker", f"{REGISTRY}/shop/web:v1", digest=DIGEST_A, tag="v1"),
+        image("api", f"{CHINA_REGISTRY}/shop/api:v2", tag="v2"),
+        image("proxy", "public.ecr.aws/nginx/nginx:1.27", tag="1.27"),
+        image("cache", "ghcr.io/org/cache:3", tag="3"),
+    )
+    listed = "arn:aws:ecr:*:123456789012:repository/*,arn:aws-cn:ecr:*:123456789012:repository/*"
+    config = parse_user_parameters('{"verify": true, "failOnSeverity": "HIGH"}', settings(listed))
+
+    checked = check_images(plan, config, settings(listed), lambda: ecr)
+
+    # Then web's image is looked up and scanned once, by tag; api's in its partition; the others not at all
+    assert [(found.arn, found.tag, found.digest) for found in ecr.looked_up] == [
+        ("arn:aws:ecr:us-west-2:123456789012:repository/shop/web", "v1", None),
+        ("arn:aws-cn:ecr:cn-north-1:123456789012:repository/shop/api", "v2", None),
+    ]
+    assert [found.digest for found in ecr.scanned] == [DIGEST_A, DIGEST_B]
+    assert {entry.name: entry.digest for entry in checked.images}["api"] == DIGEST_B
+    assert checked.summary() == (
+        f"web → {REGISTRY}/shop/web:v1 (found in ECR, scan: 1 LOW; none at or above HIGH); "
+        f"worker → {REGISTRY}/shop/web:v1 (found in ECR, scan: 1 LOW; none at or above HIGH); "
+        f"api → {CHINA_REGISTRY}/shop/api:v2 (found in ECR, scan: 1 LOW; none at or above HIGH); "
+        "proxy → public.ecr.aws/nginx/nginx:1.27 (not in ECR: not looked up); "
+        "cache → ghcr.io/org/cache:3 (not in ECR: not looked up)"
+    )
+
+
+def test_a_job_with_no_ecr_image_needs_no_permission_and_reads_no_ecr() -> None:
+    plan = plan_of(image("proxy", "docker.io/library/nginx:1.27", tag="1.27"))
+    config = parse_user_parameters('{"verify": true}', Settings())
+
+    def no_ecr() -> RecordingEcr:
+        raise AssertionError("no ECR image: no reader")
+
+    checked = check_images(plan, config, Settings(), no_ecr)
+
+    assert checked.summary() == "proxy → docker.io/library/nginx:1.27 (not in ECR: not looked up)"
