@@ -170,7 +170,7 @@ def test_bad_content_exits_1_with_the_actions_message(
     assert main(["WebImage"]) == 1
 
     error = capsys.readouterr().err
-    assert error.startswith('imagedefs: error: Artifact "WebImage", file imageDetail.json: ')
+    assert error.startswith('imagedefs: error: Artifact "WebImage", file WebImage/imageDetail.json: ')
     assert message in error
 
 
