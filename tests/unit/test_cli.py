@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -740,3 +741,61 @@ def test_every_user_parameters_key_has_a_flag_or_a_row_saying_why_not() -> None:
     for key in USER_PARAMETER_KEYS:
         assert (f"--{key}" in flags) != (key in lacking), key
     assert {"verify", "failOnSeverity", "role", "service"} <= lacking
+
+
+def _deny(monkeypatch: pytest.MonkeyPatch, call: str, name: str) -> None:
+    """os.<call> on a path ending in `name` fails with EACCES, as it does for a user without the permission
+    (root is let through, so the tests that run as root see the refusal this way)."""
+    real = getattr(os, call)
+
+    def denied(path: object, *args: object, **kwargs: object) -> object:
+        if str(path).endswith(name):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, call, denied)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "call", "denied", "message"),
+    [
+        (["WebImage"], "stat", "WebImage/imageDetail.json", 'Input "WebImage" WebImage/imageDetail.json: Permission'),
+        (["WebImage/imageDetail.json"], "stat", "WebImage/imageDetail.json", "Input WebImage/imageDetail.json: Perm"),
+        (["WebImage"], "open", "WebImage/imageDetail.json", 'Input "WebImage" WebImage/imageDetail.json: Permission'),
+        (["web=ApiImage.zip"], "open", "ApiImage.zip", 'Input "web" ApiImage.zip: Permission'),
+        (["WebImage", "--format", "codedeploy", "--taskdef", "td.json"], "open", "td.json", "--taskdef td.json: Perm"),
+    ],
+    ids=["folder not searchable", "file in a folder not searchable", "file not readable", "zip", "taskdef"],
+)
+def test_an_input_that_may_not_be_read_is_one_line_naming_it(
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    arguments: list[str],
+    call: str,
+    denied: str,
+    message: str,
+) -> None:
+    # Given an input that may not be searched or read
+    (workdir / "td.json").write_bytes(Path(TASKDEF).read_bytes())
+    _deny(monkeypatch, call, denied)
+
+    # Then the command refuses in one line naming it, and why
+    assert main([*arguments, "--lb-container", "web"] if "--taskdef" in arguments else arguments) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"imagedefs: error: Cannot read {message}")
+    assert error.endswith(": Permission denied.\n")
+    assert error.count("\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_is_one_line_for_a_user_without_permission(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "WebImage" / "imageDetail.json").chmod(0)
+
+    assert main(["WebImage"]) == 2
+
+    assert capsys.readouterr().err == (
+        'imagedefs: error: Cannot read Input "WebImage" WebImage/imageDetail.json: Permission denied.\n'
+    )
