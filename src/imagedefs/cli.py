@@ -1,9 +1,10 @@
 """`imagedefs`: the action's rewrite on files, outside CodePipeline (a CodeBuild step, GitHub Actions, a shell).
 
-Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes
-the same options as UserParameters; writes the output file (with `--format codedeploy`, taskdef.json and
-appspec.yaml from a task definition file given with --taskdef). Exit codes: 0 success, 1 bad content,
-2 usage or configuration error, or the output could not be written. It never imports boto3.
+Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes a flag
+for every UserParameters key that needs no AWS call; writes the output file (with `--format codedeploy`,
+taskdef.json and appspec.yaml from a task definition file given with --taskdef), or standard output. Every read
+is bounded, no special file is replaced and no input overwritten. Exit codes: 0 success, 1 bad content, 2 usage
+or configuration error, or the output could not be written. It never imports boto3.
 """
 
 from __future__ import annotations
@@ -444,8 +445,8 @@ class _InputReader:
         if chosen is None:
             raise ArtifactContentError(
                 f'Artifact "{artifact}": folder {folder} holds no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}); '
-                f"it holds: {_listed(folder)}. Give the folder an ECR source action's artifact is unpacked into, or "
-                "the file itself."
+                f"it holds: {_listed(folder)}. Give the folder that an ECR source action's artifact was unpacked "
+                "into, or the file itself."
             )
         name, note = chosen
         data = self.read(folder / name, MAX_FILE_BYTES, what, _FILE_AT_MOST)
