@@ -144,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _is_standard_output(destination: _Destination) -> bool:
     if destination.path is None:
         return True
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        return False
     try:
         written, standard_output = destination.path.stat(), os.fstat(sys.stdout.fileno())
     except (OSError, ValueError):  # gone, or a standard output with no descriptor (a test's capture)
@@ -688,6 +690,8 @@ def _write(destinations: Sequence[_Destination], inputs: Mapping[tuple[int, int]
 
 def _destination_stat(destination: _Destination) -> os.stat_result | None:
     """What the destination is now (through symbolic links), or None for a new file."""
+    if destination.path is None and sys.stdout is None:
+        raise _WriteError(destination, "standard output is closed (started with >&-)")
     try:
         if destination.path is None:
             return os.fstat(sys.stdout.fileno())

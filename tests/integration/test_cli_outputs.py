@@ -191,3 +191,28 @@ def test_dev_stdout_is_standard_output_and_the_summary_goes_to_standard_error(pl
     assert json.loads(result.stdout) == [{"name": "web", "imageUri": f"{REGISTRY}/shop/web:latest"}]
     assert result.stderr == f"Wrote /dev/stdout: web → {REGISTRY}/shop/web:latest\n"
     assert stat.S_ISLNK(Path("/dev/stdout").lstat().st_mode)
+
+
+@pytest.mark.parametrize(("output", "exit_code"), [("-", 2), ("out.json", 0)])
+def test_a_closed_standard_output_is_one_line_for_dash_and_no_matter_otherwise(
+    place: Path, output: str, exit_code: int
+) -> None:
+    # Given the command started with its standard output closed (`>&-`)
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code, through sh to close the descriptor
+        ["/bin/sh", "-c", f'exec "$0" -m imagedefs web --output {output} >&-', sys.executable],
+        cwd=place,
+        env={"PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Then - is one line saying so, and a file is written as ever
+    assert result.returncode == exit_code
+    assert result.stderr == (
+        "imagedefs: error: Cannot write imagedefinitions.json to standard output: standard output is closed "
+        "(started with >&-).\n"
+        if output == "-"
+        else ""
+    )
+    assert (place / "out.json").exists() == (output == "out.json")
