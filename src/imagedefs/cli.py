@@ -1,17 +1,20 @@
 """`imagedefs`: the action's rewrite on files, outside CodePipeline (a CodeBuild step, GitHub Actions, a shell).
 
-Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes
-the same options as UserParameters; writes the output file (with `--format codedeploy`, taskdef.json and
-appspec.yaml from a task definition file given with --taskdef). Exit codes: 0 success, 1 bad content,
-2 usage or configuration error, or the output could not be written. It never imports boto3.
+Reads imageDetail.json files, imagedefinitions.json files, artifact zips or folders holding one; takes a flag
+for every UserParameters key that needs no AWS call; writes the output file (with `--format codedeploy`,
+taskdef.json and appspec.yaml from a task definition file given with --taskdef), or standard output. Every read
+is bounded, no special file is replaced and no input overwritten. Exit codes: 0 success, 1 bad content, 2 usage
+or configuration error, or the output could not be written. It never imports boto3.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import os
+import re
 import secrets
 import select
 import stat
@@ -19,8 +22,9 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, Literal
 
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
@@ -33,6 +37,7 @@ from imagedefs.config import (
     ENV_VERIFY_IMAGES,
     FORMATS,
     PINS,
+    ActionConfig,
     OptionExamples,
     OptionNames,
     SettingNames,
@@ -40,12 +45,19 @@ from imagedefs.config import (
     Wording,
     config_from_mapping,
 )
-from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError
+from imagedefs.errors import ArtifactContentError, ConfigurationError, ImageDefsError, quoted
 from imagedefs.formats.codedeploy import MAX_PORT, BlueGreenService, is_port, service_from_task_definition_file
-from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, MAX_FILE_BYTES, source_from_file
-from imagedefs.formats.zip import source_from_zip
+from imagedefs.formats.image_files import (
+    IMAGE_DEFINITIONS_FILE,
+    IMAGE_DETAIL_FILE,
+    MAX_FILE_BYTES,
+    file_location,
+    image_file_to_read,
+    source_from_file,
+)
+from imagedefs.formats.zip import FILES_LISTED_IN_ERRORS, source_from_zip
 from imagedefs.json_text import JsonTextError, is_unicode_text, parse_json
-from imagedefs.model import InputSource, OutputFile
+from imagedefs.model import InputSource, OutputArtifact
 from imagedefs.plan import plan_job
 
 EXIT_OK: Final = 0
@@ -55,12 +67,16 @@ EXIT_USAGE: Final = 2
 MAX_TASKDEF_FILE_BYTES: Final = 1024 * 1024
 # A zip that is no regular file (a pipe, <(...)) cannot be read by seeking: it is read whole, up to this much.
 MAX_PIPED_ZIP_BYTES: Final = 8 * 1024 * 1024
-# A pipe or FIFO that sends nothing for INPUT_IDLE_SECONDS, or is still sending after INPUT_READ_SECONDS, is given
-# up on: the command never waits forever on an input nobody writes to.
-INPUT_IDLE_SECONDS: Final = 3.0
-INPUT_READ_SECONDS: Final = 15.0
+# A pipe or FIFO that sends (or, given as --output, takes) nothing for PIPE_IDLE_SECONDS, or is still at it after
+# PIPE_SECONDS, is given up on: the command never waits forever on a FIFO nobody serves.
+PIPE_IDLE_SECONDS: Final = 3.0
+PIPE_SECONDS: Final = 15.0
+# How often opening a FIFO for writing is tried again while nobody has opened it for reading.
+_REOPEN_SECONDS: Final = 0.05
 READ_CHUNK_BYTES: Final = 64 * 1024
 OUTPUT_ARTIFACT: Final = "output"
+# CodePipeline's artifact names (botocore's codepipeline model, ArtifactName): --outputs makes a folder of each.
+_ARTIFACT_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,100}", re.ASCII)
 # Messages name the flags typed here, not UserParameters keys or stack parameters.
 CLI_WORDING: Final = Wording(
     options=OptionNames(
@@ -69,7 +85,7 @@ CLI_WORDING: Final = Wording(
         tag="--tag",
         format="--format",
         file="--file",
-        outputs="a separate imagedefs run for each container",
+        outputs="--outputs",
         service="--taskdef",
         images="--image",
         overrides="--override",
@@ -80,7 +96,7 @@ CLI_WORDING: Final = Wording(
     ),
     examples=OptionExamples(
         containers="--container WebImage=web --container ApiImage=api,worker",
-        outputs="one run per output file",
+        outputs="""--outputs '{"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}'""",
         service="--format codedeploy --taskdef current-taskdef.json",
         images="--image web=123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web@sha256:<64 hex digits>",
     ),
@@ -104,39 +120,54 @@ _FUNCTION_ONLY_VARIABLES: Final = (ENV_VERIFY_IMAGES, ENV_FAIL_ON_SEVERITY, ENV_
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
-    if not arguments.inputs and not arguments.image:
+    if not arguments.inputs and not arguments.image and arguments.images is None:
         parser.error("give an input [ARTIFACT=]PATH, or each container's image with --image CONTAINER=REFERENCE")
+    reader = _InputReader()
     try:
         _check_arguments_are_text(arguments)
         _check_codedeploy_flags(arguments)
         inputs = _named_inputs(arguments.inputs)
+        wording = _wording(arguments)
         settings = Settings.from_environment(
             {
                 # The ECR gate's stack settings are the function's: the command line reads nothing from AWS.
                 **{name: value for name, value in os.environ.items() if name not in _FUNCTION_ONLY_VARIABLES},
                 **({ENV_ALLOWED_REGISTRIES: arguments.allowed_registries} if arguments.allowed_registries else {}),
             },
-            CLI_WORDING,
+            wording,
         )
         config = config_from_mapping(_configuration(arguments), settings)
         plan = plan_job(
             config,
             settings,
             list(inputs),
-            [OUTPUT_ARTIFACT],
-            lambda name: _read_input(name, inputs[name]),
-            lambda _: _blue_green_service(arguments),
+            _output_artifacts(config),
+            lambda name: reader.source(name, inputs[name]),
+            lambda _: _blue_green_service(arguments, reader),
         )
-        (output,) = plan.outputs
+        destinations = _destinations(arguments.output, plan.outputs, by_artifact=config.outputs is not None)
     except ImageDefsError as error:
         return _fail(str(error), EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_BAD_CONTENT)
-    contents = _destinations(arguments.output, output.files)
     try:
-        _write_atomically(contents)
+        _write(destinations, reader.files_read)
     except _WriteError as error:
         return _fail(f"Cannot write {error.destination}: {error.reason}.", EXIT_USAGE)
-    print(f"Wrote {', '.join(map(str, contents))}: {plan.summary()}")
+    # With a file on standard output (- or /dev/stdout), the summary goes where messages go.
+    to_stdout = any(_is_standard_output(destination) for destination in destinations)
+    print(f"Wrote {', '.join(map(str, destinations))}: {plan.summary()}", file=sys.stderr if to_stdout else sys.stdout)
     return EXIT_OK
+
+
+def _is_standard_output(destination: _Destination) -> bool:
+    if destination.path is None:
+        return True
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        return False
+    try:
+        written, standard_output = destination.path.stat(), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):  # gone, or a standard output with no descriptor (a test's capture)
+        return False
+    return (written.st_dev, written.st_ino) == (standard_output.st_dev, standard_output.st_ino)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,12 +197,18 @@ def _parser() -> argparse.ArgumentParser:
         help="the container(s) that get the image of ARTIFACT (or the entries picked from its imagedefinitions.json)",
     )
     parser.add_argument(
+        "--images",
+        metavar="JSON",
+        help='{"container": "REFERENCE" or {"repository", "digest" or "tag", "registry"}, ...}, as UserParameters '
+        '"images" gives it (a "registry" is needed: the command line knows no account or region)',
+    )
+    parser.add_argument(
         "--image",
         action="append",
         default=[],
         metavar="CONTAINER=REFERENCE",
-        help="the image of CONTAINER, a full reference (registry/repository:tag or @sha256:...), as UserParameters "
-        '"images" gives it; with --image for every container, no input is needed',
+        help="the image of CONTAINER, a full reference (registry/repository:tag or @sha256:...), one entry of "
+        "--images; with an image for every container, no input is needed",
     )
     parser.add_argument(
         "--override",
@@ -200,10 +237,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--file", metavar="NAME", help="output file name (default by format)")
     parser.add_argument(
+        "--outputs",
+        metavar="JSON",
+        help='{"OUTPUT": ["container", ...], ...}, as in UserParameters: each OUTPUT is a folder in the --output '
+        "folder, holding the file for its containers",
+    )
+    parser.add_argument(
         "--output",
         metavar="PATH",
-        help="the file to write, or a folder to write NAME in (default: ./NAME); with --format codedeploy, the folder "
-        "for taskdef.json and appspec.yaml (default: .)",
+        help="the file to write, - for standard output, or a folder to write NAME in (default: ./NAME); with "
+        "--format codedeploy or --outputs, the folder (default: .). An existing FIFO, terminal or /dev/null is "
+        "written into, never replaced; an input is never overwritten",
     )
     parser.add_argument(
         "--taskdef",
@@ -232,12 +276,15 @@ def _parser() -> argparse.ArgumentParser:
 def _configuration(arguments: argparse.Namespace) -> dict[str, object]:
     """The flags as the configuration mapping that UserParameters' JSON object is (never as its text, whose
     1,000-character limit is CodePipeline's, not the command line's)."""
-    parameters: dict[str, object] = {}
-    if arguments.containers is not None:
-        try:
-            parameters["containers"] = parse_json(arguments.containers)
-        except JsonTextError as exc:
-            raise ConfigurationError(f"--containers is {exc}.") from exc
+    parameters: dict[str, object] = {
+        key: _json_flag(f"--{key}", text)
+        for key, text in (
+            ("containers", arguments.containers),
+            ("outputs", arguments.outputs),
+            ("images", arguments.images),
+        )
+        if text is not None
+    }
     if arguments.container:
         containers = parameters.setdefault("containers", {})
         if not isinstance(containers, dict):
@@ -253,16 +300,17 @@ def _configuration(arguments: argparse.Namespace) -> dict[str, object]:
                 )
             listed = names.split(",")
             containers[artifact] = listed if len(listed) > 1 else names
-    images: dict[str, str] = {}
-    for entry in arguments.image:
-        container, equals, reference = entry.partition("=")
-        if not equals:
-            raise ConfigurationError(f"--image {json.dumps(entry)} must be CONTAINER=REFERENCE.")
-        if container in images:
-            raise ConfigurationError(f"--image names container {json.dumps(container)} twice; give it one image.")
-        images[container] = reference
-    if images:
-        parameters["images"] = images
+    if arguments.image:
+        images = parameters.setdefault("images", {})
+        if not isinstance(images, dict):
+            raise ConfigurationError("--image adds to --images, which must then be a JSON object.")
+        for entry in arguments.image:
+            container, equals, reference = entry.partition("=")
+            if not equals:
+                raise ConfigurationError(f"--image {json.dumps(entry)} must be CONTAINER=REFERENCE.")
+            if container in images:
+                raise ConfigurationError(f"--image names container {json.dumps(container)} twice; give it one image.")
+            images[container] = reference
     if arguments.override:
         parameters["overrides"] = _overrides(arguments.override)
     hooks: dict[str, str] = {}
@@ -327,14 +375,48 @@ def _overrides(entries: Sequence[str]) -> dict[str, object]:
     return {**({"containers": containers} if containers else {}), **({"task": task} if task else {})}
 
 
-def _blue_green_service(arguments: argparse.Namespace) -> BlueGreenService:
+def _json_flag(flag: str, text: str) -> object:
+    try:
+        return parse_json(text)
+    except JsonTextError as exc:
+        raise ConfigurationError(f"{flag} is {exc}.") from exc
+
+
+def _wording(arguments: argparse.Namespace) -> Wording:
+    """CLI_WORDING, naming the JSON flag (--containers, --images) where the user gave only that one."""
+    options = CLI_WORDING.options
+    return replace(
+        CLI_WORDING,
+        options=replace(
+            options,
+            containers="--containers" if arguments.containers and not arguments.container else options.containers,
+            images="--images" if arguments.images and not arguments.image else options.images,
+        ),
+    )
+
+
+def _output_artifacts(config: ActionConfig) -> list[str]:
+    """The one output, or those --outputs names: each becomes a folder, so each must be an artifact name."""
+    if config.outputs is None:
+        return [OUTPUT_ARTIFACT]
+    for name in config.outputs:
+        if _ARTIFACT_NAME.fullmatch(name) is None:
+            raise ConfigurationError(
+                f"--outputs names output {json.dumps(name)[:110]}, which is not an artifact name (1-100 letters, "
+                "digits, hyphens and underscores, as CodePipeline names artifacts): each output is written in a "
+                "folder of that name."
+            )
+    return list(config.outputs)
+
+
+def _blue_green_service(arguments: argparse.Namespace, reader: _InputReader) -> BlueGreenService:
     if arguments.taskdef is None:
         raise ConfigurationError(
             "--format codedeploy needs --taskdef FILE: the service's current task definition, for example from "
             "`aws ecs describe-task-definition --task-definition FAMILY --include TAGS > current-taskdef.json`."
         )
     path = Path(arguments.taskdef)
-    data = _read_limited(path, MAX_TASKDEF_FILE_BYTES, "--taskdef", "a task definition is at most 64 KB")
+    data = reader.read(path, MAX_TASKDEF_FILE_BYTES, "--taskdef", "a task definition is at most 64 KB")
     return service_from_task_definition_file(
         data,
         str(path),
@@ -391,68 +473,124 @@ def _named_inputs(texts: Sequence[str]) -> dict[str, Path]:
 def _named_input(text: str) -> tuple[str, Path]:
     name, equals, path_text = text.partition("=")
     path = Path(path_text if equals else text)
-    if not path.exists():
-        # Without ARTIFACT= the name comes from what the path is, which a missing path cannot tell.
-        where = f'Input "{name}": {path}' if equals else f"Input {path}"
-        raise ConfigurationError(f"{where} does not exist.")
+    # Without ARTIFACT= the name comes from what the path is, which a missing path cannot tell.
+    where = f'Input "{name}": {path}' if equals else f"Input {path}"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        dangling = " (a symbolic link to a file that does not exist)" if path.is_symlink() else ""
+        raise ConfigurationError(f"{where} does not exist{dangling}.") from None
+    except OSError as error:  # a folder on the way that may not be searched, a symbolic link loop
+        raise ConfigurationError(f"Cannot read {where}: {error.strerror or error}.") from error
     if not equals:
         resolved = path.resolve()
-        name = resolved.stem if path.suffix == ".zip" or path.is_dir() else resolved.parent.name
+        name = resolved.stem if path.suffix == ".zip" or stat.S_ISDIR(mode) else resolved.parent.name
     return name, path
 
 
-def _read_input(artifact: str, path: Path) -> InputSource:
-    if path.is_dir():
-        for file_name in (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE):
-            if (path / file_name).exists():
-                data = _read_limited(path / file_name, MAX_FILE_BYTES, f'Input "{artifact}"', _FILE_AT_MOST)
-                return source_from_file(artifact, file_name, data)
-        raise ArtifactContentError(
-            f'Artifact "{artifact}": folder {path} holds no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}).'
-        )
-    if path.suffix == ".zip":
-        with _reading(f'Input "{artifact}"', path), _open_input(path, f'Input "{artifact}"') as file:
-            if not file.seekable():
-                data = _read_pipe(file.fileno(), MAX_PIPED_ZIP_BYTES, f'Input "{artifact}" {path}')
-                if len(data) > MAX_PIPED_ZIP_BYTES:
-                    raise ConfigurationError(
-                        f'Input "{artifact}" {path} is a pipe sending more than {MAX_PIPED_ZIP_BYTES // 1024 // 1024} '
-                        "MB; save the zip to a file and give that."
-                    )
-                return source_from_zip(artifact, io.BytesIO(data), where=f"({path})")
-            return source_from_zip(artifact, file, where=f"({path})")
-    return source_from_file(
-        artifact, path.name, _read_limited(path, MAX_FILE_BYTES, f'Input "{artifact}"', _FILE_AT_MOST)
-    )
-
-
 _FILE_AT_MOST: Final = f"an {IMAGE_DETAIL_FILE} or {IMAGE_DEFINITIONS_FILE} is at most {MAX_FILE_BYTES // 1024} KB"
+# What starts a zip: a local file header, or the end record of an empty zip.
+_ZIP_SIGNATURES: Final = (b"PK\x03\x04", b"PK\x05\x06")
+_SIGNATURE_BYTES: Final = 4
 
 
-def _open_input(path: Path, what: str) -> IO[bytes]:
-    """A regular file, pipe or FIFO opened for reading; a device, socket or anything else is refused.
+class _InputReader:
+    """Reads the inputs, every read bounded, and remembers each file it opened: no output may replace one."""
 
-    O_NONBLOCK: opening a FIFO nobody has opened for writing would otherwise wait for a writer forever;
-    reads from it then wait in poll(), with a timeout (`_read_pipe`).
-    """
-    with _reading(what, path):
+    def __init__(self) -> None:
+        # (device, inode) of every file opened for reading -> the path the user gave.
+        self.files_read: dict[tuple[int, int], str] = {}
+
+    def source(self, artifact: str, path: Path) -> InputSource:
+        """An input: a folder, a zip (by its name or its first bytes), or an image file."""
+        what = f'Input "{artifact}"'
+        with _reading(what, path):
+            if path.is_dir():
+                return self._folder_source(artifact, path)
+        with _reading(what, path), self._open(path, what) as file:
+            stream = _Stream(file, f"{what} {path}")
+            head = stream.read(_SIGNATURE_BYTES - 1)
+            if path.suffix == ".zip" or head.startswith(_ZIP_SIGNATURES):
+                return self._zip_source(artifact, path, stream, head)
+            where = file_location(artifact, str(path))
+            if path.name not in (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE):
+                where += f" (read as an {IMAGE_DETAIL_FILE}, as a file of another name is)"
+            data = head + stream.read(MAX_FILE_BYTES - len(head), _FILE_AT_MOST)
+        return source_from_file(artifact, path.name, data, where=where)
+
+    def read(self, path: Path, limit: int, what: str, at_most: str) -> bytes:
+        """A regular file, pipe or FIFO of at most `limit` bytes, reading no more than one byte past it."""
+        with _reading(what, path), self._open(path, what) as file:
+            return _Stream(file, f"{what} {path}").read(limit, at_most)
+
+    def _folder_source(self, artifact: str, folder: Path) -> InputSource:
+        """The folder's image file, by the rule a zip is read by (`image_file_to_read`)."""
+        what = f'Input "{artifact}"'
+        present = []
+        for name in (IMAGE_DETAIL_FILE, IMAGE_DEFINITIONS_FILE):
+            with _reading(what, folder / name):
+                try:
+                    (folder / name).lstat()
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+            present.append(name)
+        chosen = image_file_to_read(artifact, present)
+        if chosen is None:
+            raise ArtifactContentError(
+                f'Artifact "{artifact}": folder {folder} holds no {IMAGE_DETAIL_FILE} (nor {IMAGE_DEFINITIONS_FILE}); '
+                f"it holds: {_listed(folder)}. Give the folder that an ECR source action's artifact was unpacked "
+                "into, or the file itself."
+            )
+        name, note = chosen
+        data = self.read(folder / name, MAX_FILE_BYTES, what, _FILE_AT_MOST)
+        return source_from_file(artifact, name, data, where=file_location(artifact, str(folder / name)), note=note)
+
+    def _zip_source(self, artifact: str, path: Path, stream: _Stream, head: bytes) -> InputSource:
+        if stream.file.seekable():
+            stream.file.seek(0)
+            return source_from_zip(artifact, stream.file, where=f"({path})", zip_path=str(path))
+        # A pipe cannot be read by seeking: it is read whole, up to its bound.
+        at_most = "a zip that is a pipe is read whole, up to that: save it to a file and give that"
+        data = head + stream.read(MAX_PIPED_ZIP_BYTES - len(head), at_most, unit="MB")
+        return source_from_zip(artifact, io.BytesIO(data), where=f"({path})", zip_path=str(path))
+
+    def _open(self, path: Path, what: str) -> IO[bytes]:
+        """A regular file, pipe or FIFO opened for reading; a device, socket or anything else is refused.
+
+        O_NONBLOCK: opening a FIFO nobody has opened for writing would otherwise wait for a writer forever;
+        reads from it then wait in poll(), with a timeout (`_Stream`).
+        """
         kind = _kind_of(path.stat().st_mode)
         if kind is None:
             descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-            kind = _kind_of(os.fstat(descriptor).st_mode)  # what was opened, should the path have changed
+            opened = os.fstat(descriptor)
+            kind = _kind_of(opened.st_mode)  # what was opened, should the path have changed
             if kind is None:
+                self.files_read[(opened.st_dev, opened.st_ino)] = str(path)
                 return os.fdopen(descriptor, "rb", buffering=0)
             os.close(descriptor)
-    raise ConfigurationError(
-        f"{what} {path} is {kind}, not a file: give an {IMAGE_DETAIL_FILE}, an {IMAGE_DEFINITIONS_FILE}, an "
-        "artifact zip or a folder (a pipe such as <(...) works too)."
-    )
+        raise ConfigurationError(
+            f"{what} {path} is {kind}, not a file: give an {IMAGE_DETAIL_FILE}, an {IMAGE_DEFINITIONS_FILE}, an "
+            "artifact zip or a folder (a pipe such as <(...) works too)."
+        )
+
+
+def _listed(folder: Path) -> str:
+    """The first names in a folder, for a message: never more than FILES_LISTED_IN_ERRORS + 1 read."""
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(entry.name for entry, _ in zip(entries, range(FILES_LISTED_IN_ERRORS + 1), strict=False))
+    except OSError as error:
+        return f"files that cannot be listed ({error.strerror or error})"
+    more = " and more" if len(names) > FILES_LISTED_IN_ERRORS else ""
+    return (quoted(names[:FILES_LISTED_IN_ERRORS]) or "no files") + more
 
 
 @contextmanager
 def _reading(what: str, path: Path) -> Iterator[None]:
     """Any OSError while opening or reading an input as the command's one-line error: a regular file can still
-    fail to read (/proc/self/mem: EIO; /proc/self/pagemap, or a seek in it: EINVAL; a disk or network error).
+    fail to read (/proc/self/mem: EIO; /proc/self/pagemap, or a seek in it: EINVAL; a disk or network error), a
+    folder may not be searched (EACCES), a link may loop (ELOOP).
     """
     try:
         yield
@@ -464,6 +602,10 @@ def _kind_of(mode: int) -> str | None:
     """None for what the command reads (a regular file, a pipe or FIFO), else what it is."""
     if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
         return None
+    return _special_kind(mode)
+
+
+def _special_kind(mode: int) -> str:
     kinds = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
     return next(
         (kind for is_kind, kind in kinds.items() if is_kind(mode)),
@@ -471,97 +613,276 @@ def _kind_of(mode: int) -> str | None:
     )
 
 
-def _read_limited(path: Path, limit: int, what: str, at_most: str) -> bytes:
-    """A regular file, pipe or FIFO of at most `limit` bytes, reading no more than one byte past it."""
-    with _reading(what, path), _open_input(path, what) as file:
-        if file.seekable():
-            chunks: list[bytes] = []
-            size = 0
-            while size <= limit and (chunk := file.read(limit + 1 - size)):
-                chunks.append(chunk)
-                size += len(chunk)
-            data = b"".join(chunks)
-        else:
-            data = _read_pipe(file.fileno(), limit, f"{what} {path}")
-    if len(data) > limit:
-        raise ConfigurationError(f"{what} {path} is larger than {limit // 1024} KB; {at_most}.")
-    return data
-
-
-def _read_pipe(descriptor: int, limit: int, what: str) -> bytes:
-    """Up to `limit` + 1 bytes from a pipe or FIFO, waiting at most INPUT_IDLE_SECONDS for each piece and
-    INPUT_READ_SECONDS in all.
+class _Stream:
+    """An opened input, read in bounded parts: a regular file by its size first, then by reads; a pipe or FIFO
+    under poll(), waiting at most PIPE_IDLE_SECONDS for each piece and PIPE_SECONDS in all (all parts together).
     """
-    deadline = time.monotonic() + INPUT_READ_SECONDS
-    poller = select.poll()
-    poller.register(descriptor, select.POLLIN)
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        wait = min(INPUT_IDLE_SECONDS, deadline - time.monotonic())
-        if wait <= 0:
-            raise ConfigurationError(
-                f"{what} was still sending after {INPUT_READ_SECONDS:.0f} s; save it to a file and give that."
-            )
-        if not poller.poll(wait * 1000):
-            if time.monotonic() >= deadline:
-                continue  # the check above names the deadline
-            raise ConfigurationError(
-                f"{what}: nothing was written to it for {INPUT_IDLE_SECONDS:.0f} s (a pipe or FIFO that nobody "
-                "writes to?); give a file, or start the command that writes it."
-            )
-        try:
-            chunk = os.read(descriptor, min(READ_CHUNK_BYTES, limit + 1 - size))
-        except BlockingIOError:  # woken, but the bytes were gone
-            continue
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+
+    def __init__(self, file: IO[bytes], what: str) -> None:
+        self.file = file
+        self._what = what
+        self._deadline = time.monotonic() + PIPE_SECONDS
+        self._read = 0
+
+    def read(self, limit: int, at_most: str = "", unit: str = "KB") -> bytes:
+        """Up to `limit` + 1 more bytes; with `at_most`, more than `limit` is refused, saying `at_most` (the bound
+        and how to keep to it)."""
+        bound = self._read + limit
+        refusal = ConfigurationError(
+            f"{self._what} is larger than {bound // (1024 if unit == 'KB' else 1024 * 1024)} {unit}; {at_most}."
+        )
+        if at_most and self.file.seekable() and os.fstat(self.file.fileno()).st_size > bound:
+            raise refusal  # by its size, before a byte is read
+        data = self._read_file(limit) if self.file.seekable() else self._read_pipe(limit)
+        self._read += len(data)
+        if at_most and len(data) > limit:
+            raise refusal
+        return data
+
+    def _read_file(self, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit and (chunk := self.file.read(limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+
+    def _read_pipe(self, limit: int) -> bytes:
+        descriptor = self.file.fileno()
+        poller = select.poll()
+        poller.register(descriptor, select.POLLIN)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            ready = _ready(poller, self._deadline)
+            if ready == "late":
+                raise ConfigurationError(
+                    f"{self._what} was still sending after {PIPE_SECONDS:.0f} s; save it to a file and give that."
+                )
+            if ready == "idle":
+                raise ConfigurationError(
+                    f"{self._what}: nothing was written to it for {PIPE_IDLE_SECONDS:.0f} s (a pipe or FIFO that "
+                    "nobody writes to?); give a file, or start the command that writes it."
+                )
+            try:
+                chunk = os.read(descriptor, min(READ_CHUNK_BYTES, limit + 1 - size))
+            except BlockingIOError:  # woken, but the bytes were gone
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
 
 
-def _destinations(output: str | None, files: Sequence[OutputFile]) -> dict[Path, bytes]:
-    """Where each file goes. --output names the file, or a folder (an existing one, or any path ending in /) to
-    write the file in; a format that writes several files always takes a folder (default: the current one).
+def _ready(poller: select.poll, deadline: float) -> Literal["ready", "idle", "late"]:
+    """Wait for the pipe or FIFO: "ready", "idle" after PIPE_IDLE_SECONDS without it, or "late" at `deadline`."""
+    wait = min(PIPE_IDLE_SECONDS, deadline - time.monotonic())
+    if wait <= 0:
+        return "late"
+    if poller.poll(wait * 1000):
+        return "ready"
+    return "late" if time.monotonic() >= deadline else "idle"
+
+
+@dataclass(frozen=True)
+class _Destination:
+    """Where one output file goes: a path, or standard output (None)."""
+
+    path: Path | None
+    content: bytes
+    file_name: str
+
+    def __str__(self) -> str:
+        return f"{self.file_name} to standard output" if self.path is None else str(self.path)
+
+
+def _destinations(output: str | None, outputs: Sequence[OutputArtifact], *, by_artifact: bool) -> list[_Destination]:
+    """Where each file goes. --output names the file, - (standard output), or a folder (an existing one, or any
+    path ending in /) to write the file in; a format that writes several files, and --outputs, always take a
+    folder (default: the current one), --outputs a folder per output in it.
     """
+    files = [(artifact.artifact, file) for artifact in outputs for file in artifact.files]
+    if output == "-":
+        if len(files) > 1:
+            raise ConfigurationError(
+                f"--output - writes one file to standard output, but this run writes {len(files)} "
+                f"({quoted(file.name for _, file in files)}): give --output a folder."
+            )
+        return [_Destination(None, files[0][1].content, files[0][1].name)]
+    if by_artifact:
+        folder = Path(output or ".")  # a file there fails the write: "Not a directory"
+        return [_Destination(folder / artifact / file.name, file.content, file.name) for artifact, file in files]
     if output is None:
-        return {Path(file.name): file.content for file in files}
-    if len(files) > 1 or output.endswith(("/", os.sep)) or Path(output).is_dir():
-        return {Path(output) / file.name: file.content for file in files}
-    return {Path(output): files[0].content}
+        return [_Destination(Path(file.name), file.content, file.name) for _, file in files]
+    if len(files) > 1 or output.endswith(("/", os.sep)) or _is_folder(Path(output)):
+        return [_Destination(Path(output) / file.name, file.content, file.name) for _, file in files]
+    return [_Destination(Path(output), files[0][1].content, files[0][1].name)]
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether the path is a folder; False where that cannot be told (the write then says why it fails)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 class _WriteError(Exception):
-    def __init__(self, destination: Path, reason: str) -> None:
+    def __init__(self, destination: _Destination, reason: str) -> None:
         super().__init__(f"{destination}: {reason}")
         self.destination = destination
         self.reason = reason
 
 
-def _write_atomically(contents: Mapping[Path, bytes]) -> None:
-    """Write each file to a temporary file beside its destination, then rename them all: never a half-written
-    file, and no file is replaced unless every one could be written.
+def _write(destinations: Sequence[_Destination], inputs: Mapping[tuple[int, int], str]) -> None:
+    """Write every file, replacing no special file and overwriting no input.
 
-    Files are created with mode 0o666 less the umask, as any program's files are (0644 under umask 022);
-    the temporary files are removed whatever fails after they were created.
+    A regular file (or a new one) is written to a temporary file beside it (beside a symbolic link's target), then
+    renamed onto it: never a half-written file, and no file is replaced unless every one could be written. A FIFO,
+    a character device (a terminal, /dev/null) and standard output are written into, as a shell's `>` would,
+    before the renames; a block device, a socket and a link to nothing are refused.
     """
-    temporaries: dict[Path, Path] = {}
+    streams: list[_Destination] = []
+    replaced: list[tuple[_Destination, os.stat_result | None]] = []
+    for destination in destinations:
+        found = _destination_stat(destination)
+        if found is not None and (found.st_dev, found.st_ino) in inputs:
+            raise _WriteError(
+                destination,
+                f"it is the input {inputs[(found.st_dev, found.st_ino)]}, which imagedefs never overwrites; write the "
+                "output elsewhere",
+            )
+        if destination.path is None or (
+            found is not None and (stat.S_ISFIFO(found.st_mode) or stat.S_ISCHR(found.st_mode))
+        ):
+            streams.append(destination)
+        elif found is None or stat.S_ISREG(found.st_mode) or stat.S_ISDIR(found.st_mode):
+            replaced.append((destination, found))
+        else:
+            raise _WriteError(
+                destination, f"it is {_special_kind(found.st_mode)}, which imagedefs never writes to; give a file"
+            )
+    temporaries: list[tuple[_Destination, Path, Path]] = []
     try:
-        for destination, content in contents.items():
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            temporaries[destination] = temporary
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(content)
-        for destination, temporary in temporaries.items():
-            temporary.replace(destination)
+        for destination, found in replaced:
+            temporaries.append((destination, *_write_temporary(destination, found)))
+        for destination in streams:
+            _write_stream(destination)
+        for destination, temporary, target in temporaries:
+            try:
+                temporary.replace(target)
+            except OSError as error:
+                raise _WriteError(destination, str(error.strerror or error)) from error
+    finally:
+        for _, temporary, _ in temporaries:
+            temporary.unlink(missing_ok=True)
+
+
+def _destination_stat(destination: _Destination) -> os.stat_result | None:
+    """What the destination is now (through symbolic links), or None for a new file."""
+    if destination.path is None and sys.stdout is None:
+        raise _WriteError(destination, "standard output is closed (started with >&-)")
+    try:
+        if destination.path is None:
+            return os.fstat(sys.stdout.fileno())
+        return destination.path.stat()
+    except (ValueError, io.UnsupportedOperation):  # a standard output with no descriptor (a test's capture)
+        return None
+    except FileNotFoundError:
+        if destination.path is not None and destination.path.is_symlink():
+            raise _WriteError(
+                destination, "it is a symbolic link to a file that does not exist, which imagedefs never creates"
+            ) from None
+        return None
     except OSError as error:
         raise _WriteError(destination, str(error.strerror or error)) from error
-    finally:
-        for temporary in temporaries.values():
-            temporary.unlink(missing_ok=True)
+
+
+def _write_temporary(destination: _Destination, found: os.stat_result | None) -> tuple[Path, Path]:
+    """The content in a temporary file beside the file it replaces: (temporary, target).
+
+    A new file gets mode 0o666 less the umask, as any program's files do (0644 under umask 022); a replaced one
+    keeps its mode (and, as root, its owner). A symbolic link stays a link: its target is replaced.
+    """
+    assert destination.path is not None, "standard output is written into"
+    target = destination.path.resolve() if found is not None and stat.S_ISREG(found.st_mode) else destination.path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise _WriteError(destination, str(error.strerror or error)) from error
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            if found is not None and stat.S_ISREG(found.st_mode):
+                os.fchmod(file.fileno(), stat.S_IMODE(found.st_mode) & 0o777)
+                if os.geteuid() == 0:
+                    os.fchown(file.fileno(), found.st_uid, found.st_gid)
+            file.write(destination.content)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise _WriteError(destination, str(error.strerror or error)) from error
+    return temporary, target
+
+
+def _write_stream(destination: _Destination) -> None:
+    """Write into standard output, a FIFO or a character device, never waiting forever on a FIFO nobody reads."""
+    try:
+        if destination.path is None:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(destination.content)
+            sys.stdout.buffer.flush()
+            return
+        descriptor = _open_for_writing(destination)
+        try:
+            _send(descriptor, destination)
+        finally:
+            os.close(descriptor)
+    except BrokenPipeError as error:
+        if destination.path is None:  # nothing more can reach it: not even Python's flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise _WriteError(destination, "the reader closed the pipe before all was written") from error
+    except OSError as error:
+        raise _WriteError(destination, str(error.strerror or error)) from error
+
+
+def _open_for_writing(destination: _Destination) -> int:
+    """Open a FIFO or device for writing without blocking: a FIFO with no reader is retried until one comes,
+    for PIPE_IDLE_SECONDS."""
+    assert destination.path is not None, "standard output is open"
+    give_up = time.monotonic() + PIPE_IDLE_SECONDS
+    while True:
+        try:
+            return os.open(destination.path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # ENXIO: a FIFO that nobody has opened for reading
+                raise
+            if time.monotonic() >= give_up:
+                raise _WriteError(
+                    destination,
+                    f"nobody opened the FIFO for reading within {PIPE_IDLE_SECONDS:.0f} s; start the command that "
+                    "reads it first",
+                ) from error
+            time.sleep(_REOPEN_SECONDS)
+
+
+def _send(descriptor: int, destination: _Destination) -> None:
+    """All the content, in pieces a pipe takes whole, each waited for in poll()."""
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    deadline = time.monotonic() + PIPE_SECONDS
+    content = memoryview(destination.content)
+    while content:
+        ready = _ready(poller, deadline)
+        if ready == "late":
+            raise _WriteError(destination, f"its reader was still reading after {PIPE_SECONDS:.0f} s")
+        if ready == "idle":
+            raise _WriteError(destination, f"nothing was read from it for {PIPE_IDLE_SECONDS:.0f} s")
+        try:
+            content = content[os.write(descriptor, content[: select.PIPE_BUF]) :]
+        except BlockingIOError:
+            continue
 
 
 def _port(text: str) -> int:

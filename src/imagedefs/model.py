@@ -28,6 +28,8 @@ class ImageDetail:
     digest: str
     tags: tuple[str, ...]
     repository_name: str
+    # What the summary says of how the artifact's file was chosen (an artifact holding both image files).
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class ChosenImage:
     artifact: str
     image_uri: str
     reference: ImageReference
+    # How messages name the file it was read from (None: the artifact's imageDetail.json); the summary's note.
+    where: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class MergedDefinitions:
 
     artifact: str
     definitions: tuple[ImageDefinition, ...]
+    # How messages name the file it was read from (None: the artifact's imagedefinitions.json).
+    where: str | None = None
 
 
 InputSource = ImageDetail | ChosenImage | MergedDefinitions

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from imagedefs.config import ActionConfig, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, capitalized, quoted
-from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, file_location, image_file
+from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, file_location, image_file
 from imagedefs.model import (
     ChosenImage,
     ContainerImage,
@@ -155,7 +155,8 @@ def _images_from_detail(detail: ImageDetail, config: ActionConfig) -> list[Conta
         tag = detail.tags[0] if detail.tags else None
     by_digest = config.pin == "digest" or tag is None
     image_uri = detail.image_uri if by_digest else f"{detail.reference.name}:{tag}"
-    note = "image has no tag: pinned by digest" if tag is None and config.pin != "digest" else None
+    untagged = "image has no tag: pinned by digest" if tag is None and config.pin != "digest" else None
+    note = "; ".join(filter(None, (untagged, detail.note))) or None
     return [
         ContainerImage(
             name, image_uri, detail.artifact, detail.reference.registry, tag=tag, digest=detail.digest, note=note
@@ -165,35 +166,59 @@ def _images_from_detail(detail: ImageDetail, config: ActionConfig) -> list[Conta
 
 
 def _images_chosen_upstream(chosen: ChosenImage, config: ActionConfig) -> list[ContainerImage]:
-    """An image named upstream ({"ImageURI": ...} alone): used as it is; pin and tag do not apply."""
+    """An image named upstream ({"ImageURI": ...} alone): used as it is (the tag pattern does not apply), but
+    pinned by digest when the job pins by digest, which promises that no tag is written."""
     reference = chosen.reference
+    where = chosen.where or file_location(chosen.artifact, IMAGE_DETAIL_FILE)
+    image_uri = _digest_form(reference, chosen.image_uri, where, config) if config.pin == "digest" else chosen.image_uri
+    used = "used as it is" if image_uri == chosen.image_uri else "pinned by digest, its tag left out"
     return [
         ContainerImage(
             name,
-            chosen.image_uri,
+            image_uri,
             chosen.artifact,
             reference.registry,
             tag=reference.tag,
             digest=reference.digest,
-            note="image chosen upstream: used as it is",
+            note="; ".join(filter(None, (f"image chosen upstream: {used}", chosen.note))),
         )
         for name in _container_names(chosen.artifact, reference, config)
     ]
+
+
+def _digest_form(reference: ImageReference, image_uri: str, where: str, config: ActionConfig) -> str:
+    """`<repository>@sha256:...` for an image an artifact names as it is, under `pin: "digest"`: no tag is ever
+    written, so an image without a digest fails the job.
+
+    The seam for the deploy gate's "verify": a digest it resolved in ECR for the image's tag comes in here.
+    """
+    if reference.digest is None:
+        raise ArtifactContentError(
+            f"{where}: image {image_uri} has a tag but no digest, and the job pins by digest "
+            f"({config.wording.options.pin}, or else {config.wording.settings.default_pin}), which promises that no "
+            "tag is written. Write the image's digest into "
+            "the file (<repository>@sha256:<64 hex digits>, as the ECR source action and `docker inspect "
+            "--format '{{index .RepoDigests 0}}'` give it), or pin by tag."
+        )
+    return f"{reference.name}@{reference.digest}"
 
 
 def _images_from_definitions(source: MergedDefinitions, config: ActionConfig) -> list[ContainerImage]:
     """The merged file's entries that `containers` picks (each must exist), or all of them without it."""
     picked = _names_for(source.artifact, config)
     entries = {entry.name: entry for entry in source.definitions}
+    where = source.where or file_location(source.artifact, IMAGE_DEFINITIONS_FILE)
     if picked is not None:
         absent = [name for name in picked if name not in entries]
         if absent:
             raise ConfigurationError(
                 f"{config.wording.options.containers} picks container(s) {quoted(absent)} from "
-                f"{file_location(source.artifact, IMAGE_DEFINITIONS_FILE)}, which has no such entry. Its entries are "
-                f"{quoted(entries)}."
+                f"{where}, which has no such entry. Its entries are {quoted(entries)}."
             )
-    return [_image_from_definition(source.artifact, entries[name]) for name in picked or entries]
+    return [
+        _image_from_definition(source.artifact, entries[name], f'{where}, container "{name}"', config)
+        for name in picked or entries
+    ]
 
 
 def _images_given_directly(config: ActionConfig) -> list[ContainerImage]:
@@ -252,11 +277,17 @@ def _container_names(artifact: str, reference: ImageReference, config: ActionCon
     return (name,)
 
 
-def _image_from_definition(artifact: str, definition: ImageDefinition) -> ContainerImage:
+def _image_from_definition(
+    artifact: str, definition: ImageDefinition, where: str, config: ActionConfig
+) -> ContainerImage:
+    """A merged entry, as it is; under `pin: "digest"` in digest form."""
     reference = definition.reference
+    image_uri = definition.image_uri
+    if config.pin == "digest":
+        image_uri = _digest_form(reference, image_uri, where, config)
     return ContainerImage(
         definition.name,
-        definition.image_uri,
+        image_uri,
         artifact,
         registry=reference.registry,
         tag=reference.tag,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from imagedefs.cli import INPUT_IDLE_SECONDS, INPUT_READ_SECONDS
+from imagedefs.cli import PIPE_IDLE_SECONDS, PIPE_SECONDS
 from tests.samples import image_detail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,8 +163,8 @@ def test_a_fifo_nobody_writes_to_ends_within_seconds(place: Path, arguments: lis
     (place / "folder").mkdir()
     os.mkfifo(place / "folder" / "imageDetail.json")
     result = run(place, *arguments)
-    assert_refused(result, f"nothing was written to it for {INPUT_IDLE_SECONDS:.0f} s")
-    assert result.seconds < INPUT_IDLE_SECONDS + 20  # generous: the interpreter's start on a busy machine
+    assert_refused(result, f"nothing was written to it for {PIPE_IDLE_SECONDS:.0f} s")
+    assert result.seconds < PIPE_IDLE_SECONDS + 20  # generous: the interpreter's start on a busy machine
 
 
 def test_a_pipe_that_trickles_forever_is_given_up_on(place: Path) -> None:
@@ -183,8 +183,8 @@ def test_a_pipe_that_trickles_forever_is_given_up_on(place: Path) -> None:
     finally:
         trickle.kill()
         trickle.wait()
-    assert_refused(result, f"was still sending after {INPUT_READ_SECONDS:.0f} s")
-    assert result.seconds < INPUT_READ_SECONDS + 20
+    assert_refused(result, f"was still sending after {PIPE_SECONDS:.0f} s")
+    assert result.seconds < PIPE_SECONDS + 20
 
 
 def test_a_pipe_that_trickles_a_document_and_ends_is_read(place: Path) -> None:

@@ -41,7 +41,7 @@ def test_same_output_as_the_action(
     assert (tmp_path / "imagedefinitions.json").read_bytes() == action_output
 
 
-def test_same_message_as_the_action(
+def test_the_actions_message_naming_the_zip_given(
     aws: LocalAws, invoke: Invoke, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     event = load_event("two-ecr-sources.json")
@@ -55,8 +55,12 @@ def test_same_message_as_the_action(
         [*_artifacts_on_disk(aws, event, tmp_path), "--container", "WebImage=web", "--container", "ApiImage=api"]
     )
 
+    # Then the command line says what the action says, naming the zip the user gave where the file is
     assert exit_code == 1
-    assert capsys.readouterr().err.strip() == f"imagedefs: error: {failure['message']}"
+    zip_path = tmp_path / "ApiImage.zip"
+    named = failure["message"].replace("file imageDetail.json:", f"file imageDetail.json in {zip_path}:")
+    assert named != failure["message"]
+    assert capsys.readouterr().err.strip() == f"imagedefs: error: {named}"
 
 
 @pytest.mark.parametrize(

@@ -476,3 +476,42 @@ def test_an_output_key_with_an_unpaired_surrogate_is_named_and_nothing_is_sent(a
 
     assert failure["type"] == "JobFailed"
     assert '"data.outputArtifacts[0].location.s3Location.objectKey" is not valid Unicode' in failure["message"]
+
+
+@pytest.mark.parametrize(
+    ("files", "stack_default", "where"),
+    [
+        ({"imageDetail.json": {"ImageURI": "ghcr.io/acme/web:v7"}}, False, "file imageDetail.json"),
+        ({"imageDetail.json": {"ImageURI": "ghcr.io/acme/web:v7"}}, True, "file imageDetail.json"),
+        (
+            {"imagedefinitions.json": [{"name": "web", "imageUri": "ghcr.io/acme/web:v7"}]},
+            False,
+            'file imagedefinitions.json, container "web"',
+        ),
+    ],
+    ids=["short imageDetail.json", "short imageDetail.json, the stack's DefaultPin", "merged entry"],
+)
+def test_pin_digest_fails_a_job_whose_artifact_names_an_image_without_a_digest(
+    aws: LocalAws,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, Any],
+    stack_default: bool,
+    where: str,
+) -> None:
+    # Given an artifact naming its image by tag alone, and a job pinned by digest (UserParameters or the stack)
+    if stack_default:
+        monkeypatch.setenv("IMAGEDEFS_DEFAULT_PIN", "digest")
+    event = _single_source_with(aws, zip_files(files), None if stack_default else {"pin": "digest"})
+
+    # When it runs
+    failure = invoke(event).failure
+
+    # Then the job fails, naming the artifact, the file and the image, and nothing is written
+    assert failure["type"] == "JobFailed"
+    assert failure["message"].startswith(
+        f'Artifact "SourceArtifact", {where}: image ghcr.io/acme/web:v7 has a tag but no digest, and the job pins by '
+        'digest (UserParameters "pin", or else the DefaultPin parameter of the function\'s stack'
+    )
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)

@@ -296,3 +296,27 @@ def test_a_rerun_of_a_failed_job_counts_a_duplicate_not_a_second_failure(aws: Lo
     assert second.reports == []
     assert any(record.get("DuplicateDeliveries") == [1.0] for record in second.log_records)
     assert not any("JobsFailed" in record for record in second.log_records)
+
+
+def test_an_artifact_holding_both_image_files_is_read_for_its_image_detail_and_the_summary_says_so(
+    aws: LocalAws, invoke: Invoke
+) -> None:
+    # Given an artifact holding an imageDetail.json and an imagedefinitions.json (a build that wrote both)
+    event = with_user_parameters(load_event("single-ecr-source.json"), None)
+    files = {
+        "imagedefinitions.json": [{"name": "web", "imageUri": "ghcr.io/other/web:9"}],
+        "imageDetail.json": image_detail(tags=["v3"]),
+    }
+    aws.seed(event, {"/".join(input_location(event)): files})
+
+    # When the job runs
+    report = invoke(event).report
+
+    # Then the imageDetail.json is read, and the summary CodePipeline shows names the rule
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web:v3"}
+    ]
+    assert report.request["executionDetails"]["summary"] == (
+        f'web → {REGISTRY}/shop/web:v3 (artifact "SourceArtifact" holds both imageDetail.json and '
+        "imagedefinitions.json: imageDetail.json read, imagedefinitions.json ignored)"
+    )

@@ -172,11 +172,65 @@ def test_one_image_can_serve_several_containers() -> None:
 
 def test_an_image_chosen_upstream_is_used_as_it_is() -> None:
     chosen = parse_image_detail("Built", json.dumps({"ImageURI": f"{REGISTRY}/team/api:v7"}).encode())
-    config = parse_user_parameters('{"pin": "digest", "tag": "release-.*"}', SETTINGS)
+    config = parse_user_parameters('{"pin": "tag", "tag": "release-.*"}', SETTINGS)
     plan = build_plan([chosen], ["Out"], config, SETTINGS)
     assert json.loads(plan.outputs[0].files[0].content) == [{"name": "api", "imageUri": f"{REGISTRY}/team/api:v7"}]
     assert plan.summary() == f"api → {REGISTRY}/team/api:v7 (image chosen upstream: used as it is)"
     assert plan.output_variables() == {"api_imageUri": f"{REGISTRY}/team/api:v7", "api_tag": "v7"}
+
+
+PINNED_BY_DIGEST = [
+    pytest.param(parse_user_parameters('{"pin": "digest"}', SETTINGS), SETTINGS, id="UserParameters pin"),
+    pytest.param(ActionConfig(pin="digest"), Settings(default_pin="digest"), id="the stack's DefaultPin"),
+]
+
+
+@pytest.mark.parametrize(("config", "settings"), PINNED_BY_DIGEST)
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(
+            parse_image_detail("Built", json.dumps({"ImageURI": "ghcr.io/acme/api:v7"}).encode()),
+            id="a short imageDetail.json",
+        ),
+        pytest.param(MergedDefinitions("Built", (definition("api", "ghcr.io/acme/api:v7"),)), id="a merged entry"),
+    ],
+)
+def test_pin_digest_refuses_an_image_that_has_a_tag_and_no_digest(
+    config: ActionConfig, settings: Settings, source: Any
+) -> None:
+    # Given an artifact naming an image by tag alone, and a job pinned by digest (by UserParameters or the stack)
+    # When the plan is made
+    with pytest.raises(ArtifactContentError) as raised:
+        build_plan([source], ["Out"], config, settings)
+    # Then the job fails, naming the artifact, the file, the image and the promise, and how to keep it
+    file = 'imagedefinitions.json, container "api"' if isinstance(source, MergedDefinitions) else "imageDetail.json"
+    assert str(raised.value).startswith(
+        f'Artifact "Built", file {file}: image ghcr.io/acme/api:v7 has a tag but no digest, and the job pins by '
+        'digest (UserParameters "pin", or else the DefaultPin parameter of the function\'s stack (environment variable '
+        "IMAGEDEFS_DEFAULT_PIN)), which promises that no tag is written. Write the image's digest into the file"
+    )
+
+
+@pytest.mark.parametrize(("config", "settings"), PINNED_BY_DIGEST)
+def test_pin_digest_writes_images_named_as_they_are_in_digest_form(config: ActionConfig, settings: Settings) -> None:
+    # Given a short imageDetail.json and a merged entry naming an image by tag and digest, and one by digest alone
+    chosen = parse_image_detail("Built", json.dumps({"ImageURI": f"ghcr.io/acme/api:v7@{DIGEST_B}"}).encode())
+    merged = MergedDefinitions(
+        "Defs",
+        (definition("web", f"ghcr.io/acme/web:v1@{DIGEST_A}"), definition("log", f"ghcr.io/acme/log@{DIGEST_B}")),
+    )
+    # When the job pins by digest
+    plan = build_plan([chosen, merged], ["Out"], config, settings)
+    # Then no tag is written: each image is <repository>@sha256:..., and the summary says where a tag was left out
+    assert json.loads(plan.outputs[0].files[0].content) == [
+        {"name": "api", "imageUri": f"ghcr.io/acme/api@{DIGEST_B}"},
+        {"name": "web", "imageUri": f"ghcr.io/acme/web@{DIGEST_A}"},
+        {"name": "log", "imageUri": f"ghcr.io/acme/log@{DIGEST_B}"},
+    ]
+    assert plan.summary().startswith(
+        f"api → ghcr.io/acme/api@{DIGEST_B} (image chosen upstream: pinned by digest, its tag left out); web → "
+    )
 
 
 def test_an_image_chosen_upstream_keeps_its_digest_and_is_subject_to_the_allow_list() -> None:

@@ -4,7 +4,7 @@ the imagedefinitions.json or imageDetail.json written for a rolling or blue/gree
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import PurePath
 from typing import Any, Final
 
@@ -45,15 +45,18 @@ ECR_SOURCE_FIELDS: Final = (
 )
 
 
-def parse_image_detail(artifact: str, data: bytes) -> ImageDetail | ChosenImage:
-    """Validate every field of imageDetail.json that the planning relies on."""
-    where = file_location(artifact, IMAGE_DETAIL_FILE)
+def parse_image_detail(
+    artifact: str, data: bytes, where: str | None = None, note: str | None = None
+) -> ImageDetail | ChosenImage:
+    """Validate every field of imageDetail.json that the planning relies on; `where` names the file in messages
+    (default: the artifact's imageDetail.json), `note` is what the summary says of how the file was chosen."""
+    where = where or file_location(artifact, IMAGE_DETAIL_FILE)
     document = _load_json(where, data)
     if not isinstance(document, dict):
         raise ArtifactContentError(f"{where}: the file must hold a JSON object, as the ECR source action writes it.")
     image_uri = _string_field(where, document, "ImageURI")
     if not any(field in document for field in ECR_SOURCE_FIELDS):
-        return _chosen_image(where, artifact, image_uri)
+        return _chosen_image(where, artifact, image_uri, note)
     reference = parse_reference(image_uri)
     if reference is None or not reference.explicit_registry or reference.digest is None or reference.tag is not None:
         raise ArtifactContentError(
@@ -96,17 +99,18 @@ def parse_image_detail(artifact: str, data: bytes) -> ImageDetail | ChosenImage:
         digest=digest,
         tags=tuple(tags),
         repository_name=repository_name,
+        note=note,
     )
 
 
-def _chosen_image(where: str, artifact: str, image_uri: str) -> ChosenImage:
+def _chosen_image(where: str, artifact: str, image_uri: str, note: str | None) -> ChosenImage:
     reference = parse_reference(image_uri)
     if reference is None or (reference.tag is None and reference.digest is None):
         raise ArtifactContentError(
             f'{where}: field "ImageURI" is {json.dumps(image_uri)}, which is not an image reference with a tag or a '
             "digest: <registry>/<repository>:<tag>, <registry>/<repository>@sha256:<64 hex digits>, or both."
         )
-    return ChosenImage(artifact=artifact, image_uri=image_uri, reference=reference)
+    return ChosenImage(artifact=artifact, image_uri=image_uri, reference=reference, where=where, note=note)
 
 
 def _check_registry_id(where: str, document: dict[str, Any], reference: ImageReference) -> None:
@@ -121,9 +125,9 @@ def _check_registry_id(where: str, document: dict[str, Any], reference: ImageRef
         )
 
 
-def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition, ...]:
+def parse_image_definitions(artifact: str, data: bytes, where: str | None = None) -> tuple[ImageDefinition, ...]:
     """Validate an imagedefinitions.json written by an earlier action, to merge it as is."""
-    where = file_location(artifact, IMAGE_DEFINITIONS_FILE)
+    where = where or file_location(artifact, IMAGE_DEFINITIONS_FILE)
     document = _load_json(where, data)
     if not isinstance(document, list) or not document:
         raise ArtifactContentError(
@@ -158,11 +162,28 @@ def parse_image_definitions(artifact: str, data: bytes) -> tuple[ImageDefinition
     return tuple(definitions)
 
 
-def source_from_file(artifact: str, file_name: str, data: bytes) -> InputSource:
-    """Parse an imageDetail.json, or an imagedefinitions.json to merge, by its file name."""
+def source_from_file(
+    artifact: str, file_name: str, data: bytes, *, where: str | None = None, note: str | None = None
+) -> InputSource:
+    """Parse an imageDetail.json, or an imagedefinitions.json to merge, by its file name; `where` names the file
+    in messages (default: the artifact and the file name), `note` is what the summary says of its choice."""
     if PurePath(file_name).name == IMAGE_DEFINITIONS_FILE:
-        return MergedDefinitions(artifact, parse_image_definitions(artifact, data))
-    return parse_image_detail(artifact, data)
+        return MergedDefinitions(artifact, parse_image_definitions(artifact, data, where), where)
+    return parse_image_detail(artifact, data, where, note)
+
+
+def image_file_to_read(artifact: str, names: Collection[str]) -> tuple[str, str | None] | None:
+    """The one rule for an artifact zip and a folder: which image file is read (imageDetail.json, else
+    imagedefinitions.json), and the summary's note when the artifact holds both; None when it holds neither.
+    """
+    if IMAGE_DETAIL_FILE not in names:
+        return (IMAGE_DEFINITIONS_FILE, None) if IMAGE_DEFINITIONS_FILE in names else None
+    both = IMAGE_DEFINITIONS_FILE in names
+    note = (
+        f'artifact "{artifact}" holds both {IMAGE_DETAIL_FILE} and {IMAGE_DEFINITIONS_FILE}: {IMAGE_DETAIL_FILE} read, '
+        f"{IMAGE_DEFINITIONS_FILE} ignored"
+    )
+    return IMAGE_DETAIL_FILE, note if both else None
 
 
 def check_file_size(where: str, size: int) -> None:

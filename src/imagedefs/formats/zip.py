@@ -26,6 +26,7 @@ from imagedefs.formats.image_files import (
     MAX_FILE_BYTES,
     check_file_size,
     file_location,
+    image_file_to_read,
     source_from_file,
 )
 from imagedefs.model import InputSource, OutputFile
@@ -83,8 +84,12 @@ _ONE_PATH_READERS: Final = (
 )
 
 
-def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -> InputSource:
-    """The imageDetail.json (or, failing that, imagedefinitions.json) at the top of an artifact zip.
+def source_from_zip(
+    artifact: str, file: IO[bytes] | io.RawIOBase, where: str, zip_path: str | None = None
+) -> InputSource:
+    """The imageDetail.json (or, failing that, imagedefinitions.json) at the top of an artifact zip, by the rule
+    a folder is read by too (`image_file_to_read`). `zip_path`, the zip as the command line's user named it, is
+    named in messages about the file read from it.
 
     The zip is judged before it is trusted: its end record's entry count and directory size first, then
     every read through a reader that refuses to pass MAX_BYTES_READ, so no header can make it read, hold
@@ -119,7 +124,8 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
                 "one file, which zip readers read differently; the zip is refused."
             )
         _check_names(infos, artifact, where)
-        member = next((archive.NameToInfo[name] for name in _MEMBER_NAMES if name in archive.NameToInfo), None)
+        member_name, note = image_file_to_read(artifact, archive.NameToInfo) or ("", None)
+        member = archive.NameToInfo.get(member_name)
         if member and member.create_system == _UNIX_SYSTEM and stat.S_ISLNK(member.external_attr >> 16):
             # unzip and tar extract a link to another file; read as text it would be the link's target path.
             raise ArtifactContentError(
@@ -128,13 +134,14 @@ def source_from_zip(artifact: str, file: IO[bytes] | io.RawIOBase, where: str) -
             )
         data_at = _check_layout(bounded, archive, end, member, artifact, where)
         if member:
-            data = _read_member(archive, member, artifact)
+            member_where = file_location(artifact, f"{member_name} in {zip_path}" if zip_path else member_name)
+            data = _read_member(archive, member, member_where)
             # Its data is checked as that of the others with a data descriptor, after the checks of its method
             # and sizes; deflate data also without one, which costs nothing more than reading it again.
             if member.compress_type == zipfile.ZIP_DEFLATED or member.flag_bits & _DATA_DESCRIPTOR_FLAG:
                 bounded.seek(data_at)
                 _check_data_end(member, bounded.read(member.compress_size), partial(_ambiguous, artifact, where))
-            return source_from_file(artifact, member.filename, data)
+            return source_from_file(artifact, member_name, data, where=member_where, note=note)
         names = [info.filename for info in infos]
     shown = quoted(names[:FILES_LISTED_IN_ERRORS]) or "no files"
     more = f" and {len(names) - FILES_LISTED_IN_ERRORS} more" if len(names) > FILES_LISTED_IN_ERRORS else ""
@@ -159,8 +166,7 @@ def zip_output_files(files: Sequence[OutputFile]) -> bytes:
     return buffer.getvalue()
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, artifact: str) -> bytes:
-    where = file_location(artifact, info.filename)
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
     if info.compress_type not in READABLE_METHODS:
         raise ArtifactContentError(
             f"{where}: compressed with zip method {info.compress_type}; only {' and '.join(READABLE_METHODS.values())} "
