@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
 
+from imagedefs import __version__
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
     ENV_DEFAULT_PIN,
@@ -129,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 written, 1 bad input content, 2 usage or configuration error, or the output could not "
         "be written.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "inputs",
         nargs="*",
