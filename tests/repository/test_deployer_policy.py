@@ -68,19 +68,46 @@ NOT_USED: Final = {
     "iam:PassRole": "granted for the functions' roles only, to Lambda (PassTheRolesToLambda)",
 }
 # Features of the managed code bucket that SAM CLI's template does not set.
-NOT_USED_BY_THE_CODE_BUCKET: Final = (
-    "s3:PutAnalyticsConfiguration s3:PutBucketCORS s3:PutInventoryConfiguration s3:PutLifecycleConfiguration "
-    "s3:PutMetricsConfiguration s3:PutBucketNotification s3:PutBucketReplication s3:PutBucketWebsite "
-    "s3:PutAccelerateConfiguration s3:PutReplicationConfiguration s3:PutObjectAcl s3:PutBucketObjectLockConfiguration "
-    "s3:DeleteObject s3:PutBucketLogging s3:PutObjectLockConfiguration s3:PutIntelligentTieringConfiguration "
-    "s3:CreateBucketMetadataTableConfiguration s3:DeleteBucketMetadataTableConfiguration s3:PutBucketAcl "
-    "s3:UpdateBucketMetadataJournalTableConfiguration s3:UpdateBucketMetadataInventoryTableConfiguration "
-    "s3:UpdateBucketMetadataAnnotationTableConfiguration s3:DeleteBucketWebsite s3:DeleteBucketAnalyticsConfiguration "
-    "s3:DeleteBucketCors s3:DeleteBucketMetricsConfiguration s3:DeleteBucketEncryption s3:DeleteBucketLifecycle "
-    "s3:DeleteBucketReplication s3tables:CreateNamespace s3tables:CreateTable s3tables:CreateTableBucket "
-    "s3tables:GetTable s3tables:GetTableMetadataLocation s3tables:PutTableBucketPolicy s3tables:PutTableEncryption "
-    "s3tables:PutTablePolicy s3tables:UpdateTableMetadataLocation"
-).split()
+NOT_USED_BY_THE_CODE_BUCKET: Final = [
+    "s3:PutAnalyticsConfiguration",
+    "s3:PutBucketCORS",
+    "s3:PutInventoryConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutMetricsConfiguration",
+    "s3:PutBucketNotification",
+    "s3:PutBucketReplication",
+    "s3:PutBucketWebsite",
+    "s3:PutAccelerateConfiguration",
+    "s3:PutReplicationConfiguration",
+    "s3:PutObjectAcl",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:DeleteObject",
+    "s3:PutBucketLogging",
+    "s3:PutObjectLockConfiguration",
+    "s3:PutIntelligentTieringConfiguration",
+    "s3:CreateBucketMetadataTableConfiguration",
+    "s3:DeleteBucketMetadataTableConfiguration",
+    "s3:PutBucketAcl",
+    "s3:UpdateBucketMetadataJournalTableConfiguration",
+    "s3:UpdateBucketMetadataInventoryTableConfiguration",
+    "s3:UpdateBucketMetadataAnnotationTableConfiguration",
+    "s3:DeleteBucketWebsite",
+    "s3:DeleteBucketAnalyticsConfiguration",
+    "s3:DeleteBucketCors",
+    "s3:DeleteBucketMetricsConfiguration",
+    "s3:DeleteBucketEncryption",
+    "s3:DeleteBucketLifecycle",
+    "s3:DeleteBucketReplication",
+    "s3tables:CreateNamespace",
+    "s3tables:CreateTable",
+    "s3tables:CreateTableBucket",
+    "s3tables:GetTable",
+    "s3tables:GetTableMetadataLocation",
+    "s3tables:PutTableBucketPolicy",
+    "s3tables:PutTableEncryption",
+    "s3tables:PutTablePolicy",
+    "s3tables:UpdateTableMetadataLocation",
+]
 # What SAM CLI calls itself (sam deploy, package, delete) and `make rollback`, beyond the resource handlers.
 SAM_CLI_CALLS: Final = {
     "cloudformation:CreateChangeSet",
@@ -212,10 +239,10 @@ def test_the_resource_patterns_match_what_cloudformation_names_the_stacks_resour
         "iam:CreateRole": f"arn:aws:iam::123456789012:role{role_path}{stack}-ImageDefinitionsFunctionRole-AbCdEf012345",
         "iam:PassRole": f"arn:aws:iam::123456789012:role{role_path}{stack}-OnFailureFunctionRole-AbCdEf012345",
         "lambda:CreateFunction": f"arn:aws:lambda:eu-west-1:123456789012:function:{stack}-ImageDefinitionsFunction-Ab1",
-        "lambda:UpdateAlias": f"arn:aws:lambda:eu-west-1:123456789012:function:{stack}-ImageDefinitionsFunction-Ab1:live",
+        "lambda:UpdateAlias": f"arn:aws:lambda:eu-west-1:123456789012:function:{stack}-OnFailureFunction-Ab1:live",
         "logs:CreateLogGroup": f"arn:aws:logs:eu-west-1:123456789012:log-group:{stack}-FunctionLogGroup-Ab1",
         "cloudwatch:PutMetricAlarm": f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{stack}-FunctionErrorsAlarm-Ab1",
-        "s3:PutObject": "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f/image-definitions/ab12",
+        "s3:PutObject": "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f/image-defs/ab12",
         "s3:CreateBucket": "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f",
     }
     for action, arn in named.items():
