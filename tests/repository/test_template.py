@@ -273,21 +273,24 @@ def test_the_entry_point_and_runtime_are_the_documented_ones() -> None:
     assert function["Metadata"]["BuildMethod"] == "makefile"
 
 
-def test_a_dead_job_is_reported_before_codepipeline_gives_up() -> None:
-    resources = sam_template()["Resources"]
+@pytest.mark.parametrize("qualifier", ["live", "$LATEST"])
+def test_a_dead_job_is_reported_before_codepipeline_gives_up(monkeypatch: pytest.MonkeyPatch, qualifier: str) -> None:
+    template = cloudformation(sam_template(), monkeypatch)
+    resources = template["Resources"]
     function = resources["ImageDefinitionsFunction"]["Properties"]
     destination = resources["OnFailureFunction"]["Properties"]
-    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
-    assert destination["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    invoked = event_invoke_configs(template, "ImageDefinitionsFunction")[qualifier]
+    (destination_config,) = event_invoke_configs(template, "OnFailureFunction").values()
+    assert invoked["MaximumRetryAttempts"] == destination_config["MaximumRetryAttempts"] == 2
     # Every attempt dies at its timeout: three attempts, Lambda's two delays, then the destination reports
     died_every_time = 3 * function["Timeout"] + sum(LAMBDA_RETRY_DELAYS_SECONDS) + destination["Timeout"]
     assert died_every_time <= 10 * 60
     # Throttled until the maximum age, a last attempt that started just before it, then the destination,
     # itself throttled until its own maximum age
     throttled = (
-        function["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+        invoked["MaximumEventAgeInSeconds"]
         + function["Timeout"]
-        + destination["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+        + destination_config["MaximumEventAgeInSeconds"]
         + destination["Timeout"]
     )
     assert throttled <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS
@@ -343,6 +346,15 @@ def test_every_name_a_pipeline_may_invoke_has_the_same_async_settings(monkeypatc
     configs = event_invoke_configs(cloudformation(sam_template(), monkeypatch), "ImageDefinitionsFunction")
 
     assert set(configs) == {ALIAS, "$LATEST"}
+    # The $LATEST config keeps the logical id SAM gave it before the alias: updating a stack deployed then
+    # replaces nothing there (a replaced config deleted after a new one was put would leave $LATEST with none)
+    resources = cloudformation(sam_template(), monkeypatch)["Resources"]
+    assert resources["ImageDefinitionsFunctionEventInvokeConfig"]["Properties"]["Qualifier"] == "$LATEST"
+    alias_config = next(
+        resource for resource in resources.values() if resource.get("Properties", {}).get("Qualifier") == ALIAS
+    )
+    assert alias_config["DependsOn"] == "ImageDefinitionsFunctionAliaslive"
+    assert "ImageDefinitionsFunctionAliaslive" in resources
     for config in configs.values():
         assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (2, 900)
         assert config["DestinationConfig"] == {
