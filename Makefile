@@ -19,16 +19,37 @@ export LAMBDA_PYTHON_BIN ?= $(firstword $(foreach candidate,python$(LAMBDA_PYTHO
 
 # `make demo` puts the output of its setup (venvs, sam build) here, so that its own story stays readable.
 DEMO_SETUP_LOG := .aws-sam/demo-setup.log
-# `make deploy/publish/delete REGION=eu-west-1`; without it SAM uses your AWS configuration's region.
-SAM_REGION := $(if $(REGION),--region $(REGION))
+SAM := $(VENV_SAM)/bin/sam
+# `make deploy REGION=eu-west-1 STACK=name PARAMS='Key=value Key2=""' TAGS='team=platform'`: each given one
+# overrides samconfig.toml's; without REGION, SAM uses samconfig.toml's region, then your AWS configuration's.
+# Exported, so that the recipes pass them to SAM and to the check through the environment, quotes and all.
+export REGION STACK PARAMS TAGS
+SAM_OPTIONS := $${REGION:+--region "$$REGION"} $${STACK:+--stack-name "$$STACK"}
+DEPLOY_OPTIONS := $(SAM_OPTIONS) $${PARAMS:+--parameter-overrides "$$PARAMS"} $${TAGS:+--tags "$$TAGS"}
+# Credentials and a region, checked before anything is built or asked (devtools/deploy_check.py).
+DEPLOY_CHECK := $(VENV_SAM)/bin/python -m devtools.deploy_check
 
-.PHONY: demo bench mutation mutation-score local-pipeline test lint typecheck unit unit-lambda-python template build runtime deploy publish delete clean
+.DEFAULT_GOAL := help
+.PHONY: help demo bench mutation mutation-score local-pipeline test lint typecheck unit unit-lambda-python template build runtime deploy deploy-guided publish delete rollback clean
+
+## help: list these targets with what each does
+help:
+	@awk '/^## [a-z-]+: / { sub(/^## /, ""); name = $$0; sub(/: .*/, "", name); text = $$0; sub(/^[a-z-]+: /, "", text); \
+		printf "\n  make %-16s %s", name, text; next } \
+		/^## / { sub(/^## /, ""); printf "\n  %-21s %s", "", $$0 }' $(MAKEFILE_LIST); echo
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# `python -m imagedefs` in .venv, with no install: a .pth file whose relative path leads from .venv's
+# site-packages (.venv/lib/pythonX.Y/site-packages) to src/ of the checkout whose .venv it is. It names no
+# absolute path, so a .venv shared between checkouts through symlinks gives each checkout its own src/.
+$(BIN)/.src-on-path: $(BIN)/.installed
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "imagedefs-checkout-src.pth").write_text("../../../../src\n")'
 	touch $@
 
 $(VENV_CHECKOV)/.installed: requirements-checkov.txt
@@ -59,7 +80,7 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 ## demo: run the packaged function on two sample jobs (imagedefinitions.json; blue/green taskdef.json and appspec.yaml)
 ## against local S3, ECS and CodePipeline
 ## (`make demo LOG=1` also prints the function's structured log and EMF metrics)
-demo:
+demo: $(BIN)/.src-on-path
 	@mkdir -p $(dir $(DEMO_SETUP_LOG))
 	@echo "Setting up: virtual environments on first use, sam build, Lambda's runtime client (output: $(DEMO_SETUP_LOG))"
 	@$(MAKE) --no-print-directory build runtime > $(DEMO_SETUP_LOG) 2>&1 || { \
@@ -68,7 +89,7 @@ demo:
 	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json events/blue-green.json $(if $(LOG),--show-log)
 
 ## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory; then each MemorySize under
-## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures in the README).
+## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures: docs/performance.md).
 ## `make bench BASELINE=<commit>` also times that commit's cold job against this tree's, in the same run
 bench: build runtime $(VENV_BENCH)/.installed
 	BASELINE=$(BASELINE) $(BIN)/python -m devtools.bench
@@ -92,7 +113,7 @@ local-pipeline: $(BIN)/.installed
 	$(BIN)/python -m devtools.local_pipeline
 
 ## test: lint, type-check, check the template and build, then run every test
-test: lint typecheck template unit unit-lambda-python
+test: $(BIN)/.src-on-path lint typecheck template unit unit-lambda-python
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -106,9 +127,10 @@ template: build $(BIN)/.installed $(VENV_CHECKOV)/.installed
 	$(BIN)/cfn-lint template.yaml examples/*.yaml
 	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
+## build: sam validate --lint and sam build, as deploy, the demo and the tests do
 build: $(VENV_SAM)/.installed $(BIN)/.installed
-	$(VENV_SAM)/bin/sam validate --lint
-	$(VENV_SAM)/bin/sam build
+	$(SAM) validate --lint
+	$(SAM) build
 
 unit: build runtime
 	$(BIN)/pytest
@@ -125,18 +147,35 @@ else
 	IMAGEDEFS_RUNTIME_DIR=$(RUNTIME_LAMBDA_PYTHON) $(VENV_LAMBDA_PYTHON)/bin/pytest $(LAMBDA_PYTHON_TESTS)
 endif
 
-## deploy: sam build (as `make build`), then `sam deploy --guided`; needs AWS credentials (README, "Deploy")
-deploy: build
-	$(VENV_SAM)/bin/sam deploy --guided $(SAM_REGION)
+## deploy: check credentials and region, build, deploy without a question (REGION=, STACK=, PARAMS=, TAGS=
+## override samconfig.toml; CONFIRM=1 shows the change set and asks first). README, "Deploy"
+deploy: $(VENV_SAM)/.installed
+	@$(DEPLOY_CHECK) deploy
+	@$(MAKE) --no-print-directory build
+	$(SAM) deploy $(if $(CONFIRM),--confirm-changeset,--no-confirm-changeset) $(DEPLOY_OPTIONS)
+
+## deploy-guided: the same, but SAM asks for every setting and can save the answers to samconfig.toml
+deploy-guided: $(VENV_SAM)/.installed
+	@$(DEPLOY_CHECK) deploy-guided --region-optional
+	@$(MAKE) --no-print-directory build
+	$(SAM) deploy --guided $(DEPLOY_OPTIONS)
+
+## rollback: point the alias "live" back at the version before it, or at VERSION=N (README, "Roll back")
+rollback: $(VENV_SAM)/.installed
+	@$(DEPLOY_CHECK) rollback
+	$(VENV_SAM)/bin/python -m devtools.rollback $(if $(VERSION),--version "$(VERSION)")
 
 ## publish: package to SAM's managed bucket and publish to the Serverless Application Repository (private)
-publish: build
-	$(VENV_SAM)/bin/sam package --resolve-s3 --output-template-file .aws-sam/packaged.yaml $(SAM_REGION)
-	$(VENV_SAM)/bin/sam publish --template .aws-sam/packaged.yaml $(SAM_REGION)
+publish: $(VENV_SAM)/.installed
+	@$(DEPLOY_CHECK) publish --sam-command package
+	@$(MAKE) --no-print-directory build
+	$(SAM) package --resolve-s3 --output-template-file .aws-sam/packaged.yaml $${REGION:+--region "$$REGION"}
+	$(SAM) publish --template .aws-sam/packaged.yaml $${REGION:+--region "$$REGION"}
 
-## delete: delete the stack (`sam delete`; asks first). The log group is kept: see the README
+## delete: delete the stack (`sam delete`; asks first). The log groups are kept: see the README
 delete: $(VENV_SAM)/.installed
-	$(VENV_SAM)/bin/sam delete $(SAM_REGION)
+	@$(DEPLOY_CHECK) delete --sam-command delete
+	$(SAM) delete $(SAM_OPTIONS)
 
 ## runtime: what Lambda's Python runtime provides (awslambdaric, boto3), for running the packaged function
 runtime: $(RUNTIME)/.installed
@@ -151,5 +190,6 @@ $(RUNTIME_LAMBDA_PYTHON)/.installed: requirements-runtime.txt $(VENV_LAMBDA_PYTH
 	$(VENV_LAMBDA_PYTHON)/bin/python -m pip install --quiet --target $(RUNTIME_LAMBDA_PYTHON) -r requirements-runtime.txt
 	touch $@
 
+## clean: remove the virtual environments, the build and the caches (the next command creates what it needs)
 clean:
 	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) $(VENV_BENCH) $(VENV_MUTATION) $(VENV_LAMBDA_PYTHON) $(RUNTIME) $(RUNTIME_LAMBDA_PYTHON) mutants .aws-sam .mypy_cache .pytest_cache .ruff_cache

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Final, Literal
 
+from imagedefs import __version__
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
     ENV_DEFAULT_HOOKS,
@@ -177,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 written, 1 bad input content, 2 usage or configuration error, or the output could not "
         "be written.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "inputs",
         nargs="*",

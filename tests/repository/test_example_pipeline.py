@@ -30,7 +30,7 @@ def actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {action["ActionTypeId"]["Provider"]: action for stage in stages for action in stage["Actions"]}
 
 
-@pytest.mark.parametrize("example", ["pipeline.yaml", "blue-green-pipeline.yaml"])
+@pytest.mark.parametrize("example", ["pipeline.yaml", "blue-green-pipeline.yaml", "build-and-publish-pipeline.yaml"])
 def test_the_pipeline_imports_the_function_stacks_exports_by_the_deployed_stack_name(example: str) -> None:
     pipeline = load_template(ROOT / "examples" / example)
     function_stack = load_template(ROOT / "template.yaml")
@@ -41,8 +41,24 @@ def test_the_pipeline_imports_the_function_stacks_exports_by_the_deployed_stack_
 
     assert pipeline["Parameters"]["ImageDefinitionsStack"]["Default"] == stack_name
     assert {name.replace("${ImageDefinitionsStack}", "${AWS::StackName}") for name in imported} <= exported
-    assert "${ImageDefinitionsStack}-FunctionName" in imported
-    assert "${ImageDefinitionsStack}-FunctionArn" in imported
+    # The alias, which a rollback moves back, never $LATEST
+    assert "${ImageDefinitionsStack}-FunctionAliasName" in imported
+    assert "${ImageDefinitionsStack}-FunctionAliasArn" in imported
+    assert "${ImageDefinitionsStack}-FunctionName" not in imported
+
+
+@pytest.mark.parametrize("example", ["pipeline.yaml", "blue-green-pipeline.yaml", "build-and-publish-pipeline.yaml"])
+def test_the_pipeline_role_may_invoke_the_alias_the_invoke_action_names(example: str) -> None:
+    # Lambda authorizes the ARN as invoked: a grant on the unqualified ARN does not cover <function>:live
+    pipeline = load_template(ROOT / "examples" / example)
+    invoke = actions(pipeline)["Lambda"]
+    statements = pipeline["Resources"]["PipelineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (granted,) = [statement for statement in statements if statement["Action"] == "lambda:InvokeFunction"]
+
+    assert invoke["Configuration"]["FunctionName"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${ImageDefinitionsStack}-FunctionAliasName"}
+    }
+    assert granted["Resource"] == {"Fn::ImportValue": {"Fn::Sub": "${ImageDefinitionsStack}-FunctionAliasArn"}}
 
 
 def test_the_blue_green_deploy_reads_the_files_the_invoke_action_writes() -> None:

@@ -1,25 +1,20 @@
-"""samconfig.toml: `sam deploy` accepts its parameter overrides, and they are the template's defaults."""
+"""samconfig.toml: what `make deploy` passes to `sam deploy` without PARAMS= changes no stack setting."""
 
 from __future__ import annotations
 
-import re
 import tomllib
 
-from tests.templates import ROOT, load_template
-
-# What SAM CLI's --parameter-overrides accepts for one entry: Key=value, or Key="..." (quotes allow empty values).
-# An unquoted empty value (Key=) makes `sam deploy` exit with "is not a valid format".
-OVERRIDE = re.compile(r'(?P<key>[A-Za-z0-9]+)=(?:"(?P<quoted>[^"]*)"|(?P<plain>[^"\s]+))')
+from tests.templates import ROOT
 
 
-def test_every_parameter_override_is_valid_and_is_the_templates_default() -> None:
-    deploy = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]["deploy"]["parameters"]
-    parameters = load_template(ROOT / "template.yaml")["Parameters"]
+def test_a_deploy_without_params_keeps_every_deployed_setting() -> None:
+    # SAM passes samconfig.toml's parameter_overrides on every deploy: a list of the defaults there would reset
+    # a setting given once with PARAMS= (AllowedRegistries, say) on the next plain `make deploy`. Without the
+    # list, SAM asks CloudFormation to keep each parameter's previous value (UsePreviousValue).
+    environment = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
+    deploy = environment["deploy"]["parameters"]
 
-    overrides = {}
-    for entry in deploy["parameter_overrides"]:
-        match = OVERRIDE.fullmatch(entry)
-        assert match is not None, f"sam deploy rejects {entry!r}"
-        overrides[match["key"]] = match["plain"] if match["plain"] is not None else match["quoted"]
-
-    assert overrides == {name: str(spec.get("Default", "")) for name, spec in parameters.items()}
+    assert "parameter_overrides" not in deploy
+    assert "tags" not in deploy  # none by default; the file shows how to add them
+    assert deploy["capabilities"] == "CAPABILITY_IAM"  # the stack creates the two roles
+    assert environment["global"]["parameters"]["stack_name"] == "image-definitions"

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+import imagedefs
 from tests.templates import ROOT, load_template
 
 # semver.org's own regular expression for a version.
@@ -54,9 +55,14 @@ def test_name_description_and_author_fit_sar(metadata: dict[str, Any]) -> None:
     assert AUTHOR.fullmatch(metadata["Author"])
 
 
-def test_the_version_is_the_packages_and_semantic(metadata: dict[str, Any], project: dict[str, Any]) -> None:
+def test_the_version_is_the_packages_and_semantic(project: dict[str, Any], metadata: dict[str, Any]) -> None:
+    # pyproject.toml takes the version from the package (`imagedefs --version` prints it)
+    assert project["dynamic"] == ["version"]
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "imagedefs.__version__"
+    }
     assert SEMANTIC_VERSION.fullmatch(metadata["SemanticVersion"])
-    assert metadata["SemanticVersion"] == project["version"]
+    assert metadata["SemanticVersion"] == imagedefs.__version__
 
 
 def test_the_license_is_the_packages_and_its_file_says_so(metadata: dict[str, Any], project: dict[str, Any]) -> None:

@@ -80,7 +80,11 @@ def resolved(node: Any, template: dict[str, Any], parameters: dict[str, str]) ->
     if "Fn::Split" in node:
         separator, text = node["Fn::Split"]
         return resolved(text, template, parameters).split(separator)
-    return {key: resolved(value, template, parameters) for key, value in node.items()}
+    if "Fn::Sub" in node and isinstance(node["Fn::Sub"], str):
+        return re.sub(r"\$\{(\w+)\}", lambda name: str(values[name[1]]), node["Fn::Sub"])
+    # A key whose value is AWS::NoValue is left out, as CloudFormation leaves it out.
+    members = {key: resolved(value, template, parameters) for key, value in node.items()}
+    return {key: value for key, value in members.items() if value != {"Ref": "AWS::NoValue"}}
 
 
 def role_statements(
@@ -334,21 +338,24 @@ def test_the_entry_point_and_runtime_are_the_documented_ones() -> None:
     assert function["Metadata"]["BuildMethod"] == "makefile"
 
 
-def test_a_dead_job_is_reported_before_codepipeline_gives_up() -> None:
-    resources = sam_template()["Resources"]
+@pytest.mark.parametrize("qualifier", ["live", "$LATEST"])
+def test_a_dead_job_is_reported_before_codepipeline_gives_up(monkeypatch: pytest.MonkeyPatch, qualifier: str) -> None:
+    template = cloudformation(sam_template(), monkeypatch)
+    resources = template["Resources"]
     function = resources["ImageDefinitionsFunction"]["Properties"]
     destination = resources["OnFailureFunction"]["Properties"]
-    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
-    assert destination["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    invoked = event_invoke_configs(template, "ImageDefinitionsFunction")[qualifier]
+    (destination_config,) = event_invoke_configs(template, "OnFailureFunction").values()
+    assert invoked["MaximumRetryAttempts"] == destination_config["MaximumRetryAttempts"] == 2
     # Every attempt dies at its timeout: three attempts, Lambda's two delays, then the destination reports
     died_every_time = 3 * function["Timeout"] + sum(LAMBDA_RETRY_DELAYS_SECONDS) + destination["Timeout"]
     assert died_every_time <= 10 * 60
     # Throttled until the maximum age, a last attempt that started just before it, then the destination,
     # itself throttled until its own maximum age
     throttled = (
-        function["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+        invoked["MaximumEventAgeInSeconds"]
         + function["Timeout"]
-        + destination["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+        + destination_config["MaximumEventAgeInSeconds"]
         + destination["Timeout"]
     )
     assert throttled <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS
@@ -364,7 +371,7 @@ def test_every_function_setting_comes_from_a_parameter() -> None:
     assert variables["IMAGEDEFS_ECS_SERVICES"] == {"Ref": "EcsServiceArns"}
     # Declared for `sam local invoke --env-vars` only, like the other endpoints
     assert variables["AWS_ENDPOINT_URL_ECS"] == {"Fn::If": ["DeclareLocalEndpoints", "", {"Ref": "AWS::NoValue"}]}
-    assert set(template["Outputs"]) == {"FunctionName", "FunctionArn"}
+    assert set(template["Outputs"]) == {"FunctionAliasName", "FunctionAliasArn", "FunctionName", "FunctionArn"}
 
 
 def test_the_stack_can_be_deployed_again_after_it_was_deleted() -> None:
@@ -381,6 +388,190 @@ def test_memory_size_is_a_parameter_whose_default_the_bench_measured_and_the_rea
     parameter = template["Parameters"]["MemorySize"]
     assert template["Resources"]["ImageDefinitionsFunction"]["Properties"]["MemorySize"] == {"Ref": "MemorySize"}
     assert (parameter["MinValue"], parameter["MaxValue"]) == (128, 10240)  # Lambda's limits
-    assert parameter["Default"] in MEMORY_SIZES_MB
-    assert f"MemorySize={parameter['Default']}" in (ROOT / "samconfig.toml").read_text()
+    assert int(parameter["Default"]) in MEMORY_SIZES_MB
     assert f"arm64, {parameter['Default']} MB by default" in (ROOT / "README.md").read_text()
+
+
+ALIAS = "live"
+BOUNDARY = "arn:aws:iam::123456789012:policy/DeveloperBoundary"
+
+
+def event_invoke_configs(template: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
+    """The asynchronous settings of each name of the function (its qualifier: an alias, or $LATEST)."""
+    return {
+        resource["Properties"]["Qualifier"]: resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::EventInvokeConfig"
+        and resource["Properties"]["FunctionName"] == {"Ref": function}
+    }
+
+
+def test_every_name_a_pipeline_may_invoke_has_the_same_async_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SAM attaches EventInvokeConfig to the alias; a pipeline still wired to the unqualified name ($LATEST) would
+    # otherwise get Lambda's defaults: events kept 6 hours, and no destination to report a job the function died on
+    configs = event_invoke_configs(cloudformation(sam_template(), monkeypatch), "ImageDefinitionsFunction")
+
+    assert set(configs) == {ALIAS, "$LATEST"}
+    # The $LATEST config keeps the logical id SAM gave it before the alias: updating a stack deployed then
+    # replaces nothing there (a replaced config deleted after a new one was put would leave $LATEST with none)
+    resources = cloudformation(sam_template(), monkeypatch)["Resources"]
+    assert resources["ImageDefinitionsFunctionEventInvokeConfig"]["Properties"]["Qualifier"] == "$LATEST"
+    alias_config = next(
+        resource for resource in resources.values() if resource.get("Properties", {}).get("Qualifier") == ALIAS
+    )
+    assert alias_config["DependsOn"] == "ImageDefinitionsFunctionAliaslive"
+    assert "ImageDefinitionsFunctionAliaslive" in resources
+    for config in configs.values():
+        assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (2, 900)
+        assert config["DestinationConfig"] == {
+            "OnFailure": {"Destination": {"Fn::GetAtt": ["OnFailureFunction", "Arn"]}}
+        }
+
+
+def test_pipelines_invoke_an_alias_that_each_deploy_moves_to_the_new_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = cloudformation(sam_template(), monkeypatch)
+    resources = template["Resources"]
+    (alias,) = [resource for resource in resources.values() if resource["Type"] == "AWS::Lambda::Alias"]
+    (version_name,) = [name for name, resource in resources.items() if resource["Type"] == "AWS::Lambda::Version"]
+    outputs = template["Outputs"]
+
+    assert alias["Properties"]["Name"] == ALIAS
+    assert alias["Properties"]["FunctionName"] == {"Ref": "ImageDefinitionsFunction"}
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_name, "Version"]}
+    # A version replaced for a new setting, and one left behind by new code, both stay to roll back to
+    assert resources[version_name]["DeletionPolicy"] == resources[version_name]["UpdateReplacePolicy"] == "Retain"
+    # The Invoke action's FunctionName takes what Lambda's Invoke takes: <function>:<alias>
+    assert outputs["FunctionAliasName"]["Value"] == {"Fn::Sub": "${ImageDefinitionsFunction}:" + ALIAS}
+    assert outputs["FunctionAliasArn"]["Value"] == {"Ref": "ImageDefinitionsFunctionAliaslive"}
+    for name in ("FunctionAliasName", "FunctionAliasArn", "FunctionName", "FunctionArn"):
+        assert outputs[name]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-" + name}
+
+
+def referenced_parameters(node: Any, template: dict[str, Any]) -> set[str]:
+    """The parameters a node reads, directly or through the conditions it uses."""
+    if isinstance(node, list):
+        return {name for item in node for name in referenced_parameters(item, template)}
+    if not isinstance(node, dict):
+        return set()
+    found = {name for value in node.values() for name in referenced_parameters(value, template)}
+    if node.get("Ref") in template["Parameters"]:
+        found.add(node["Ref"])
+    if "Fn::If" in node:
+        found |= referenced_parameters(template["Conditions"][node["Fn::If"][0]], template)
+    return found
+
+
+# A valid value other than the default, for each parameter.
+OTHER_VALUES = {
+    "DefaultPin": "digest",
+    "DefaultTagPattern": "v[0-9]+",
+    "AllowedRegistries": "123456789012",
+    "EcsServiceArns": "arn:aws:ecs:us-west-2:123456789012:service/prod/shop",
+    "MemorySize": "512",
+    "LogLevel": "DEBUG",
+    "LocalEndpoints": "true",
+    "RolePath": "/service-roles/",
+    "LogRetentionInDays": "7",
+    "AlarmTopicArn": ALARM_TOPIC,
+    "PermissionsBoundaryArn": BOUNDARY,
+}
+
+
+def test_a_changed_setting_publishes_a_new_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SAM names a version after the code and the template's text, so a new parameter value alone would leave the
+    # alias on a version with the old settings. Each value the function's configuration reads is in the version's
+    # description, whose change makes CloudFormation replace the version, which publishes a new one.
+    source = sam_template()
+    template = cloudformation(source, monkeypatch)
+    function = template["Resources"]["ImageDefinitionsFunction"]["Properties"]
+    (version,) = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::Lambda::Version"]
+    # The role's path too: a new path replaces the role, and a version keeps the ARN of the role it was published with
+    settings = referenced_parameters(function, template) | {"RolePath"}
+    assert settings >= {"DefaultPin", "AllowedRegistries", "EcsServiceArns", "MemorySize", "LocalEndpoints"}
+    assert set(OTHER_VALUES) == set(template["Parameters"])
+
+    published = resolved(version["Properties"]["Description"], template, {})
+    for name in settings:
+        changed = resolved(version["Properties"]["Description"], template, {name: OTHER_VALUES[name]})
+        assert changed != published, name
+    for name in set(template["Parameters"]) - settings:  # no new version for what a version does not hold
+        assert resolved(version["Properties"]["Description"], template, {name: OTHER_VALUES[name]}) == published
+
+
+def test_the_settings_of_each_version_fit_in_its_description(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lambda allows 256 characters. What the README promises: 195 characters for the four free-text settings
+    # together (two service ARNs and three accounts, say), with the longest values of the others
+    template = cloudformation(sam_template(), monkeypatch)
+    (version,) = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::Lambda::Version"]
+    services = ",".join(f"arn:aws:ecs:eu-west-1:123456789012:service/prod/{name}" for name in ("storefront", "api"))
+    free_text = {
+        "EcsServiceArns": services,
+        "AllowedRegistries": "123456789012,210987654321,111122223333",
+        "RolePath": "/service-roles/",
+        "DefaultTagPattern": "",
+    }
+    free_text["DefaultTagPattern"] = "v" * (195 - sum(len(value) for value in free_text.values()))
+    longest = {"DefaultPin": "digest", "MemorySize": "10240", "LogLevel": "WARNING", "LocalEndpoints": "false"}
+
+    description = resolved(version["Properties"]["Description"], template, free_text | longest)
+
+    assert len(free_text["DefaultTagPattern"]) > 10
+    assert services in description
+    assert len(description) <= 256
+    assert (
+        len(
+            resolved(
+                version["Properties"]["Description"],
+                template,
+                free_text | longest | {"RolePath": "/x" + free_text["RolePath"]},
+            )
+        )
+        > 256
+    )
+
+
+@pytest.mark.parametrize(
+    ("parameters", "boundary", "path"),
+    [
+        ({}, None, None),
+        ({"PermissionsBoundaryArn": BOUNDARY, "RolePath": "/service-roles/"}, BOUNDARY, "/service-roles/"),
+    ],
+    ids=["defaults", "boundary and path"],
+)
+def test_every_role_the_stack_creates_gets_the_permissions_boundary_and_the_path(
+    monkeypatch: pytest.MonkeyPatch, parameters: dict[str, str], boundary: str | None, path: str | None
+) -> None:
+    # Empty parameters leave the properties out (IAM's default path "/", no boundary); also for roles SAM would add
+    template = cloudformation(sam_template(), monkeypatch)
+
+    roles = {
+        name: resolved(resource["Properties"], template, parameters)
+        for name, resource in deployed_resources(template, parameters).items()
+        if resource["Type"] == "AWS::IAM::Role"
+    }
+
+    assert set(roles) == {"ImageDefinitionsFunctionRole", "OnFailureFunctionRole"}
+    for role in roles.values():
+        assert role.get("PermissionsBoundary") == boundary
+        assert role.get("Path") == path
+
+
+def test_the_boundary_and_path_parameters_accept_only_what_iam_accepts() -> None:
+    parameters = sam_template()["Parameters"]
+    boundary = re.compile(parameters["PermissionsBoundaryArn"]["AllowedPattern"])
+    path = re.compile(parameters["RolePath"]["AllowedPattern"])
+    assert parameters["PermissionsBoundaryArn"]["Default"] == parameters["RolePath"]["Default"] == ""
+    for accepted in (
+        "",
+        BOUNDARY,
+        "arn:aws-us-gov:iam::123456789012:policy/org/Boundary",
+        "arn:aws:iam::aws:policy/PowerUserAccess",
+    ):
+        assert boundary.fullmatch(accepted), accepted
+    for refused in ("DeveloperBoundary", "arn:aws:iam::123456789012:role/Boundary", f"{BOUNDARY},{BOUNDARY} "):
+        assert not boundary.fullmatch(refused), refused
+    # IAM's pattern: "/" alone, or text of ! to ~ between two slashes
+    for accepted in ("", "/", "/service-roles/", "/org/team/"):
+        assert path.fullmatch(accepted), accepted
+    for refused in ("service-roles", "/service-roles", "//", "/with space/"):
+        assert not path.fullmatch(refused), refused
