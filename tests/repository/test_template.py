@@ -467,6 +467,10 @@ OTHER_VALUES = {
     "DefaultTagPattern": "v[0-9]+",
     "AllowedRegistries": "123456789012",
     "EcsServiceArns": "arn:aws:ecs:us-west-2:123456789012:service/prod/shop",
+    "EcrRepositoryArns": "arn:aws:ecr:us-west-2:123456789012:repository/shop/*",
+    "VerifyImages": "true",
+    "FailOnSeverity": "HIGH",
+    "DefaultHooks": "AfterAllowTestTraffic=CodeDeployHook_smoke",
     "MemorySize": "512",
     "LogLevel": "DEBUG",
     "LocalEndpoints": "true",
@@ -499,19 +503,28 @@ def test_a_changed_setting_publishes_a_new_version(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_settings_of_each_version_fit_in_its_description(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Lambda allows 256 characters. What the README promises: 195 characters for the four free-text settings
-    # together (two service ARNs and three accounts, say), with the longest values of the others
+    # Lambda allows 256 characters. What the README promises: 152 characters for the six free-text settings
+    # together (a service pattern, a repository pattern and three accounts, say), with the longest values of the others
     template = cloudformation(sam_template(), monkeypatch)
     (version,) = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::Lambda::Version"]
-    services = ",".join(f"arn:aws:ecs:eu-west-1:123456789012:service/prod/{name}" for name in ("storefront", "api"))
+    services = "arn:aws:ecs:eu-west-1:123456789012:service/prod/*"
     free_text = {
         "EcsServiceArns": services,
         "AllowedRegistries": "123456789012,210987654321,111122223333",
-        "RolePath": "/service-roles/",
+        "RolePath": "",
+        "EcrRepositoryArns": "arn:aws:ecr:*:123456789012:repository/shop/*",
+        "DefaultHooks": "",
         "DefaultTagPattern": "",
     }
-    free_text["DefaultTagPattern"] = "v" * (195 - sum(len(value) for value in free_text.values()))
-    longest = {"DefaultPin": "digest", "MemorySize": "10240", "LogLevel": "WARNING", "LocalEndpoints": "false"}
+    free_text["DefaultTagPattern"] = "v" * (152 - sum(len(value) for value in free_text.values()))
+    longest = {
+        "DefaultPin": "digest",
+        "MemorySize": "10240",
+        "LogLevel": "WARNING",
+        "LocalEndpoints": "false",
+        "VerifyImages": "false",
+        "FailOnSeverity": "INFORMATIONAL",
+    }
 
     description = resolved(version["Properties"]["Description"], template, free_text | longest)
 
