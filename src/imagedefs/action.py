@@ -11,9 +11,15 @@ from imagedefs.aws.codepipeline import JobReporter, ReportOutcome
 from imagedefs.aws.s3_artifacts import ArtifactStore
 from imagedefs.budget import DeadlineReachedError, TimeBudget, call_with_deadline
 from imagedefs.config import ActionConfig, EcsService, Settings, Wording, parse_user_parameters
-from imagedefs.errors import ConfigurationError, ImageDefsError, ReportNotDeliveredError, failure_type_of
+from imagedefs.errors import (
+    ConfigurationError,
+    ImageDefsError,
+    ReportNotDeliveredError,
+    capitalized,
+    failure_type_of,
+)
 from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
-from imagedefs.model import Plan
+from imagedefs.model import LiveService, Plan
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.plan import plan_job
 
@@ -25,21 +31,25 @@ if TYPE_CHECKING:
 ArtifactClientFactory = Callable[[ArtifactCredentials, TimeBudget], "S3Client"]
 
 
-class BlueGreenServiceReader(Protocol):
-    """Reads what a "codedeploy" job renders from (aws.ecs, which only such a job loads)."""
+class EcsReader(Protocol):
+    """Reads ECS services (aws.ecs, which only a job naming a service loads)."""
 
-    def blue_green_service(self, service: EcsService) -> BlueGreenService: ...
+    def blue_green_service(self, service: EcsService) -> BlueGreenService:
+        """What a "codedeploy" job renders from."""
+
+    def live_service(self, service: EcsService) -> LiveService:
+        """What a rolling job's containers are checked against."""
 
 
-# The function's own ECS reader, created only for a "codedeploy" job.
-EcsReaderFactory = Callable[[TimeBudget, Wording], BlueGreenServiceReader]
+# The function's own ECS reader, created only for a job that names a service.
+EcsReaderFactory = Callable[[TimeBudget, Wording], EcsReader]
 
 
 def run_job(
     job: Job,
     settings: Settings,
     store: ArtifactStore,
-    ecs_reader: Callable[[], BlueGreenServiceReader],
+    ecs_reader: Callable[[], EcsReader],
     budget: TimeBudget,
 ) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
@@ -53,6 +63,9 @@ def run_job(
         lambda name: store.read_source(name, job.inputs[name]),
         lambda config: _blue_green_service(config, settings, ecs_reader),
         _LoggedNotes(),
+        lambda service: _readable_ecs(
+            service, f"to check the containers, {settings.wording.options.service} reads", settings, ecs_reader
+        ).live_service(service),
     )
     store.write_outputs([(job.outputs[output.artifact], output) for output in plan.outputs])
     return plan
@@ -96,20 +109,29 @@ def handle_job(
 
 
 def _blue_green_service(
-    config: ActionConfig, settings: Settings, ecs_reader: Callable[[], BlueGreenServiceReader]
+    config: ActionConfig, settings: Settings, ecs_reader: Callable[[], EcsReader]
 ) -> BlueGreenService:
     if config.service is None:
         raise ConfigurationError(
             f'Format "codedeploy" needs the ECS service whose task definition it renders: set '
             f"{config.wording.options.service}, for example {config.wording.examples.service}."
         )
+    return _readable_ecs(config.service, 'format "codedeploy" reads', settings, ecs_reader).blue_green_service(
+        config.service
+    )
+
+
+def _readable_ecs(
+    service: EcsService, purpose: str, settings: Settings, ecs_reader: Callable[[], EcsReader]
+) -> EcsReader:
+    """The ECS reader, once the stack lets the function's role read some service (else say which parameter)."""
     if not settings.ecs_services:
         raise ConfigurationError(
-            f'Format "codedeploy" reads ECS service "{config.service}" with the function\'s own role, which may read '
-            f"no ECS service: list the service's ARN in {settings.wording.settings.ecs_services} and deploy the "
-            "function's stack again."
+            f'{capitalized(purpose)} ECS service "{service}" with the function\'s own role, which may read no ECS '
+            f"service: list the service's ARN in {settings.wording.settings.ecs_services} and deploy the function's "
+            "stack again."
         )
-    return ecs_reader().blue_green_service(config.service)
+    return ecs_reader()
 
 
 def _report_success(
