@@ -270,23 +270,52 @@ def test_the_entry_point_and_runtime_are_the_documented_ones() -> None:
 
 
 def test_a_dead_job_is_reported_before_codepipeline_gives_up() -> None:
-    resources = sam_template()["Resources"]
+    template = sam_template()
+    resources = template["Resources"]
     function = resources["ImageDefinitionsFunction"]["Properties"]
     destination = resources["OnFailureFunction"]["Properties"]
     assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
     assert destination["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    # At the longest timeout the stack parameter allows
+    assert function["Timeout"] == {"Ref": "FunctionTimeout"}
+    timeout = template["Parameters"]["FunctionTimeout"]["MaxValue"]
     # Every attempt dies at its timeout: three attempts, Lambda's two delays, then the destination reports
-    died_every_time = 3 * function["Timeout"] + sum(LAMBDA_RETRY_DELAYS_SECONDS) + destination["Timeout"]
+    died_every_time = 3 * timeout + sum(LAMBDA_RETRY_DELAYS_SECONDS) + destination["Timeout"]
     assert died_every_time <= 10 * 60
     # Throttled until the maximum age, a last attempt that started just before it, then the destination,
-    # itself throttled until its own maximum age
+    # itself throttled until its own maximum age; with 10 s to spare for CodePipeline to take the report
     throttled = (
         function["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
-        + function["Timeout"]
+        + timeout
         + destination["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
         + destination["Timeout"]
     )
-    assert throttled <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS
+    assert throttled <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS - 10
+
+
+def test_the_functions_timeout_is_a_parameter_defaulting_to_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the template, samconfig.toml and the README's table of stack parameters
+    template = sam_template()
+    parameter = template["Parameters"]["FunctionTimeout"]
+    readme = (ROOT / "README.md").read_text()
+
+    # Then the function's Timeout is the parameter: 60 s by default, from Lambda's minimum of 1 s to 90 s (not
+    # Lambda's 900 s: test_a_dead_job_is_reported_before_codepipeline_gives_up holds up to that), stated everywhere
+    assert template["Resources"]["ImageDefinitionsFunction"]["Properties"]["Timeout"] == {"Ref": "FunctionTimeout"}
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (
+        "Number",
+        60,
+        1,
+        90,
+    )
+    assert "FunctionTimeout=60" in (ROOT / "samconfig.toml").read_text()
+    assert "| `FunctionTimeout` | seconds an invocation may run (1–90)" in readme
+    operations = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"][2]
+    assert "FunctionTimeout" in operations["Parameters"]
+    # And the Lambda function SAM makes takes the value given, or the default
+    function = cloudformation(template, monkeypatch)["Resources"]["ImageDefinitionsFunction"]["Properties"]
+    assert resolved(function["Timeout"], template, {"FunctionTimeout": "30"}) == "30"
+    assert resolved(function["Timeout"], template, {}) == 60
 
 
 def test_every_function_setting_comes_from_a_parameter() -> None:
