@@ -19,6 +19,11 @@ export LAMBDA_PYTHON_BIN ?= $(firstword $(foreach candidate,python$(LAMBDA_PYTHO
 
 # `make demo` puts the output of its setup (venvs, sam build) here, so that its own story stays readable.
 DEMO_SETUP_LOG := .aws-sam/demo-setup.log
+# What `sam build` makes, and everything it is made from: a build runs again only when one of these changed.
+BUILT := .aws-sam/build/template.yaml
+BUILD_INPUTS := template.yaml samconfig.toml $(shell find src -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
+# The sample jobs `make demo` runs: rolling, blue/green, and one the function refuses.
+DEMO_JOBS := events/two-ecr-sources.json events/blue-green.json events/unknown-container.json
 # `make deploy/publish/delete REGION=eu-west-1`; without it SAM uses your AWS configuration's region.
 SAM_REGION := $(if $(REGION),--region $(REGION))
 
@@ -56,16 +61,20 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
-## demo: run the packaged function on two sample jobs (imagedefinitions.json; blue/green taskdef.json and appspec.yaml)
-## against local S3, ECS and CodePipeline
-## (`make demo LOG=1` also prints the function's structured log and EMF metrics)
+## demo: run the packaged function on three sample jobs (imagedefinitions.json; blue/green taskdef.json and
+## appspec.yaml; a container name the service lacks, refused) against local S3, ECS and CodePipeline
+## (`make demo LOG=1` also prints each job's structured log and EMF metrics under that job)
 demo:
 	@mkdir -p $(dir $(DEMO_SETUP_LOG))
-	@echo "Setting up: virtual environments on first use, sam build, Lambda's runtime client (output: $(DEMO_SETUP_LOG))"
-	@$(MAKE) --no-print-directory build runtime > $(DEMO_SETUP_LOG) 2>&1 || { \
-		tail -n 20 $(DEMO_SETUP_LOG); echo "make demo: the setup failed; its whole output is in $(DEMO_SETUP_LOG)"; exit 1; }
+	@if $(MAKE) --no-print-directory --question $(BUILT) runtime 2>/dev/null; then \
+		echo "Set up already: the build is newer than template.yaml and src/ (output of the last setup: $(DEMO_SETUP_LOG))"; \
+	else \
+		echo "Setting up: virtual environments on first use, sam build, Lambda's runtime client (output: $(DEMO_SETUP_LOG))"; \
+		$(MAKE) --no-print-directory $(BUILT) runtime > $(DEMO_SETUP_LOG) 2>&1 || { \
+			tail -n 20 $(DEMO_SETUP_LOG); echo "make demo: the setup failed; its whole output is in $(DEMO_SETUP_LOG)"; exit 1; }; \
+	fi
 	@echo
-	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json events/blue-green.json $(if $(LOG),--show-log)
+	@$(BIN)/python -m devtools.demo $(DEMO_JOBS) $(if $(LOG),--show-log)
 
 ## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory; then each MemorySize under
 ## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures in the README)
@@ -105,9 +114,13 @@ template: build $(BIN)/.installed $(VENV_CHECKOV)/.installed
 	$(BIN)/cfn-lint template.yaml examples/*.yaml
 	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-build: $(VENV_SAM)/.installed $(BIN)/.installed
+## build: sam validate --lint and sam build, when template.yaml, samconfig.toml or a file under src/ changed
+build: $(BUILT)
+
+$(BUILT): $(BUILD_INPUTS) $(VENV_SAM)/.installed $(BIN)/.installed
 	$(VENV_SAM)/bin/sam validate --lint
 	$(VENV_SAM)/bin/sam build
+	touch $@
 
 unit: build runtime
 	$(BIN)/pytest
