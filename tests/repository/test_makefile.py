@@ -54,6 +54,4 @@ def test_a_change_to_what_sam_build_reads_builds_again(built_copy: Path, changed
 
 def test_make_demo_runs_the_good_jobs_and_a_refused_one() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert (
-        "DEMO_JOBS := events/two-ecr-sources.json events/blue-green.json events/unknown-container.json" in makefile
-    )
+    assert "DEMO_JOBS := events/two-ecr-sources.json events/blue-green.json events/unknown-container.json" in makefile
