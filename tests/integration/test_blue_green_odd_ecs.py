@@ -361,3 +361,17 @@ def test_every_value_from_ecs_stays_a_value_in_appspec_yaml(aws: LocalAws, invok
     assert properties["PlatformVersion"] == odd
     assert properties["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == [odd, "- x"]
     assert set(properties) == {"TaskDefinition", "LoadBalancerInfo", "PlatformVersion", "NetworkConfiguration"}
+
+
+def test_a_service_whose_answer_names_no_controller_is_taken_as_on_the_ecs_controller(
+    aws: LocalAws, invoke: Invoke, ecs: Answers
+) -> None:
+    # Given ECS describing the service without a deployment controller or configuration (ECS's default: ECS)
+    event = _rolling_job(aws, ecs)
+    del ecs.service["deploymentController"]
+
+    result = invoke(event)
+
+    assert result.report.request["executionDetails"]["summary"].endswith(
+        '; containers checked against ECS service "prod/shop" (task definition shop:1)'
+    )
