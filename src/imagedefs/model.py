@@ -96,7 +96,7 @@ class LiveService:
     """The ECS service a rolling job's imagedefinitions.json is for, as ECS describes it now: the ECS deploy action
     makes the new revision from its current task definition, so only that one's containers can take an image."""
 
-    service: str  # as the job names it: "prod/shop", or the service's ARN
+    service: str  # <cluster>/<service>, whether the job named it so or by its ARN
     task_definition: str  # the current task definition's ARN
     described_as: str  # for messages: 'the task definition <its ARN> of ECS service "prod/shop"'
     containers: tuple[str, ...]
