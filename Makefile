@@ -28,6 +28,11 @@ SAM_OPTIONS := $${REGION:+--region "$$REGION"} $${STACK:+--stack-name "$$STACK"}
 DEPLOY_OPTIONS := $(SAM_OPTIONS) $${PARAMS:+--parameter-overrides "$$PARAMS"} $${TAGS:+--tags "$$TAGS"}
 # Credentials and a region, checked before anything is built or asked (devtools/deploy_check.py).
 DEPLOY_CHECK := $(VENV_SAM)/bin/python -m devtools.deploy_check
+# What `sam build` makes, and everything it is made from: a build runs again only when one of these changed.
+BUILT := .aws-sam/build/template.yaml
+BUILD_INPUTS := template.yaml samconfig.toml $(shell find src -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
+# The sample jobs `make demo` runs: rolling, blue/green, and one the function refuses.
+DEMO_JOBS := events/two-ecr-sources.json events/blue-green.json events/unknown-container.json
 
 .DEFAULT_GOAL := help
 .PHONY: help demo bench mutation mutation-score local-pipeline test lint typecheck unit unit-lambda-python template build runtime deploy deploy-guided publish delete rollback clean
@@ -77,16 +82,20 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
-## demo: run the packaged function on two sample jobs (imagedefinitions.json; blue/green taskdef.json and appspec.yaml)
-## against local S3, ECS and CodePipeline
-## (`make demo LOG=1` also prints the function's structured log and EMF metrics)
+## demo: run the packaged function on three sample jobs (imagedefinitions.json; blue/green taskdef.json and
+## appspec.yaml; a container name the service lacks, refused) against local S3, ECS and CodePipeline
+## (`make demo LOG=1` also prints each job's structured log and EMF metrics under that job)
 demo: $(BIN)/.src-on-path
 	@mkdir -p $(dir $(DEMO_SETUP_LOG))
-	@echo "Setting up: virtual environments on first use, sam build, Lambda's runtime client (output: $(DEMO_SETUP_LOG))"
-	@$(MAKE) --no-print-directory build runtime > $(DEMO_SETUP_LOG) 2>&1 || { \
-		tail -n 20 $(DEMO_SETUP_LOG); echo "make demo: the setup failed; its whole output is in $(DEMO_SETUP_LOG)"; exit 1; }
+	@if $(MAKE) --no-print-directory --question $(BUILT) runtime 2>/dev/null; then \
+		echo "Set up already: the build is newer than template.yaml and src/ (output of the last setup: $(DEMO_SETUP_LOG))"; \
+	else \
+		echo "Setting up: virtual environments on first use, sam build, Lambda's runtime client (output: $(DEMO_SETUP_LOG))"; \
+		$(MAKE) --no-print-directory $(BUILT) runtime > $(DEMO_SETUP_LOG) 2>&1 || { \
+			tail -n 20 $(DEMO_SETUP_LOG); echo "make demo: the setup failed; its whole output is in $(DEMO_SETUP_LOG)"; exit 1; }; \
+	fi
 	@echo
-	@$(BIN)/python -m devtools.demo events/two-ecr-sources.json events/blue-green.json $(if $(LOG),--show-log)
+	@$(BIN)/python -m devtools.demo $(DEMO_JOBS) $(if $(LOG),--show-log)
 
 ## bench: cold/warm job against a bare-boto3 floor, large-artifact cost, memory; then each MemorySize under
 ## Lambda's CPU share (needs root and cgroup v1), its cost, and docs/memory-sweep.png (figures: docs/performance.md).
@@ -127,10 +136,13 @@ template: build $(BIN)/.installed $(VENV_CHECKOV)/.installed
 	$(BIN)/cfn-lint template.yaml examples/*.yaml
 	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-## build: sam validate --lint and sam build, as deploy, the demo and the tests do
-build: $(VENV_SAM)/.installed $(BIN)/.installed
+## build: sam validate --lint and sam build, when template.yaml, samconfig.toml or a file under src/ changed
+build: $(BUILT)
+
+$(BUILT): $(BUILD_INPUTS) $(VENV_SAM)/.installed $(BIN)/.installed
 	$(SAM) validate --lint
 	$(SAM) build
+	touch $@
 
 unit: build runtime
 	$(BIN)/pytest

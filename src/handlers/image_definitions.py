@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagedefs.action import BlueGreenServiceReader, handle_job
+from imagedefs.action import EcsReader, handle_job
 from imagedefs.aws.codepipeline import JobReporter, codepipeline_client
 from imagedefs.aws.s3_artifacts import artifact_s3_client
 from imagedefs.budget import TimeBudget
@@ -27,7 +27,7 @@ def _reporter() -> JobReporter:
     return JobReporter(codepipeline_client())
 
 
-def _ecs_reader(budget: TimeBudget, wording: Wording) -> BlueGreenServiceReader:
+def _ecs_reader(budget: TimeBudget, wording: Wording) -> EcsReader:
     # Imported here: only a blue/green job loads the ECS adapter (and the task definition format it reads).
     from imagedefs.aws.ecs import EcsServiceReader, function_ecs_client
 

@@ -12,9 +12,14 @@ from imagedefs.aws.s3_artifacts import ArtifactStore
 from imagedefs.budget import TimeBudget
 from imagedefs.config import ActionConfig, EcsService, Settings, Wording, parse_user_parameters
 from imagedefs.delivery import deliver_before_deadline
-from imagedefs.errors import ConfigurationError, ImageDefsError, failure_type_of
+from imagedefs.errors import (
+    ConfigurationError,
+    ImageDefsError,
+    capitalized,
+    failure_type_of,
+)
 from imagedefs.job import FUNCTION_SECRET_VARIABLES, ArtifactCredentials, Job, parse_job, secrets_of
-from imagedefs.model import Plan
+from imagedefs.model import LiveService, Plan
 from imagedefs.observability import NAMESPACE, logger, metrics, redactor
 from imagedefs.plan import plan_job
 
@@ -27,14 +32,18 @@ if TYPE_CHECKING:
 ArtifactClientFactory = Callable[[ArtifactCredentials, TimeBudget], "S3Client"]
 
 
-class BlueGreenServiceReader(Protocol):
-    """Reads what a "codedeploy" job renders from (aws.ecs, which only such a job loads)."""
+class EcsReader(Protocol):
+    """Reads ECS services (aws.ecs, which only a job naming a service loads)."""
 
-    def blue_green_service(self, service: EcsService) -> BlueGreenService: ...
+    def blue_green_service(self, service: EcsService) -> BlueGreenService:
+        """What a "codedeploy" job renders from."""
+
+    def live_service(self, service: EcsService) -> LiveService:
+        """What a rolling job's containers are checked against."""
 
 
-# The function's own ECS reader, created only for a "codedeploy" job.
-EcsReaderFactory = Callable[[TimeBudget, Wording], BlueGreenServiceReader]
+# The function's own ECS reader, created only for a job that names a service.
+EcsReaderFactory = Callable[[TimeBudget, Wording], EcsReader]
 # The function's own ECR reader, created only for a job with "verify" or "failOnSeverity" and an ECR image.
 EcrReaderFactory = Callable[[TimeBudget, Wording], "EcrImages"]
 
@@ -43,7 +52,7 @@ def run_job(
     job: Job,
     settings: Settings,
     store: ArtifactStore,
-    ecs_reader: Callable[[], BlueGreenServiceReader],
+    ecs_reader: Callable[[], EcsReader],
     budget: TimeBudget,
     ecr_reader: Callable[[], EcrImages],
 ) -> Plan:
@@ -58,6 +67,9 @@ def run_job(
         lambda name: store.read_source(name, job.inputs[name]),
         lambda config: _blue_green_service(config, settings, ecs_reader),
         _LoggedNotes(),
+        lambda service: _readable_ecs(
+            service, f"to check the containers, {settings.wording.options.service} reads", settings, ecs_reader
+        ).live_service(service),
     )
     if config.verify or config.fail_on_severity is not None:
         # Imported here: only a job that asks for the ECR gate loads it.
@@ -114,20 +126,29 @@ def handle_job(
 
 
 def _blue_green_service(
-    config: ActionConfig, settings: Settings, ecs_reader: Callable[[], BlueGreenServiceReader]
+    config: ActionConfig, settings: Settings, ecs_reader: Callable[[], EcsReader]
 ) -> BlueGreenService:
     if config.service is None:
         raise ConfigurationError(
             f'Format "codedeploy" needs the ECS service whose task definition it renders: set '
             f"{config.wording.options.service}, for example {config.wording.examples.service}."
         )
+    return _readable_ecs(config.service, 'format "codedeploy" reads', settings, ecs_reader).blue_green_service(
+        config.service
+    )
+
+
+def _readable_ecs(
+    service: EcsService, purpose: str, settings: Settings, ecs_reader: Callable[[], EcsReader]
+) -> EcsReader:
+    """The ECS reader, once the stack lets the function's role read some service (else say which parameter)."""
     if not settings.ecs_services:
         raise ConfigurationError(
-            f'Format "codedeploy" reads ECS service "{config.service}" with the function\'s own role, which may read '
-            f"no ECS service: list the service's ARN in {settings.wording.settings.ecs_services} and deploy the "
-            "function's stack again."
+            f'{capitalized(purpose)} ECS service "{service}" with the function\'s own role, which may read no ECS '
+            f"service: list the service's ARN in {settings.wording.settings.ecs_services} and deploy the function's "
+            "stack again."
         )
-    return ecs_reader().blue_green_service(config.service)
+    return ecs_reader()
 
 
 def _report_success(

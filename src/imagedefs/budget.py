@@ -23,7 +23,10 @@ from typing import Final, TypeVar
 from imagedefs.errors import ServiceUnavailableError
 
 # What a spent budget is blamed on, unless the step that was running says better.
-SLOW_SERVICES: Final = "S3, ECS or ECR was too slow or stalled; retry the action, or raise the function's Timeout."
+SLOW_SERVICES: Final = (
+    "S3, ECS or ECR was too slow or stalled; retry the action, or raise the function's Timeout (its stack's "
+    "FunctionTimeout parameter)."
+)
 # Kept back for reporting the result: a share of the time left, at most this many seconds.
 REPORT_RESERVE_SHARE: Final = 0.3
 MAX_REPORT_RESERVE_SECONDS: Final = 10.0

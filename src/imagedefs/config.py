@@ -374,9 +374,13 @@ def config_from_mapping(
             f'{wording.options.file} does not apply to format "codedeploy", which writes taskdef.json and '
             "appspec.yaml: name those in the CodeDeployToECS action (TaskDefinitionTemplatePath, AppSpecTemplatePath)."
         )
-    if output_format != "codedeploy" and "service" in parameters:
+    if output_format == "imagedetail" and "service" in parameters:
         raise ConfigurationError(
-            f'{wording.options.service} applies to format "codedeploy" only, for example {wording.examples.service}.'
+            f'{wording.options.service} applies to formats "imagedefinitions" (a rolling deploy: every container is '
+            'checked against the service) and "codedeploy" (blue/green, which CodeDeployToECS deploys from '
+            f'taskdef.json and appspec.yaml), for example {wording.examples.service}. Format "imagedetail" writes no '
+            "container name (CodeDeployToECS takes the task definition from its own template): to render that "
+            'from the service, use format "codedeploy".'
         )
     for key in _CODEDEPLOY_ONLY_KEYS:
         if output_format != "codedeploy" and key in parameters:

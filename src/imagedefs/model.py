@@ -99,17 +99,40 @@ class OutputArtifact:
 
 
 @dataclass(frozen=True)
+class LiveService:
+    """The ECS service a rolling job's imagedefinitions.json is for, as ECS describes it now: the ECS deploy action
+    makes the new revision from its current task definition, so only that one's containers can take an image."""
+
+    service: str  # <cluster>/<service>, whether the job named it so or by its ARN
+    task_definition: str  # the current task definition's ARN
+    described_as: str  # for messages: 'the task definition <its ARN> of ECS service "prod/shop"'
+    containers: tuple[str, ...]
+    # deploymentConfiguration.strategy when it is not a rolling update (BLUE_GREEN, LINEAR, CANARY), else None.
+    native_strategy: str | None = None
+
+    def summary_note(self) -> str:
+        """What the summary says of the check: the service, its task definition's family:revision, the strategy."""
+        checked = f'containers checked against ECS service "{self.service}" (task definition '
+        checked += f"{self.task_definition.rpartition('/')[2]})"
+        if self.native_strategy is None:
+            return checked
+        return f"{checked}, which ECS deploys with its {self.native_strategy} strategy"
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the job writes and reports, decided before anything is written."""
 
     images: tuple[ContainerImage, ...]
     outputs: tuple[OutputArtifact, ...]
+    # What the job checked, for the summary after the images (the live service's containers).
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         lines = [
             f"{image.name} → {image.image_uri}" + (f" ({image.note})" if image.note else "") for image in self.images
         ]
-        return "; ".join(lines)
+        return "; ".join([*lines, *self.notes])
 
     def output_variables(self) -> dict[str, str]:
         """Each container's image URI, tag and digest, for later actions (`#{Namespace.web_imageUri}`).

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, Protocol
 
-from imagedefs.config import ActionConfig, Settings
+from imagedefs.config import ActionConfig, EcsService, Settings
 from imagedefs.errors import ArtifactContentError, ConfigurationError, capitalized, quoted
 from imagedefs.formats.image_files import IMAGE_DEFINITIONS_FILE, IMAGE_DETAIL_FILE, file_location, image_file
 from imagedefs.model import (
@@ -17,6 +17,7 @@ from imagedefs.model import (
     ImageDefinition,
     ImageDetail,
     InputSource,
+    LiveService,
     MergedDefinitions,
     OutputArtifact,
     Plan,
@@ -56,9 +57,13 @@ def plan_job(
     read_source: Callable[[str], InputSource],
     blue_green_service: Callable[[ActionConfig], BlueGreenService],
     notes: PlanNotes = SILENT,
+    live_service: Callable[[EcsService], LiveService] | None = None,
 ) -> Plan:
-    """Select the inputs, read them, fetch the blue/green service if the format needs it, and plan every output;
-    raise before anything is written."""
+    """Select the inputs, read them, fetch the blue/green service if the format needs it (or the service a rolling
+    job names, to check its containers against), and plan every output; raise before anything is written.
+
+    `live_service` reads ECS; the command line, which reads no ECS, never names a service for a rolling job.
+    """
     selected, ignored = select_inputs(inputs, config)
     if ignored:
         notes.inputs_ignored(ignored)
@@ -67,7 +72,11 @@ def plan_job(
         if isinstance(source, MergedDefinitions) and (left_out := unpicked_definitions(source, config)):
             notes.definitions_left_out(source.artifact, left_out)
     service = blue_green_service(config) if config.output_format == "codedeploy" else None
-    return build_plan(sources, outputs, config, settings, service)
+    live = None
+    if config.output_format == "imagedefinitions" and config.service is not None:
+        assert live_service is not None, "a rolling job that names a service reads it"
+        live = live_service(config.service)
+    return build_plan(sources, outputs, config, settings, service, live)
 
 
 def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple[list[str], list[str]]:
@@ -103,10 +112,12 @@ def build_plan(
     config: ActionConfig,
     settings: Settings,
     service: BlueGreenService | None = None,
+    live_service: LiveService | None = None,
 ) -> Plan:
     """Decide every container's image and every output file; raise before anything is written.
 
-    `service` is what format "codedeploy" renders its files from.
+    `service` is what format "codedeploy" renders its files from; `live_service`, the service a rolling job's
+    containers must all be containers of.
     """
     images: list[ContainerImage] = []
     for source in sources:
@@ -130,10 +141,14 @@ def build_plan(
         _check_registry_allowed(image, settings)
     assignment = _assign_outputs(output_artifacts, [image.name for image in images], config)
     by_name = {image.name: image for image in images}
+    notes: tuple[str, ...] = ()
+    if live_service is not None:
+        written = [by_name[name] for name in dict.fromkeys(name for names in assignment.values() for name in names)]
+        notes = (_checked_against(live_service, written, config),)
     outputs = tuple(
         _render(artifact, [by_name[name] for name in names], config, service) for artifact, names in assignment.items()
     )
-    return Plan(images=tuple(images), outputs=outputs)
+    return Plan(images=tuple(images), outputs=outputs, notes=notes)
 
 
 def unpicked_definitions(source: MergedDefinitions, config: ActionConfig) -> list[str]:
@@ -327,6 +342,26 @@ def _check_registry_allowed(image: ContainerImage, settings: Settings) -> None:
         )
         # An image given in UserParameters is the configuration's; one read from an artifact is its content's.
         raise ArtifactContentError(message) if image.given_in is None else ConfigurationError(message)
+
+
+def _checked_against(service: LiveService, written: Sequence[ContainerImage], config: ActionConfig) -> str:
+    """Refuse a container the service's current task definition lacks (the ECS deploy action would fail on it
+    after it started); the summary's note when all are there."""
+    absent = [image for image in written if image.name not in service.containers]
+    if absent:
+        # The option that named each absent container: "images", or "containers" (else the repository's name did).
+        options = dict.fromkeys(
+            config.wording.options.images if image.given_in is not None else config.wording.options.containers
+            for image in absent
+        )
+        raise ConfigurationError(
+            f"The job writes container(s) {quoted(image.name for image in absent)} into the image definitions, "
+            f"which {service.described_as} does not have: the ECS deploy action, which makes the new revision from "
+            f'that task definition, would fail with "The AWS ECS container {absent[0].name} does not exist". Its '
+            f"containers are {quoted(service.containers)}: name those with {' or '.join(options)}, or set "
+            f"{config.wording.options.service} to the service this pipeline deploys."
+        )
+    return service.summary_note()
 
 
 def _assign_outputs(

@@ -34,9 +34,12 @@ EXAMPLE: Final = '"v[0-9]+\\\\.[0-9]+\\\\.[0-9]+"'
 # What a budget spent is blamed on: the pattern, when its work was running; else what ran before it.
 SLOW_PATTERN: Final = (
     f"The tag pattern took the time left: write a simpler pattern, for example {EXAMPLE}, or raise the function's "
-    "Timeout."
+    "Timeout (its stack's FunctionTimeout parameter)."
 )
-EARLIER_STEPS: Final = "The steps before it took the time; retry the action, or raise the function's Timeout."
+EARLIER_STEPS: Final = (
+    "The steps before it took the time; retry the action, or raise the function's Timeout (its stack's "
+    "FunctionTimeout parameter)."
+)
 
 
 # The shortest limit armed: the budget may end between its check and the timer's start.

@@ -1,4 +1,5 @@
-"""Format "codedeploy" against an ECS that answers oddly: one report, naming the cause, nothing written.
+"""Format "codedeploy", and a rolling job's containers checked against its service, against an ECS that answers
+oddly: one report, naming the cause, nothing written.
 
 A small fake ECS serves canned JSON (moto only answers what its model allows), reached like the real one
 through AWS_ENDPOINT_URL_ECS.
@@ -114,53 +115,85 @@ def _set(path: str, value: object) -> Callable[[Answers], None]:
     return change
 
 
+def _rolling_job(aws: LocalAws, ecs: Answers) -> dict[str, Any]:
+    """events/two-ecr-sources.json naming the sample service, which ECS then describes as a rolling one."""
+    ecs.service["deploymentController"] = {"type": "ECS"}
+    event = load_event("two-ecr-sources.json")
+    aws.seed(event)
+    return with_user_parameters(event, {"service": "prod/shop", "containers": {"WebImage": "web", "ApiImage": "api"}})
+
+
+# Odd answers to what both kinds of job read: the service, then its task definition.
+ODD_SERVICE_ANSWERS = [
+    pytest.param(
+        lambda answers: answers.raw.update(DescribeServices=_error("ClientException", "Bad request")),
+        "ConfigurationError",
+        ["ECS refused describing ECS service", "ClientException (Bad request)", 'UserParameters "service"'],
+        id="ClientException",
+    ),
+    pytest.param(
+        lambda answers: answers.raw.update(
+            DescribeTaskDefinition=_error("InvalidParameterException", "Unable to describe task definition.")
+        ),
+        "ConfigurationError",
+        ["ECS refused reading task definition", "InvalidParameterException"],
+        id="InvalidParameterException",
+    ),
+    pytest.param(
+        lambda answers: answers.raw.update(DescribeServices=_error("UnauthorizedOperation", "no", 400)),
+        "ConfigurationError",
+        ["Access denied describing ECS service", "EcsServiceArns parameter"],
+        id="UnauthorizedOperation",
+    ),
+    pytest.param(
+        lambda answers: answers.raw.update(DescribeServices=(429, b"")),
+        "SystemUnavailable",
+        ["ECS kept failing", "HTTP 429"],
+        id="HTTP 429 without a body",
+    ),
+    pytest.param(
+        lambda answers: answers.raw.update(DescribeServices=(200, b"<html>proxy</html>")),
+        "SystemUnavailable",
+        ["ECS answered", "not an ECS answer"],
+        id="an HTML answer",
+    ),
+    pytest.param(
+        lambda answers: answers.raw.update(DescribeServices=(200, b"[1, 2]")),
+        "SystemUnavailable",
+        ["not an ECS answer"],
+        id="a JSON list",
+    ),
+    pytest.param(
+        lambda answers: answers.service.pop("taskDefinition"),
+        "SystemUnavailable",
+        ['its "taskDefinition"', "not an ECS answer"],
+        id="no taskDefinition",
+    ),
+    pytest.param(
+        _set("serviceName", "other"),
+        "ConfigurationError",
+        ['ECS service "prod/shop" does not exist'],
+        id="an answer for another service",
+    ),
+    pytest.param(
+        _set("deploymentController", {"type": {"x": "ECS"}}),
+        "SystemUnavailable",
+        ['its "deploymentController"', "not an ECS answer"],
+        id="a deployment controller that is a mapping",
+    ),
+    pytest.param(
+        lambda answers: answers.task_definition.update(containerDefinitions=[{"name": 7}]),
+        "ConfigurationError",
+        ['"containerDefinitions", each with a "name"'],
+        id="a container name that is a number",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("change", "expected_type", "expected_parts"),
     [
-        pytest.param(
-            lambda answers: answers.raw.update(DescribeServices=_error("ClientException", "Bad request")),
-            "ConfigurationError",
-            ["ECS refused describing ECS service", "ClientException (Bad request)", 'UserParameters "service"'],
-            id="ClientException",
-        ),
-        pytest.param(
-            lambda answers: answers.raw.update(
-                DescribeTaskDefinition=_error("InvalidParameterException", "Unable to describe task definition.")
-            ),
-            "ConfigurationError",
-            ["ECS refused reading task definition", "InvalidParameterException"],
-            id="InvalidParameterException",
-        ),
-        pytest.param(
-            lambda answers: answers.raw.update(DescribeServices=_error("UnauthorizedOperation", "no", 400)),
-            "ConfigurationError",
-            ["Access denied describing ECS service", "EcsServiceArns parameter"],
-            id="UnauthorizedOperation",
-        ),
-        pytest.param(
-            lambda answers: answers.raw.update(DescribeServices=(429, b"")),
-            "SystemUnavailable",
-            ["ECS kept failing", "HTTP 429"],
-            id="HTTP 429 without a body",
-        ),
-        pytest.param(
-            lambda answers: answers.raw.update(DescribeServices=(200, b"<html>proxy</html>")),
-            "SystemUnavailable",
-            ["ECS answered", "not an ECS answer"],
-            id="an HTML answer",
-        ),
-        pytest.param(
-            lambda answers: answers.raw.update(DescribeServices=(200, b"[1, 2]")),
-            "SystemUnavailable",
-            ["not an ECS answer"],
-            id="a JSON list",
-        ),
-        pytest.param(
-            lambda answers: answers.service.pop("taskDefinition"),
-            "SystemUnavailable",
-            ['its "taskDefinition"', "not an ECS answer"],
-            id="no taskDefinition",
-        ),
+        *ODD_SERVICE_ANSWERS,
         pytest.param(
             _set("loadBalancers.0.containerPort", [8080]),
             "ConfigurationError",
@@ -203,12 +236,6 @@ def _set(path: str, value: object) -> Callable[[Answers], None]:
             ["not an ECS answer"],  # botocore's parser refuses it before the adapter sees it
             id="a capacity provider strategy that is no list",
         ),
-        pytest.param(
-            _set("serviceName", "other"),
-            "ConfigurationError",
-            ['ECS service "prod/shop" does not exist'],
-            id="an answer for another service",
-        ),
     ],
 )
 def test_an_odd_ecs_answer_ends_in_one_report_naming_it(
@@ -230,6 +257,86 @@ def test_an_odd_ecs_answer_ends_in_one_report_naming_it(
     assert "Unexpected error" not in failure["message"]
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         aws.output_object(event)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected_type", "expected_parts"),
+    [
+        *ODD_SERVICE_ANSWERS,
+        pytest.param(
+            _set("deploymentConfiguration", {"strategy": ["BLUE_GREEN"]}),
+            "SystemUnavailable",
+            ['its "deploymentConfiguration"', "not an ECS answer"],
+            id="a strategy that is a list",
+        ),
+        pytest.param(
+            _set("deploymentConfiguration", {"strategy": "LINEAR; web → evil"}),
+            "SystemUnavailable",
+            ['its "deploymentConfiguration"'],
+            id="a strategy that is no ECS name",
+        ),
+        pytest.param(
+            _set("deploymentConfiguration", "ROLLING"),
+            "SystemUnavailable",
+            ["not an ECS answer"],
+            id="a deployment configuration that is a string",
+        ),
+        pytest.param(
+            _set("deploymentController", {"type": "ECS\nCODE_DEPLOY"}),
+            "SystemUnavailable",
+            ['its "deploymentController"'],
+            id="a deployment controller that is no ECS name",
+        ),
+    ],
+)
+def test_an_odd_ecs_answer_to_a_rolling_job_ends_in_one_report_naming_it(
+    aws: LocalAws,
+    invoke: Invoke,
+    ecs: Answers,
+    change: Callable[[Answers], None],
+    expected_type: str,
+    expected_parts: list[str],
+) -> None:
+    event = _rolling_job(aws, ecs)
+    change(ecs)
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == expected_type
+    for part in expected_parts:
+        assert part in failure["message"]
+    assert "Unexpected error" not in failure["message"]
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)
+
+
+@pytest.mark.parametrize(
+    ("configuration", "note"),
+    [
+        pytest.param({}, "", id="none (an older service)"),
+        pytest.param({"strategy": "ROLLING", "maximumPercent": 200}, "", id="ROLLING"),
+        pytest.param(
+            {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5},
+            ", which ECS deploys with its BLUE_GREEN strategy",
+            id="BLUE_GREEN",
+        ),
+        pytest.param({"strategy": "LINEAR"}, ", which ECS deploys with its LINEAR strategy", id="LINEAR"),
+        pytest.param({"strategy": "CANARY"}, ", which ECS deploys with its CANARY strategy", id="CANARY"),
+        pytest.param({"strategy": "WAVES_2030"}, ", which ECS deploys with its WAVES_2030 strategy", id="a newer one"),
+    ],
+)
+def test_the_summary_says_which_ecs_native_strategy_deploys_the_service(
+    aws: LocalAws, invoke: Invoke, ecs: Answers, configuration: dict[str, Any], note: str
+) -> None:
+    # Given a rolling-controller service whose deployment configuration names a strategy (moto's names none)
+    event = _rolling_job(aws, ecs)
+    ecs.service["deploymentConfiguration"] = configuration
+
+    result = invoke(event)
+
+    assert result.report.request["executionDetails"]["summary"].endswith(
+        f'; containers checked against ECS service "prod/shop" (task definition shop:1){note}'
+    )
 
 
 def test_a_service_arn_of_another_region_is_not_taken_for_the_local_service(
@@ -272,6 +379,20 @@ def test_every_value_from_ecs_stays_a_value_in_appspec_yaml(aws: LocalAws, invok
     assert properties["PlatformVersion"] == odd
     assert properties["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == [odd, "- x"]
     assert set(properties) == {"TaskDefinition", "LoadBalancerInfo", "PlatformVersion", "NetworkConfiguration"}
+
+
+def test_a_service_whose_answer_names_no_controller_is_taken_as_on_the_ecs_controller(
+    aws: LocalAws, invoke: Invoke, ecs: Answers
+) -> None:
+    # Given ECS describing the service without a deployment controller or configuration (ECS's default: ECS)
+    event = _rolling_job(aws, ecs)
+    del ecs.service["deploymentController"]
+
+    result = invoke(event)
+
+    assert result.report.request["executionDetails"]["summary"].endswith(
+        '; containers checked against ECS service "prod/shop" (task definition shop:1)'
+    )
 
 
 FARGATE_NETWORK = {"Subnets": ["subnet-1"], "SecurityGroups": ["sg-1"], "AssignPublicIp": "DISABLED"}

@@ -4,6 +4,7 @@ each action to the files the function writes."""
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from typing import Any
 
@@ -115,3 +116,31 @@ def test_the_blue_green_invoke_action_labels_the_source_image_and_runs_a_hook_co
     assert resources["DeploymentGroup"]["Properties"]["LoadBalancerInfo"]["TargetGroupPairInfoList"][0][
         "TestTrafficRoute"
     ] == {"ListenerArns": [{"Ref": "TestListener"}]}
+
+
+def test_the_rolling_pipeline_checks_the_containers_against_the_service_it_deploys() -> None:
+    # Given the example's Invoke and ECS deploy actions, with its parameters filled in
+    pipeline = load_template(ROOT / "examples" / "pipeline.yaml")
+    by_provider = actions(pipeline)
+    invoke, deploy = by_provider["Lambda"], by_provider["ECS"]
+    names = {"${ClusterName}": "shop", "${ServiceName}": "web"}
+    text = invoke["Configuration"]["UserParameters"]["Fn::Sub"]
+    for placeholder, value in names.items():
+        text = text.replace(placeholder, value)
+
+    # Then the function takes its UserParameters: images for the ECS deploy, checked against the deployed service
+    config = parse_user_parameters(text, Settings())
+    assert (config.output_format, str(config.service)) == ("imagedefinitions", "shop/web")
+    assert deploy["Configuration"]["ClusterName"] == {"Ref": "ClusterName"}
+    assert deploy["Configuration"]["ServiceName"] == {"Ref": "ServiceName"}
+    # And its ServiceArn output is what the function's EcsServiceArns parameter takes
+    arn = pipeline["Outputs"]["ServiceArn"]["Value"]["Fn::Sub"]
+    for placeholder, value in {
+        **names,
+        "${AWS::Partition}": "aws",
+        "${AWS::Region}": "eu-west-1",
+        "${AWS::AccountId}": "123456789012",
+    }.items():
+        arn = arn.replace(placeholder, value)
+    assert arn == "arn:aws:ecs:eu-west-1:123456789012:service/shop/web"
+    assert re.fullmatch(load_template(ROOT / "template.yaml")["Parameters"]["EcsServiceArns"]["AllowedPattern"], arn)

@@ -347,18 +347,45 @@ def test_a_dead_job_is_reported_before_codepipeline_gives_up(monkeypatch: pytest
     invoked = event_invoke_configs(template, "ImageDefinitionsFunction")[qualifier]
     (destination_config,) = event_invoke_configs(template, "OnFailureFunction").values()
     assert invoked["MaximumRetryAttempts"] == destination_config["MaximumRetryAttempts"] == 2
+    # At the longest timeout the stack parameter allows
+    assert function["Timeout"] == {"Ref": "FunctionTimeout"}
+    timeout = template["Parameters"]["FunctionTimeout"]["MaxValue"]
     # Every attempt dies at its timeout: three attempts, Lambda's two delays, then the destination reports
-    died_every_time = 3 * function["Timeout"] + sum(LAMBDA_RETRY_DELAYS_SECONDS) + destination["Timeout"]
+    died_every_time = 3 * timeout + sum(LAMBDA_RETRY_DELAYS_SECONDS) + destination["Timeout"]
     assert died_every_time <= 10 * 60
     # Throttled until the maximum age, a last attempt that started just before it, then the destination,
-    # itself throttled until its own maximum age
+    # itself throttled until its own maximum age; with 10 s to spare for CodePipeline to take the report
     throttled = (
         invoked["MaximumEventAgeInSeconds"]
-        + function["Timeout"]
+        + timeout
         + destination_config["MaximumEventAgeInSeconds"]
         + destination["Timeout"]
     )
-    assert throttled <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS
+    assert throttled <= CODEPIPELINE_NO_REPLY_TIMEOUT_SECONDS - 10
+
+
+def test_the_functions_timeout_is_a_parameter_defaulting_to_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the template and the README's table of stack parameters
+    template = sam_template()
+    parameter = template["Parameters"]["FunctionTimeout"]
+    readme = (ROOT / "README.md").read_text()
+
+    # Then the function's Timeout is the parameter: 60 s by default, from Lambda's minimum of 1 s to 90 s (not
+    # Lambda's 900 s: test_a_dead_job_is_reported_before_codepipeline_gives_up holds up to that), stated everywhere
+    assert template["Resources"]["ImageDefinitionsFunction"]["Properties"]["Timeout"] == {"Ref": "FunctionTimeout"}
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (
+        "Number",
+        60,
+        1,
+        90,
+    )
+    assert "| `FunctionTimeout` | seconds an invocation may run (1–90)" in readme
+    operations = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"][2]
+    assert "FunctionTimeout" in operations["Parameters"]
+    # And the Lambda function SAM makes takes the value given, or the default
+    function = cloudformation(template, monkeypatch)["Resources"]["ImageDefinitionsFunction"]["Properties"]
+    assert resolved(function["Timeout"], template, {"FunctionTimeout": "30"}) == "30"
+    assert resolved(function["Timeout"], template, {}) == 60
 
 
 def test_every_function_setting_comes_from_a_parameter() -> None:
@@ -475,6 +502,7 @@ OTHER_VALUES = {
     "LogLevel": "DEBUG",
     "LocalEndpoints": "true",
     "RolePath": "/service-roles/",
+    "FunctionTimeout": "30",
     "LogRetentionInDays": "7",
     "AlarmTopicArn": ALARM_TOPIC,
     "PermissionsBoundaryArn": BOUNDARY,
@@ -503,7 +531,7 @@ def test_a_changed_setting_publishes_a_new_version(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_settings_of_each_version_fit_in_its_description(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Lambda allows 256 characters. What the README promises: 152 characters for the six free-text settings
+    # Lambda allows 256 characters. What the README promises: 148 characters for the six free-text settings
     # together (a service pattern, a repository pattern and three accounts, say), with the longest values of the others
     template = cloudformation(sam_template(), monkeypatch)
     (version,) = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::Lambda::Version"]
@@ -516,10 +544,11 @@ def test_the_settings_of_each_version_fit_in_its_description(monkeypatch: pytest
         "DefaultHooks": "",
         "DefaultTagPattern": "",
     }
-    free_text["DefaultTagPattern"] = "v" * (152 - sum(len(value) for value in free_text.values()))
+    free_text["DefaultTagPattern"] = "v" * (148 - sum(len(value) for value in free_text.values()))
     longest = {
         "DefaultPin": "digest",
         "MemorySize": "10240",
+        "FunctionTimeout": "90",
         "LogLevel": "WARNING",
         "LocalEndpoints": "false",
         "VerifyImages": "false",

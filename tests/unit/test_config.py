@@ -48,6 +48,12 @@ def test_the_codedeploy_service_is_a_cluster_and_name_or_an_arn(service: str, ex
     assert (config.output_format, config.service) == ("codedeploy", expected)
 
 
+@pytest.mark.parametrize("parameters", [{"service": "prod/web"}, {"format": "imagedefinitions", "service": "prod/web"}])
+def test_a_rolling_job_may_name_the_service_its_containers_are_checked_against(parameters: dict[str, str]) -> None:
+    config = parse_user_parameters(json.dumps(parameters), Settings())
+    assert (config.output_format, config.service) == ("imagedefinitions", EcsService("prod", "web"))
+
+
 def test_the_ecs_services_the_function_may_read_come_from_the_stack() -> None:
     arns = " arn:aws:ecs:us-west-2:123456789012:service/prod/web , arn:aws:ecs:us-west-2:123456789012:service/prod/api,"
     settings = Settings.from_environment({"IMAGEDEFS_ECS_SERVICES": arns})
@@ -105,7 +111,13 @@ def test_containers_take_a_name_or_a_list_of_names() -> None:
         ('{"format": "codedeploy", "service": "arn:aws:ecs:us-west-2:123456789012:service/web"}', "must be <cluster>/"),
         ('{"format": "codedeploy", "service": 5}', 'UserParameters "service" is 5: it must be'),
         ('{"format": "codedeploy", "file": "td.json"}', '"file" does not apply to format "codedeploy", which writes'),
-        ('{"service": "prod/web"}', 'UserParameters "service" applies to format "codedeploy" only'),
+        (
+            '{"format": "imagedetail", "service": "prod/web"}',
+            'UserParameters "service" applies to formats "imagedefinitions" (a rolling deploy: every container is '
+            'checked against the service) and "codedeploy"',
+        ),
+        ('{"service": "web"}', 'UserParameters "service" is "web": it must be <cluster>/<service> or the'),
+        ('{"service": ["prod/web"]}', 'UserParameters "service" is ["prod/web"]: it must be'),
     ],
 )
 def test_bad_user_parameters_say_what_to_fix(raw: str, message: str) -> None:

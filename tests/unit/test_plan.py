@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from imagedefs.config import ActionConfig, RegistryRule, Settings, parse_user_parameters
+from imagedefs.config import ActionConfig, EcsService, RegistryRule, Settings, parse_user_parameters
 from imagedefs.errors import ArtifactContentError, ConfigurationError
 from imagedefs.formats.image_files import parse_image_detail
-from imagedefs.model import ContainerImage, ImageDefinition, MergedDefinitions, OutputFile, Plan
+from imagedefs.model import ContainerImage, ImageDefinition, LiveService, MergedDefinitions, OutputFile, Plan
 from imagedefs.plan import build_plan, plan_job, select_inputs, unpicked_definitions
 from imagedefs.references import parse_reference
 from imagedefs.tag_pattern import TagPattern
@@ -465,3 +465,117 @@ def test_the_flow_fetches_the_blue_green_service_for_format_codedeploy_only() ->
     with pytest.raises(ConfigurationError, match="no service here"):
         plan_job(codedeploy, SETTINGS, ["Src"], ["Out"], lambda _: detail("Src", image_detail()), service)
     assert asked == [codedeploy]
+
+
+TASK_DEFINITION_ARN = "arn:aws:ecs:us-west-2:123456789012:task-definition/shop:7"
+
+
+def live(*containers: str, strategy: str | None = None) -> LiveService:
+    return LiveService(
+        service="prod/shop",
+        task_definition=TASK_DEFINITION_ARN,
+        described_as=f'the task definition {TASK_DEFINITION_ARN} of ECS service "prod/shop"',
+        containers=containers,
+        native_strategy=strategy,
+    )
+
+
+ROLLING = parse_user_parameters(
+    '{"service": "prod/shop", "containers": {"Web": "web", "Api": ["api", "worker"]}}', SETTINGS
+)
+ROLLING_SOURCES = [
+    detail("Web", image_detail("shop/web", DIGEST_A, ["v1"])),
+    detail("Api", image_detail("shop/api", DIGEST_B, ["v2"])),
+]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "note"),
+    [
+        (None, 'containers checked against ECS service "prod/shop" (task definition shop:7)'),
+        (
+            "LINEAR",
+            'containers checked against ECS service "prod/shop" (task definition shop:7), which ECS deploys with its '
+            "LINEAR strategy",
+        ),
+    ],
+)
+def test_a_rolling_job_whose_containers_the_service_has_says_it_checked_them(strategy: str | None, note: str) -> None:
+    # Given a service whose current task definition has every container the job writes, and one more
+    service = live("log-router", "worker", "api", "web", strategy=strategy)
+
+    # When the job is planned against it
+    plan = build_plan(ROLLING_SOURCES, ["Out"], ROLLING, SETTINGS, live_service=service)
+
+    # Then the file is the one without the check, and the summary says what was checked, after the images
+    assert plan.outputs == build_plan(ROLLING_SOURCES, ["Out"], ROLLING, SETTINGS).outputs
+    assert plan.summary() == (
+        f"web → {REGISTRY}/shop/web:v1; api → {REGISTRY}/shop/api:v2; worker → {REGISTRY}/shop/api:v2; {note}"
+    )
+
+
+def test_every_container_the_service_lacks_is_refused_with_the_containers_it_has() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        build_plan(ROLLING_SOURCES, ["Out"], ROLLING, SETTINGS, live_service=live("web", "log-router"))
+
+    assert str(raised.value) == (
+        'The job writes container(s) "api", "worker" into the image definitions, which the task definition '
+        f'{TASK_DEFINITION_ARN} of ECS service "prod/shop" does not have: the ECS deploy action, which makes the new '
+        'revision from that task definition, would fail with "The AWS ECS container api does not exist". Its '
+        'containers are "web", "log-router": name those with UserParameters "containers", or set UserParameters '
+        '"service" to the service this pipeline deploys.'
+    )
+
+
+def test_names_are_compared_exactly_and_a_container_given_in_images_is_named_there() -> None:
+    # Given a container from an artifact whose name differs in case, and one given in "images"
+    config = parse_user_parameters(
+        json.dumps({"service": "prod/shop", "images": {"Web": f"{REGISTRY}/shop/web:v1"}}), SETTINGS
+    )
+    sources = [detail("Src", image_detail("shop/api", DIGEST_B, ["v2"]))]
+
+    with pytest.raises(ConfigurationError) as raised:
+        build_plan(sources, ["Out"], config, SETTINGS, live_service=live("web"))
+
+    assert 'container(s) "api", "Web" into' in str(raised.value)
+    assert 'name those with UserParameters "containers" or UserParameters "images", or set' in str(raised.value)
+
+
+def test_only_the_containers_written_are_checked() -> None:
+    # Given "outputs" that writes the web container only (the others go nowhere)
+    config = parse_user_parameters(
+        json.dumps({"service": "prod/shop", "containers": {"Web": "web"}, "outputs": {"Out": ["web"]}}), SETTINGS
+    )
+
+    plan = build_plan(ROLLING_SOURCES[:1], ["Out"], config, SETTINGS, live_service=live("web"))
+
+    assert plan.outputs[0].containers == ("web",)
+
+
+def test_the_flow_reads_the_live_service_for_a_rolling_job_that_names_one() -> None:
+    asked: list[EcsService] = []
+
+    def service(named: EcsService) -> LiveService:
+        asked.append(named)
+        return live("web")
+
+    def blue_green(config: ActionConfig) -> Any:
+        raise AssertionError("a rolling job renders no blue/green files")
+
+    read = lambda _: detail("Src", image_detail("shop/web"))  # noqa: E731 - one line
+    plain = plan_job(
+        parse_user_parameters("{}", SETTINGS), SETTINGS, ["Src"], ["Out"], read, blue_green, live_service=service
+    )
+    assert asked == []
+    assert plain.notes == ()
+    checked = plan_job(
+        parse_user_parameters('{"service": "prod/shop"}', SETTINGS),
+        SETTINGS,
+        ["Src"],
+        ["Out"],
+        read,
+        blue_green,
+        live_service=service,
+    )
+    assert asked == [EcsService("prod", "shop")]
+    assert checked.notes == ('containers checked against ECS service "prod/shop" (task definition shop:7)',)

@@ -1,5 +1,5 @@
 """ECS, read with the function's own role: the current task definition of a blue/green service, and how its
-load balancer reaches it.
+load balancer reaches it; the containers of a rolling service's current task definition, and how ECS deploys it.
 
 Every call runs under the job's time budget, and its errors are classified here: a denial is a
 ConfigurationError naming the stack parameter that grants the permission.
@@ -7,6 +7,7 @@ ConfigurationError naming the stack parameter that grants the permission.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -20,6 +21,7 @@ from imagedefs.formats.codedeploy import (
     check_task_definition,
     is_port,
 )
+from imagedefs.model import LiveService
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
 
 if TYPE_CHECKING:
@@ -36,6 +38,10 @@ _RETRYABLE_CODES: Final = frozenset(
 )
 # How much of ECS's error message a failure message quotes, after redaction.
 MAX_MESSAGE_CHARS: Final = 300
+# A deployment controller or strategy as ECS names them (ECS, CODE_DEPLOY, EXTERNAL; ROLLING, BLUE_GREEN, LINEAR,
+# CANARY): a name ECS adds later passes, anything else is no ECS answer and reaches no message or summary.
+_ECS_ENUM_VALUE: Final = re.compile(r"[A-Z][A-Z0-9_]{0,39}", re.ASCII)
+_ROLLING_STRATEGY: Final = "ROLLING"
 _Result = TypeVar("_Result")
 _REQUIRED: Final = object()
 # ECS keeps a task definition to 64 KiB (its "task definition size" quota); DescribeTaskDefinition adds 50 tags at
@@ -57,19 +63,8 @@ class EcsServiceReader:
         """The service's current task definition (with its tags), load balancer target, platform version, network
         configuration and capacity provider strategy; the service must be deployed by CodeDeploy.
         """
-        described = self._call(
-            f'describing ECS service "{service}"',
-            lambda: self._client.describe_services(cluster=service.cluster, services=[service.arn or service.name]),
-        )
-        found = [
-            entry
-            for entry in _list(described, "services", f'describing ECS service "{service}"', required=True)
-            if isinstance(entry, dict) and entry.get("status") != "INACTIVE" and _is_the_service(entry, service)
-        ]
-        if not found:
-            raise self._unknown(service)
-        current = found[0]
-        controller = _field(current, "deploymentController", dict, service, default={}).get("type", "ECS")
+        current = self._described(service)
+        controller = _controller(current, service)
         if controller != "CODE_DEPLOY":
             raise ConfigurationError(
                 f'ECS service "{service}" uses the {controller} deployment controller'
@@ -82,7 +77,7 @@ class EcsServiceReader:
             f'reading task definition {task_definition_arn} of ECS service "{service}"',
             lambda: self._client.describe_task_definition(taskDefinition=task_definition_arn, include=["TAGS"]),
         )
-        described_as = f'the task definition {task_definition_arn} of ECS service "{service}"'
+        described_as = _task_definition_of(task_definition_arn, service)
         return BlueGreenService(
             described_as=described_as,
             task_definition=check_task_definition(answer.get("taskDefinition"), described_as),
@@ -93,6 +88,58 @@ class EcsServiceReader:
             capacity_provider_strategy=_capacity_provider_strategy(current, service),
             accepted_keys=self._register_task_definition_members(),
         )
+
+    def live_service(self, service: EcsService) -> LiveService:
+        """The containers of the service's current task definition, which the ECS deploy action makes the new
+        revision from, and the service's ECS-native strategy; the service must be on the ECS deployment controller.
+        """
+        current = self._described(service)
+        controller = _controller(current, service)
+        if controller == "CODE_DEPLOY":
+            raise ConfigurationError(
+                f'ECS service "{service}" is deployed blue/green by CodeDeploy (deployment controller CODE_DEPLOY), '
+                'which the ECS deploy action and imagedefinitions.json cannot update: use format "codedeploy" '
+                "and the CodeDeployToECS deploy action."
+            )
+        if controller != "ECS":
+            raise ConfigurationError(
+                f'ECS service "{service}" uses the {controller} deployment controller: a third-party controller '
+                "deploys it through task sets, and ECS lets no one else change its task definition, so the ECS "
+                "deploy action cannot take an imagedefinitions.json for it. Deploy it with that controller's own "
+                "tooling, or name a service on the ECS deployment controller."
+            )
+        strategy = _field(current, "deploymentConfiguration", dict, service, default={}).get("strategy")
+        if strategy is not None and (not isinstance(strategy, str) or _ECS_ENUM_VALUE.fullmatch(strategy) is None):
+            raise _unreadable(f'describing ECS service "{service}" (its "deploymentConfiguration")')
+        task_definition_arn = _field(current, "taskDefinition", str, service)
+        answer = self._call(
+            f'reading task definition {task_definition_arn} of ECS service "{service}"',
+            lambda: self._client.describe_task_definition(taskDefinition=task_definition_arn),
+        )
+        described_as = _task_definition_of(task_definition_arn, service)
+        task_definition = check_task_definition(answer.get("taskDefinition"), described_as)
+        return LiveService(
+            service=str(service),
+            task_definition=task_definition_arn,
+            described_as=described_as,
+            containers=tuple(container["name"] for container in task_definition["containerDefinitions"]),
+            native_strategy=None if strategy in (None, _ROLLING_STRATEGY) else strategy,
+        )
+
+    def _described(self, service: EcsService) -> dict[str, Any]:
+        """DescribeServices' entry for the service (not deleted, and the one asked for)."""
+        described = self._call(
+            f'describing ECS service "{service}"',
+            lambda: self._client.describe_services(cluster=service.cluster, services=[service.arn or service.name]),
+        )
+        found = [
+            entry
+            for entry in _list(described, "services", f'describing ECS service "{service}"', required=True)
+            if isinstance(entry, dict) and entry.get("status") != "INACTIVE" and _is_the_service(entry, service)
+        ]
+        if not found:
+            raise self._unknown(service)
+        return cast("dict[str, Any]", found[0])
 
     def _load_balancer_target(self, service: EcsService, current: dict[str, Any]) -> LoadBalancerTarget:
         targets = {
@@ -170,6 +217,19 @@ def _is_the_service(entry: dict[str, Any], service: EcsService) -> bool:
     if service.arn is not None:
         return bool(entry.get("serviceArn") == service.arn)
     return bool(entry.get("serviceName") == service.name)
+
+
+def _task_definition_of(task_definition_arn: str, service: EcsService) -> str:
+    """For messages: 'the task definition arn:aws:ecs:...:task-definition/shop:3 of ECS service "prod/shop"'."""
+    return f'the task definition {task_definition_arn} of ECS service "{service}"'
+
+
+def _controller(current: dict[str, Any], service: EcsService) -> str:
+    """The service's deployment controller (ECS when the answer names none, as ECS's default is)."""
+    controller = _field(current, "deploymentController", dict, service, default={}).get("type", "ECS")
+    if not isinstance(controller, str) or _ECS_ENUM_VALUE.fullmatch(controller) is None:
+        raise _unreadable(f'describing ECS service "{service}" (its "deploymentController")')
+    return controller
 
 
 def _field(entry: dict[str, Any], key: str, kind: type, service: EcsService, default: Any = _REQUIRED) -> Any:
