@@ -92,17 +92,29 @@ def test_no_s3_call_starts_once_the_budget_is_spent(
     ("fault", "remaining_millis", "expected"),
     [
         pytest.param(
-            Fault(trickle="body"), 6_000, "still running at the deadline", id="body trickled a byte at a time"
+            Fault(trickle="body"), 6_000, ("still running at the deadline",), id="body trickled a byte at a time"
         ),
-        pytest.param(Fault(trickle="headers"), 6_000, "still running at the deadline", id="headers trickled"),
+        pytest.param(Fault(trickle="headers"), 6_000, ("still running at the deadline",), id="headers trickled"),
         pytest.param(
-            Fault(stall_mid_body_seconds=30), 6_000, "Could not reach S3", id="stall in the middle of the body"
+            Fault(stall_mid_body_seconds=30), 6_000, ("Could not reach S3",), id="stall in the middle of the body"
         ),
-        pytest.param(Fault(delay_seconds=0.6), 2_000, "still running at the deadline", id="every answer late"),
+        # Each answer 0.6 s late, within the 0.87 s read timeout such a budget gives; a loaded machine can push one
+        # past it, which ends in botocore's ReadTimeoutError instead: one report before the deadline either way
+        pytest.param(
+            Fault(delay_seconds=0.6),
+            2_000,
+            ("still running at the deadline", "ReadTimeoutError"),
+            id="every answer late",
+        ),
     ],
 )
 def test_a_slow_s3_cannot_push_the_report_past_the_deadline(
-    aws: LocalAws, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, fault: Fault, remaining_millis: int, expected: str
+    aws: LocalAws,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+    remaining_millis: int,
+    expected: tuple[str, ...],
 ) -> None:
     # Given S3 that answers slowly in one of the ways socket timeouts cannot catch, and a two-artifact job
     event = load_event("two-ecr-sources.json")
@@ -117,7 +129,7 @@ def test_a_slow_s3_cannot_push_the_report_past_the_deadline(
 
     # Then exactly one SystemUnavailable report went out at the deadline, saying so, and nothing was written
     assert result.failure["type"] == "SystemUnavailable"
-    assert expected in result.failure["message"]
+    assert any(phrase in result.failure["message"] for phrase in expected)
     assert "not a zip" not in result.failure["message"]
     assert elapsed < remaining_millis / 1000 + SCHEDULING_SLACK_SECONDS
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
