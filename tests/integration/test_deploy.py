@@ -25,7 +25,9 @@ from tests.templates import ROOT
 
 MOTO_ACCOUNT = "123456789012"  # the account moto answers GetCallerIdentity with
 # Make the stand-in and never install a virtual environment (they exist when the tests run).
-NO_INSTALL = ["-o", ".venv-sam/.installed", "-o", ".venv/bin/.installed"]
+# Nothing installed, and the real build left alone: a stand-in `sam` must never make a stale build look fresh
+# (`make build` runs sam only when the build is older than its inputs: tests/repository/test_makefile.py).
+NO_INSTALL = ["-o", ".venv-sam/.installed", "-o", ".venv/bin/.installed", "-o", ".aws-sam/build/template.yaml"]
 
 
 @dataclass
@@ -150,8 +152,6 @@ def test_deploy_checks_then_builds_then_deploys_with_the_given_settings_and_no_q
     assert result.returncode == 0, result.stderr
     assert f"make deploy: stack shop-images, account {MOTO_ACCOUNT} in eu-west-1" in result.stdout
     assert result.sam_calls == [
-        ["validate", "--lint"],
-        ["build"],
         [
             "deploy",
             "--no-confirm-changeset",
@@ -189,7 +189,7 @@ def test_the_guided_deploy_checks_credentials_and_leaves_the_region_to_sam(
 
     assert result.returncode == 0, result.stderr
     assert "in the region you choose next" in result.stdout
-    assert result.sam_calls == [["validate", "--lint"], ["build"], ["deploy", "--guided"]]
+    assert result.sam_calls == [["deploy", "--guided"]]
 
 
 def published_function(region: str, versions: int) -> tuple[Any, str]:
@@ -261,3 +261,22 @@ def test_rollback_to_a_version_that_does_not_exist_names_the_published_ones(
     assert result.returncode != 0
     assert "make rollback: VERSION=7 is not a published version (published: 1, 2)" in result.stderr
     assert lambda_client.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "2"
+
+
+def test_deploy_builds_first_when_the_build_is_older_than_its_inputs(tmp_path: Path, fake_sam: Path) -> None:
+    # Given a build to be made again (make's --always-make), shown as a dry run: nothing runs
+    shown = subprocess.run(  # noqa: S603
+        ["make", "--no-print-directory", "--dry-run", "--always-make", "deploy", f"SAM={fake_sam}"],  # noqa: S607
+        cwd=ROOT,
+        env=clean_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout.splitlines()
+
+    # Then the credentials check comes first, then sam validate and sam build, then sam deploy
+    sam = str(fake_sam)
+    wanted = ["-m devtools.deploy_check deploy", f"{sam} validate", f"{sam} build", f"{sam} deploy"]
+    first = [next(number for number, line in enumerate(shown) if step in line) for step in wanted]
+    assert first == sorted(first), shown
