@@ -205,12 +205,14 @@ def _digest_form(
     gate's "verify" (`resolver`) resolves the digest its tag names in ECR."""
     digest, note = _digest_of(reference, image_uri, resolver)
     if digest is None:
+        verify_hint = _verify_hint(config, resolver)
+        alternatives = f", pin by tag{verify_hint}" if verify_hint else ", or pin by tag"
         raise ArtifactContentError(
             f"{where}: image {image_uri} has a tag but no digest, and the job pins by digest "
             f"({config.wording.options.pin}, or else {config.wording.settings.default_pin}), which promises that no "
             f"tag is written{_unresolved(reference, config, resolver)}. Write the image's digest into "
             "the file (<repository>@sha256:<64 hex digits>, as the ECR source action and `docker inspect "
-            f"--format '{{{{index .RepoDigests 0}}}}'` give it), or pin by tag{_verify_hint(config, resolver)}."
+            f"--format '{{{{index .RepoDigests 0}}}}'` give it){alternatives}."
         )
     return f"{reference.name}@{digest}", digest, note
 
