@@ -21,7 +21,7 @@ from imagedefs.model import (
     OutputArtifact,
     Plan,
 )
-from imagedefs.references import ImageReference, is_valid_container_name
+from imagedefs.references import ImageReference, is_valid_container_name, parse_reference
 
 if TYPE_CHECKING:
     from imagedefs.formats.codedeploy import BlueGreenService
@@ -115,14 +115,16 @@ def build_plan(
     `service` is what format "codedeploy" renders its files from; `digest_resolver` gives, under pin "digest", the
     digest of an image named by tag only (None: such an image fails the job).
     """
+    # An image outside the allow-list is never looked up in ECR: its missing digest fails the job instead.
+    resolver = None if digest_resolver is None else _within_allow_list(digest_resolver, settings)
     images: list[ContainerImage] = []
     for source in sources:
         if isinstance(source, ImageDetail):
             images.extend(_images_from_detail(source, config))
         elif isinstance(source, ChosenImage):
-            images.extend(_images_chosen_upstream(source, config, digest_resolver))
+            images.extend(_images_chosen_upstream(source, config, resolver))
         else:
-            images.extend(_images_from_definitions(source, config, digest_resolver))
+            images.extend(_images_from_definitions(source, config, resolver))
     for image in images:
         if image.name in config.images:
             raise ConfigurationError(
@@ -131,7 +133,7 @@ def build_plan(
                 f"artifact's containers with {config.wording.options.containers}, for example "
                 f"{config.wording.examples.containers})."
             )
-    images.extend(_images_given_directly(config, digest_resolver))
+    images.extend(_images_given_directly(config, resolver))
     _check_unique_names(images, config)
     for image in images:
         _check_registry_allowed(image, settings)
@@ -227,14 +229,23 @@ def _digest_of(
     return resolved, None if resolved is None else f'digest of tag "{reference.tag or "latest"}" resolved in ECR'
 
 
+def _within_allow_list(resolver: DigestResolver, settings: Settings) -> DigestResolver:
+    def resolve(image_uri: str) -> str | None:
+        reference = parse_reference(image_uri)
+        return resolver(image_uri) if reference and settings.registry_allowed(reference.registry) else None
+
+    return resolve
+
+
 def _unresolved(reference: ImageReference, config: ActionConfig, resolver: DigestResolver | None) -> str:
-    """Why "verify" left the digest out: the image is not in ECR (a resolver answers None only then)."""
+    """Why "verify" left the digest out: the image is not in an allowed ECR registry (a resolver answers None only
+    then)."""
     if resolver is None:
         return ""
     return (
         f", and {config.wording.options.verify} can resolve the digest of a tag only for an image in a private ECR "
-        f"registry (<account>.dkr.ecr.<region>.amazonaws.com), which registry {reference.registry} is not: nothing "
-        "can resolve it"
+        f"registry (<account>.dkr.ecr.<region>.amazonaws.com) that {config.wording.settings.allowed_registries} "
+        f"allows, which registry {reference.registry} is not: nothing can resolve it"
     )
 
 

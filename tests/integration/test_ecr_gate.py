@@ -318,7 +318,9 @@ def test_pin_digest_with_verify_fails_on_a_tag_only_image_outside_ecr(aws: Local
     )
     assert (
         'UserParameters "verify" can resolve the digest of a tag only for an image in a private ECR registry '
-        "(<account>.dkr.ecr.<region>.amazonaws.com), which registry ghcr.io is not: nothing can resolve it."
+        "(<account>.dkr.ecr.<region>.amazonaws.com) that the AllowedRegistries parameter of the function's stack "
+        "(environment variable IMAGEDEFS_ALLOWED_REGISTRIES) allows, which registry ghcr.io is not: nothing can "
+        "resolve it."
     ) in failure["message"]
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         aws.output_object(event)

@@ -291,11 +291,24 @@ def test_pin_digest_with_verify_refuses_a_tag_only_image_outside_ecr_saying_noth
         f'Artifact "Built", {where}: image ghcr.io/acme/api:v7 has a tag but no digest, and the job pins by digest '
         '(UserParameters "pin", or else the DefaultPin parameter of the function\'s stack (environment variable '
         'IMAGEDEFS_DEFAULT_PIN)), which promises that no tag is written, and UserParameters "verify" can resolve the '
-        "digest of a tag only for an image in a private ECR registry (<account>.dkr.ecr.<region>.amazonaws.com), "
-        "which registry ghcr.io is not: nothing can resolve it. Write the image's digest into the file "
+        "digest of a tag only for an image in a private ECR registry (<account>.dkr.ecr.<region>.amazonaws.com) that "
+        "the AllowedRegistries parameter of the function's stack (environment variable IMAGEDEFS_ALLOWED_REGISTRIES) "
+        "allows, which registry ghcr.io is not: nothing can resolve it. Write the image's digest into the file "
         "(<repository>@sha256:<64 hex digits>, as the ECR source action and `docker inspect --format "
         "'{{index .RepoDigests 0}}'` give it), or pin by tag."
     )
+
+
+def test_pin_digest_with_verify_never_looks_up_an_image_outside_the_allow_list() -> None:
+    # Given an ECR image of another account named by tag alone, and an allow-list of the home account only
+    other = "210987654321.dkr.ecr.us-west-2.amazonaws.com"
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012"})
+    config = parse_user_parameters('{"pin": "digest", "verify": true}', settings)
+    resolver = FakeTagDigests({f"{other}/shop/api:v7": DIGEST_B})
+    # When the plan is made, Then ECR is not asked, and the job fails naming the allow-list
+    with pytest.raises(ArtifactContentError, match=f"allows, which registry {other} is not: nothing can resolve it"):
+        build_plan([detail("Built", {"ImageURI": f"{other}/shop/api:v7"})], ["Out"], config, settings, None, resolver)
+    assert resolver.asked == []
 
 
 @pytest.mark.parametrize(
@@ -316,7 +329,9 @@ def test_pin_digest_refuses_an_images_entry_by_tag_alone_that_nothing_resolves(
         build_plan([], ["Out"], config, SETTINGS, digest_resolver=resolver)
     unresolved = (
         ', and UserParameters "verify" can resolve the digest of a tag only for an image in a private ECR registry '
-        "(<account>.dkr.ecr.<region>.amazonaws.com), which registry ghcr.io is not: nothing can resolve it"
+        "(<account>.dkr.ecr.<region>.amazonaws.com) that the AllowedRegistries parameter of the function's stack "
+        "(environment variable IMAGEDEFS_ALLOWED_REGISTRIES) allows, which registry ghcr.io is not: nothing can "
+        "resolve it"
         if resolver
         else ""
     )
