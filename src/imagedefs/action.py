@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,6 +60,13 @@ def run_job(
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
     config = parse_user_parameters(job.user_parameters, settings, budget, job.account_id)
     logger.append_keys(input_artifacts=list(job.inputs), output_artifacts=list(job.outputs))
+    ecr = functools.cache(ecr_reader)  # one reader for the tag lookups before planning and the gate after it
+    tag_digests = None
+    if config.verify:
+        # Imported here: only a job that asks for the ECR gate loads it.
+        from imagedefs.image_gate import TagDigests
+
+        tag_digests = TagDigests(config=config, settings=settings, ecr=ecr)
     plan = plan_job(
         config,
         settings,
@@ -67,15 +75,15 @@ def run_job(
         lambda name: store.read_source(name, job.inputs[name]),
         lambda config: _blue_green_service(config, settings, ecs_reader),
         _LoggedNotes(),
-        lambda service: _readable_ecs(
+        live_service=lambda service: _readable_ecs(
             service, f"to check the containers, {settings.wording.options.service} reads", settings, ecs_reader
         ).live_service(service),
+        digest_resolver=tag_digests,
     )
     if config.verify or config.fail_on_severity is not None:
-        # Imported here: only a job that asks for the ECR gate loads it.
         from imagedefs.image_gate import check_images
 
-        plan = check_images(plan, config, settings, ecr_reader)
+        plan = check_images(plan, config, settings, ecr, tag_digests.found if tag_digests else None)
     store.write_outputs([(job.outputs[output.artifact], output) for output in plan.outputs])
     return plan
 

@@ -100,6 +100,7 @@ CLI_WORDING: Final = Wording(
         outputs="""--outputs '{"WebDefinitions": ["web"], "ApiDefinitions": ["api"]}'""",
         service="--format codedeploy --taskdef current-taskdef.json",
         images="--image web=123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web@sha256:<64 hex digits>",
+        verify=None,
     ),
     settings=SettingNames(
         default_pin=f"the environment variable {ENV_DEFAULT_PIN}",

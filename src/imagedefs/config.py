@@ -109,6 +109,8 @@ class OptionExamples:
     outputs: str
     service: str
     images: str
+    # How to turn on the ECR lookup that resolves a tag's digest; None where there is none (the command line).
+    verify: str | None
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ ACTION_WORDING: Final = Wording(
         service='{"format": "codedeploy", "service": "prod/web"}',
         images='{"images": {"web": {"repository": "#{Build.ECRRepositoryName}", '
         '"digest": "#{Build.ECRImageDigestId}"}}}',
+        verify='{"verify": true}',
     ),
     settings=SettingNames(
         default_pin=f"the DefaultPin parameter of the function's stack (environment variable {ENV_DEFAULT_PIN})",

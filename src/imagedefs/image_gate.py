@@ -57,16 +57,51 @@ class EcrImages(Protocol):
         """The image's finished scan; examples are findings at or above `fail_on`."""
 
 
-def check_images(plan: Plan, config: ActionConfig, settings: Settings, ecr: Callable[[], EcrImages]) -> Plan:
+class TagDigests:
+    """Under pin "digest" with "verify": the digest ECR gives for an image an artifact names by tag only, looked
+    up before planning renders (plan.py's DigestResolver), each image once; `check_images` reuses the lookups."""
+
+    def __init__(self, *, config: ActionConfig, settings: Settings, ecr: Callable[[], EcrImages]) -> None:
+        self._config = config
+        self._settings = settings
+        self._ecr = ecr
+        self._by_tag: dict[EcrImage, str] = {}
+        # Each resolved image as the plan then names it (by digest), with its digest: already looked up.
+        self.found: dict[EcrImage, str] = {}
+
+    def __call__(self, image_uri: str) -> str | None:
+        """The digest the image's tag names in ECR; None when the image is not in ECR (nothing can resolve it)."""
+        tagged = _ecr_image(image_uri)
+        if tagged is None:
+            return None
+        if tagged not in self._by_tag:
+            _check_permitted([tagged], self._config, self._settings)
+            digest = self._ecr().digest_of(tagged)
+            self._by_tag[tagged] = digest
+            reference = parse_reference(image_uri)
+            assert reference is not None, "an image in ECR has a valid reference"
+            pinned = replace(tagged, image_uri=f"{reference.name}@{digest}", digest=digest, tag=None)
+            self.found[pinned] = digest
+        return self._by_tag[tagged]
+
+
+def check_images(
+    plan: Plan,
+    config: ActionConfig,
+    settings: Settings,
+    ecr: Callable[[], EcrImages],
+    looked_up: Mapping[EcrImage, str] | None = None,
+) -> Plan:
     """The plan with each ECR image's digest (a tag-pinned image's too) and what the gate found in the summary;
-    raise, before anything is written, on an image the gate refuses."""
-    in_ecr = {image.name: _ecr_image(image, settings) for image in plan.images}
+    raise, before anything is written, on an image the gate refuses. `looked_up`: digests already read from ECR
+    (TagDigests.found), not asked for again."""
+    in_ecr = {image.name: _ecr_image(image.image_uri) for image in plan.images}
     wanted = [image for image in in_ecr.values() if image is not None]
     if not wanted:
         return replace(plan, images=tuple(replace(image, note=_noted(image, NOT_IN_ECR_NOTE)) for image in plan.images))
     _check_permitted(wanted, config, settings)
     reader = ecr()
-    digests: dict[EcrImage, str] = {}
+    digests: dict[EcrImage, str] = dict(looked_up or {})
     findings: dict[EcrImage, ScanFindings] = {}
     images: list[ContainerImage] = []
     for image in plan.images:
@@ -90,23 +125,24 @@ def check_images(plan: Plan, config: ActionConfig, settings: Settings, ecr: Call
     return replace(plan, images=tuple(images))
 
 
-def _ecr_image(image: ContainerImage, settings: Settings) -> EcrImage | None:
+def _ecr_image(image_uri: str) -> EcrImage | None:
     """The image as ECR knows it, when its registry is a private ECR registry (account.dkr.ecr.region...)."""
-    host = ECR_HOST_PATTERN.fullmatch(image.registry)
-    reference = parse_reference(image.image_uri)
+    reference = parse_reference(image_uri)
+    host = None if reference is None else ECR_HOST_PATTERN.fullmatch(reference.registry)
     if host is None or reference is None:
         return None
     partition = partition_of(host["region"])
     arn = f"arn:{partition}:ecr:{host['region']}:{host['account']}:repository/{reference.repository}"
     by_digest = reference.digest is not None
     return EcrImage(
-        image_uri=image.image_uri,
+        image_uri=image_uri,
         registry_id=host["account"],
         region=host["region"],
         repository=reference.repository,
         arn=arn,
         digest=reference.digest if by_digest else None,
-        tag=None if by_digest else reference.tag,
+        # A reference without a tag names "latest", as Docker and ECS read it.
+        tag=None if by_digest else reference.tag or "latest",
     )
 
 

@@ -22,7 +22,7 @@ from imagedefs.model import (
     OutputArtifact,
     Plan,
 )
-from imagedefs.references import ImageReference, is_valid_container_name
+from imagedefs.references import ImageReference, is_valid_container_name, parse_reference
 
 if TYPE_CHECKING:
     from imagedefs.formats.codedeploy import BlueGreenService
@@ -48,6 +48,10 @@ class _Silent:
 
 SILENT: Final[PlanNotes] = _Silent()
 
+# Under pin "digest" with "verify": the digest ECR gives for an image named by tag only (its URI), None when the
+# image is not in ECR; the ECR gate's (image_gate.TagDigests), so planning itself reads nothing.
+DigestResolver = Callable[[str], "str | None"]
+
 
 def plan_job(
     config: ActionConfig,
@@ -58,6 +62,7 @@ def plan_job(
     blue_green_service: Callable[[ActionConfig], BlueGreenService],
     notes: PlanNotes = SILENT,
     live_service: Callable[[EcsService], LiveService] | None = None,
+    digest_resolver: DigestResolver | None = None,
 ) -> Plan:
     """Select the inputs, read them, fetch the blue/green service if the format needs it (or the service a rolling
     job names, to check its containers against), and plan every output; raise before anything is written.
@@ -76,7 +81,7 @@ def plan_job(
     if config.output_format == "imagedefinitions" and config.service is not None:
         assert live_service is not None, "a rolling job that names a service reads it"
         live = live_service(config.service)
-    return build_plan(sources, outputs, config, settings, service, live)
+    return build_plan(sources, outputs, config, settings, service, live, digest_resolver)
 
 
 def select_inputs(input_artifacts: Sequence[str], config: ActionConfig) -> tuple[list[str], list[str]]:
@@ -113,20 +118,24 @@ def build_plan(
     settings: Settings,
     service: BlueGreenService | None = None,
     live_service: LiveService | None = None,
+    digest_resolver: DigestResolver | None = None,
 ) -> Plan:
     """Decide every container's image and every output file; raise before anything is written.
 
     `service` is what format "codedeploy" renders its files from; `live_service`, the service a rolling job's
-    containers must all be containers of.
+    containers must all be containers of; `digest_resolver` gives, under pin "digest", the digest of an image
+    named by tag only (None: such an image fails the job).
     """
+    # An image outside the allow-list is never looked up in ECR: its missing digest fails the job instead.
+    resolver = None if digest_resolver is None else _within_allow_list(digest_resolver, settings)
     images: list[ContainerImage] = []
     for source in sources:
         if isinstance(source, ImageDetail):
             images.extend(_images_from_detail(source, config))
         elif isinstance(source, ChosenImage):
-            images.extend(_images_chosen_upstream(source, config))
+            images.extend(_images_chosen_upstream(source, config, resolver))
         else:
-            images.extend(_images_from_definitions(source, config))
+            images.extend(_images_from_definitions(source, config, resolver))
     for image in images:
         if image.name in config.images:
             raise ConfigurationError(
@@ -135,7 +144,7 @@ def build_plan(
                 f"artifact's containers with {config.wording.options.containers}, for example "
                 f"{config.wording.examples.containers})."
             )
-    images.extend(_images_given_directly(config))
+    images.extend(_images_given_directly(config, resolver))
     _check_unique_names(images, config)
     for image in images:
         _check_registry_allowed(image, settings)
@@ -180,12 +189,16 @@ def _images_from_detail(detail: ImageDetail, config: ActionConfig) -> list[Conta
     ]
 
 
-def _images_chosen_upstream(chosen: ChosenImage, config: ActionConfig) -> list[ContainerImage]:
+def _images_chosen_upstream(
+    chosen: ChosenImage, config: ActionConfig, resolver: DigestResolver | None
+) -> list[ContainerImage]:
     """An image named upstream ({"ImageURI": ...} alone): used as it is (the tag pattern does not apply), but
     pinned by digest when the job pins by digest, which promises that no tag is written."""
     reference = chosen.reference
     where = chosen.where or file_location(chosen.artifact, IMAGE_DETAIL_FILE)
-    image_uri = _digest_form(reference, chosen.image_uri, where, config) if config.pin == "digest" else chosen.image_uri
+    image_uri, digest, resolved = chosen.image_uri, reference.digest, None
+    if config.pin == "digest":
+        image_uri, digest, resolved = _digest_form(reference, chosen.image_uri, where, config, resolver)
     used = "used as it is" if image_uri == chosen.image_uri else "pinned by digest, its tag left out"
     return [
         ContainerImage(
@@ -194,31 +207,73 @@ def _images_chosen_upstream(chosen: ChosenImage, config: ActionConfig) -> list[C
             chosen.artifact,
             reference.registry,
             tag=reference.tag,
-            digest=reference.digest,
-            note="; ".join(filter(None, (f"image chosen upstream: {used}", chosen.note))),
+            digest=digest,
+            note="; ".join(filter(None, (f"image chosen upstream: {used}", resolved, chosen.note))),
         )
         for name in _container_names(chosen.artifact, reference, config)
     ]
 
 
-def _digest_form(reference: ImageReference, image_uri: str, where: str, config: ActionConfig) -> str:
-    """`<repository>@sha256:...` for an image an artifact names as it is, under `pin: "digest"`: no tag is ever
-    written, so an image without a digest fails the job.
-
-    The seam for the deploy gate's "verify": a digest it resolved in ECR for the image's tag comes in here.
-    """
-    if reference.digest is None:
+def _digest_form(
+    reference: ImageReference, image_uri: str, where: str, config: ActionConfig, resolver: DigestResolver | None
+) -> tuple[str, str, str | None]:
+    """`<repository>@sha256:...`, its digest, and the summary's note on it, for an image an artifact names as it is,
+    under `pin: "digest"`: no tag is ever written, so an image without a digest fails the job unless the deploy
+    gate's "verify" (`resolver`) resolves the digest its tag names in ECR."""
+    digest, note = _digest_of(reference, image_uri, resolver)
+    if digest is None:
+        verify_hint = _verify_hint(config, resolver)
+        alternatives = f", pin by tag{verify_hint}" if verify_hint else ", or pin by tag"
         raise ArtifactContentError(
             f"{where}: image {image_uri} has a tag but no digest, and the job pins by digest "
             f"({config.wording.options.pin}, or else {config.wording.settings.default_pin}), which promises that no "
-            "tag is written. Write the image's digest into "
+            f"tag is written{_unresolved(reference, config, resolver)}. Write the image's digest into "
             "the file (<repository>@sha256:<64 hex digits>, as the ECR source action and `docker inspect "
-            "--format '{{index .RepoDigests 0}}'` give it), or pin by tag."
+            f"--format '{{{{index .RepoDigests 0}}}}'` give it){alternatives}."
         )
-    return f"{reference.name}@{reference.digest}"
+    return f"{reference.name}@{digest}", digest, note
 
 
-def _images_from_definitions(source: MergedDefinitions, config: ActionConfig) -> list[ContainerImage]:
+def _digest_of(
+    reference: ImageReference, image_uri: str, resolver: DigestResolver | None
+) -> tuple[str | None, str | None]:
+    """The image's digest (its own, else the one `resolver` gives for its tag) and the summary's note on it."""
+    if reference.digest is not None or resolver is None:
+        return reference.digest, None
+    resolved = resolver(image_uri)
+    return resolved, None if resolved is None else f'digest of tag "{reference.tag or "latest"}" resolved in ECR'
+
+
+def _within_allow_list(resolver: DigestResolver, settings: Settings) -> DigestResolver:
+    def resolve(image_uri: str) -> str | None:
+        reference = parse_reference(image_uri)
+        return resolver(image_uri) if reference and settings.registry_allowed(reference.registry) else None
+
+    return resolve
+
+
+def _unresolved(reference: ImageReference, config: ActionConfig, resolver: DigestResolver | None) -> str:
+    """Why "verify" left the digest out: the image is not in an allowed ECR registry (a resolver answers None only
+    then)."""
+    if resolver is None:
+        return ""
+    return (
+        f", and {config.wording.options.verify} can resolve the digest of a tag only for an image in a private ECR "
+        f"registry (<account>.dkr.ecr.<region>.amazonaws.com) that {config.wording.settings.allowed_registries} "
+        f"allows, which registry {reference.registry} is not: nothing can resolve it"
+    )
+
+
+def _verify_hint(config: ActionConfig, resolver: DigestResolver | None) -> str:
+    verify = config.wording.examples.verify
+    if resolver is not None or verify is None:
+        return ""
+    return f", or set {verify} for the function to resolve the tag's digest in ECR (images in ECR only)"
+
+
+def _images_from_definitions(
+    source: MergedDefinitions, config: ActionConfig, resolver: DigestResolver | None
+) -> list[ContainerImage]:
     """The merged file's entries that `containers` picks (each must exist), or all of them without it."""
     picked = _names_for(source.artifact, config)
     entries = {entry.name: entry for entry in source.definitions}
@@ -231,12 +286,12 @@ def _images_from_definitions(source: MergedDefinitions, config: ActionConfig) ->
                 f"{where}, which has no such entry. Its entries are {quoted(entries)}."
             )
     return [
-        _image_from_definition(source.artifact, entries[name], f'{where}, container "{name}"', config)
+        _image_from_definition(source.artifact, entries[name], f'{where}, container "{name}"', config, resolver)
         for name in picked or entries
     ]
 
 
-def _images_given_directly(config: ActionConfig) -> list[ContainerImage]:
+def _images_given_directly(config: ActionConfig, resolver: DigestResolver | None) -> list[ContainerImage]:
     """The images "images" names: pin applies as to an artifact's image (tag and digest as given; the tag
     pattern, which chooses among an image's tags, does not)."""
     images: list[ContainerImage] = []
@@ -244,16 +299,21 @@ def _images_given_directly(config: ActionConfig) -> list[ContainerImage]:
         reference = given.reference
         where = f'{config.wording.options.images} for container "{name}"'
         note = None
+        digest = reference.digest
         if reference.digest is not None and (config.pin == "digest" or reference.tag is None):
             image_uri = f"{reference.name}@{reference.digest}"
             note = "image has no tag: pinned by digest" if reference.tag is None and config.pin != "digest" else None
         elif config.pin == "digest":
-            raise ConfigurationError(
-                f"{capitalized(where)} is {given.image_uri}, which has a tag but no digest, and the job pins by "
-                f"digest ({config.wording.options.pin}). Give the digest, which ECRBuildAndPublish's "
-                "#{Namespace.ECRImageDigestId} or the ECR source action's #{Namespace.ImageDigest} holds, for example "
-                f"{config.wording.examples.images}."
-            )
+            digest, note = _digest_of(reference, given.image_uri, resolver)
+            if digest is None:
+                raise ConfigurationError(
+                    f"{capitalized(where)} is {given.image_uri}, which has a tag but no digest, and the job pins by "
+                    f"digest ({config.wording.options.pin}){_unresolved(reference, config, resolver)}. Give the "
+                    "digest, which ECRBuildAndPublish's #{Namespace.ECRImageDigestId} or the ECR source action's "
+                    f"#{{Namespace.ImageDigest}} holds, for example {config.wording.examples.images}"
+                    f"{_verify_hint(config, resolver)}."
+                )
+            image_uri = f"{reference.name}@{digest}"
         else:
             image_uri = f"{reference.name}:{reference.tag}"
         images.append(
@@ -263,7 +323,7 @@ def _images_given_directly(config: ActionConfig) -> list[ContainerImage]:
                 artifact="",
                 registry=reference.registry,
                 tag=reference.tag,
-                digest=reference.digest,
+                digest=digest,
                 note=note,
                 given_in=where,
             )
@@ -293,20 +353,21 @@ def _container_names(artifact: str, reference: ImageReference, config: ActionCon
 
 
 def _image_from_definition(
-    artifact: str, definition: ImageDefinition, where: str, config: ActionConfig
+    artifact: str, definition: ImageDefinition, where: str, config: ActionConfig, resolver: DigestResolver | None
 ) -> ContainerImage:
     """A merged entry, as it is; under `pin: "digest"` in digest form."""
     reference = definition.reference
-    image_uri = definition.image_uri
+    image_uri, digest, resolved = definition.image_uri, reference.digest, None
     if config.pin == "digest":
-        image_uri = _digest_form(reference, image_uri, where, config)
+        image_uri, digest, resolved = _digest_form(reference, image_uri, where, config, resolver)
     return ContainerImage(
         definition.name,
         image_uri,
         artifact,
         registry=reference.registry,
         tag=reference.tag,
-        digest=reference.digest,
+        digest=digest,
+        note=resolved,
     )
 
 

@@ -216,3 +216,111 @@ def test_the_stacks_floors_apply_to_an_action_that_says_nothing(
 
     assert failure["type"] == "JobFailed"
     assert 'no image has tag "v1"' in failure["message"]
+
+
+@pytest.mark.usefixtures("repositories")
+@pytest.mark.parametrize(
+    ("files", "stack_floors", "summary_note"),
+    [
+        pytest.param(
+            {"imageDetail.json": {"ImageURI": f"{WEB}:v1"}},
+            False,
+            "image chosen upstream: pinned by digest, its tag left out; "
+            'digest of tag "v1" resolved in ECR; found in ECR',
+            id="a short imageDetail.json, UserParameters",
+        ),
+        pytest.param(
+            {"imagedefinitions.json": [{"name": "web", "imageUri": f"{WEB}:v1"}]},
+            True,
+            'digest of tag "v1" resolved in ECR; found in ECR',
+            id="a merged entry, the stack's DefaultPin and VerifyImages",
+        ),
+    ],
+)
+def test_pin_digest_with_verify_writes_the_digest_ecr_gives_for_a_tag_only_image(
+    aws: LocalAws,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, Any],
+    stack_floors: bool,
+    summary_note: str,
+) -> None:
+    # Given an artifact naming an ECR image by tag alone (v1, now DIGEST_B), pinned by digest with verify
+    pushed(aws, DIGEST_A, "v0")
+    pushed(aws, DIGEST_B, "v1")
+    if stack_floors:
+        monkeypatch.setenv("IMAGEDEFS_DEFAULT_PIN", "digest")
+        monkeypatch.setenv("IMAGEDEFS_VERIFY_IMAGES", "true")
+    event = with_user_parameters(
+        load_event("single-ecr-source.json"), None if stack_floors else {"pin": "digest", "verify": True}
+    )
+    bucket, key = input_location(event)
+    aws.seed(event, {f"{bucket}/{key}": files})
+
+    # When the job runs
+    report = invoke(event).report
+
+    # Then the file names the image by the digest ECR gave, the summary says so, and the variables carry it
+    assert report.succeeded, report.request
+    assert json.loads(aws.output_files(event)["imagedefinitions.json"]) == [
+        {"name": "web", "imageUri": f"{WEB}@{DIGEST_B}"}
+    ]
+    assert report.request["executionDetails"]["summary"] == f"web → {WEB}@{DIGEST_B} ({summary_note})"
+    assert report.request["outputVariables"] == {
+        "web_imageUri": f"{WEB}@{DIGEST_B}",
+        "web_tag": "v1",
+        "web_digest": DIGEST_B,
+    }
+
+
+@pytest.mark.usefixtures("repositories")
+@pytest.mark.parametrize(
+    ("repository", "message"),
+    [
+        pytest.param(
+            "shop/web",
+            f'Image {WEB}:v9 is not in ECR repository "shop/web" (registry 123456789012, us-west-2): no image has tag '
+            '"v9" (deleted, expired by a lifecycle policy, or never pushed). Push the image again, or run the pipeline '
+            "with an image that exists.",
+            id="tag not found",
+        ),
+        pytest.param(
+            "shop/gone",
+            f'Image {REGISTRY}/shop/gone:v9: ECR repository "shop/gone" (registry 123456789012, us-west-2) does not '
+            "exist. Check the image's repository name, account and region (the source action's, or UserParameters "
+            '"images").',
+            id="repository not found",
+        ),
+    ],
+)
+def test_pin_digest_with_verify_fails_on_a_tag_ecr_does_not_have_and_writes_nothing(
+    aws: LocalAws, invoke: Invoke, repository: str, message: str
+) -> None:
+    pushed(aws, DIGEST_A, "v1")
+    event = job(aws, {"ImageURI": f"{REGISTRY}/{repository}:v9"}, {"pin": "digest", "verify": True})
+
+    failure = invoke(event).failure
+
+    assert (failure["type"], failure["message"]) == ("JobFailed", message)
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)
+
+
+@pytest.mark.usefixtures("repositories")
+def test_pin_digest_with_verify_fails_on_a_tag_only_image_outside_ecr(aws: LocalAws, invoke: Invoke) -> None:
+    event = job(aws, {"ImageURI": "ghcr.io/acme/web:v7"}, {"pin": "digest", "verify": True})
+
+    failure = invoke(event).failure
+
+    assert failure["type"] == "JobFailed"
+    assert failure["message"].startswith(
+        'Artifact "SourceArtifact", file imageDetail.json: image ghcr.io/acme/web:v7 has a tag but no digest'
+    )
+    assert (
+        'UserParameters "verify" can resolve the digest of a tag only for an image in a private ECR registry '
+        "(<account>.dkr.ecr.<region>.amazonaws.com) that the AllowedRegistries parameter of the function's stack "
+        "(environment variable IMAGEDEFS_ALLOWED_REGISTRIES) allows, which registry ghcr.io is not: nothing can "
+        "resolve it."
+    ) in failure["message"]
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)

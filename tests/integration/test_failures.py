@@ -513,5 +513,9 @@ def test_pin_digest_fails_a_job_whose_artifact_names_an_image_without_a_digest(
         f'Artifact "SourceArtifact", {where}: image ghcr.io/acme/web:v7 has a tag but no digest, and the job pins by '
         'digest (UserParameters "pin", or else the DefaultPin parameter of the function\'s stack'
     )
+    assert failure["message"].endswith(
+        ', pin by tag, or set {"verify": true} for the function to resolve the tag\'s digest in ECR (images in ECR '
+        "only)."
+    )
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         aws.output_object(event)

@@ -677,8 +677,11 @@ def test_pin_digest_never_writes_a_tag(
     # When the command pins by digest
     assert main(["web=Built", "--pin", "digest"]) == 1
 
-    # Then it fails, naming the artifact, the file and the image; nothing is written
-    assert capsys.readouterr().err.startswith(f"imagedefs: error: {message}")
+    # Then it fails, naming the artifact, the file and the image (and no ECR lookup: the command reads no AWS);
+    # nothing is written
+    error = capsys.readouterr().err
+    assert error.startswith(f"imagedefs: error: {message}")
+    assert error.endswith("give it), or pin by tag.\n")
     assert not (workdir / "imagedefinitions.json").exists()
 
 

@@ -9,8 +9,10 @@ import pytest
 
 from imagedefs.config import Settings, Severity, parse_user_parameters
 from imagedefs.errors import ConfigurationError
-from imagedefs.image_gate import EcrImage, ScanFindings, check_images
-from imagedefs.model import ContainerImage, Plan
+from imagedefs.image_gate import EcrImage, ScanFindings, TagDigests, check_images
+from imagedefs.model import ContainerImage, ImageDefinition, MergedDefinitions, Plan
+from imagedefs.plan import build_plan
+from imagedefs.references import ImageReference, parse_reference
 from tests.samples import DIGEST_A, DIGEST_B, REGISTRY
 
 CHINA_REGISTRY = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
@@ -38,6 +40,12 @@ def plan_of(*images: ContainerImage) -> Plan:
 def image(name: str, uri: str, digest: str | None = None, tag: str | None = None) -> ContainerImage:
     registry = uri.split("/", 1)[0]
     return ContainerImage(name, uri, artifact="Source", registry=registry, tag=tag, digest=digest)
+
+
+def reference(uri: str) -> ImageReference:
+    parsed = parse_reference(uri)
+    assert parsed is not None
+    return parsed
 
 
 def settings(repositories: str) -> Settings:
@@ -113,3 +121,44 @@ def test_a_job_with_no_ecr_image_needs_no_permission_and_reads_no_ecr() -> None:
     checked = check_images(plan, config, Settings(), no_ecr)
 
     assert checked.summary() == "proxy → docker.io/library/nginx:1.27 (not in ECR: not looked up)"
+
+
+def test_tag_digests_look_each_tag_up_once_and_the_gate_does_not_look_them_up_again() -> None:
+    # Given two merged entries naming one ECR image by tag alone, under pin "digest" with verify
+    ecr = RecordingEcr(digests={f"{REGISTRY}/shop/web:v1": DIGEST_B})
+    listed = settings("arn:aws:ecr:us-west-2:123456789012:repository/shop/*")
+    config = parse_user_parameters('{"verify": true, "pin": "digest", "failOnSeverity": "HIGH"}', listed)
+    merged = MergedDefinitions(
+        "Defs",
+        tuple(
+            ImageDefinition(name, f"{REGISTRY}/shop/web:v1", reference(f"{REGISTRY}/shop/web:v1"))
+            for name in ("web", "worker")
+        ),
+    )
+    tag_digests = TagDigests(config=config, settings=listed, ecr=lambda: ecr)
+
+    # When the plan resolves the tag, and the gate checks the plan
+    plan = build_plan([merged], ["Out"], config, listed, digest_resolver=tag_digests)
+    checked = check_images(plan, config, listed, lambda: ecr, tag_digests.found)
+
+    # Then ECR is asked once, by tag; the gate reuses that answer and scans the digest ECR gave
+    assert [(found.tag, found.digest) for found in ecr.looked_up] == [("v1", None)]
+    assert [found.digest for found in ecr.scanned] == [DIGEST_B]
+    assert checked.summary() == (
+        f'web → {REGISTRY}/shop/web@{DIGEST_B} (digest of tag "v1" resolved in ECR; found in ECR, scan: 1 LOW; none '
+        f'at or above HIGH); worker → {REGISTRY}/shop/web@{DIGEST_B} (digest of tag "v1" resolved in ECR; found in '
+        "ECR, scan: 1 LOW; none at or above HIGH)"
+    )
+
+
+def test_tag_digests_check_the_permission_before_any_call_and_leave_other_registries_alone() -> None:
+    ecr = RecordingEcr()
+    listed = settings("arn:aws:ecr:us-west-2:123456789012:repository/shop/api")
+    config = parse_user_parameters('{"verify": true, "pin": "digest"}', listed)
+    tag_digests = TagDigests(config=config, settings=listed, ecr=lambda: ecr)
+
+    assert tag_digests("ghcr.io/acme/web:v1") is None
+    with pytest.raises(ConfigurationError, match="repository/shop/web, which the EcrRepositoryArns parameter"):
+        tag_digests(f"{REGISTRY}/shop/web:v1")
+    assert ecr.looked_up == []
+    assert tag_digests.found == {}

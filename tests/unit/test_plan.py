@@ -208,7 +208,141 @@ def test_pin_digest_refuses_an_image_that_has_a_tag_and_no_digest(
     assert str(raised.value).startswith(
         f'Artifact "Built", file {file}: image ghcr.io/acme/api:v7 has a tag but no digest, and the job pins by '
         'digest (UserParameters "pin", or else the DefaultPin parameter of the function\'s stack (environment variable '
-        "IMAGEDEFS_DEFAULT_PIN)), which promises that no tag is written. Write the image's digest into the file"
+        "IMAGEDEFS_DEFAULT_PIN)), which promises that no tag is written. Write the image's digest into the file "
+        "(<repository>@sha256:<64 hex digits>, as the ECR source action and `docker inspect --format "
+        "'{{index .RepoDigests 0}}'` give it), pin by tag, or set {\"verify\": true} for the function to resolve the "
+        "tag's digest in ECR (images in ECR only)."
+    )
+
+
+class FakeTagDigests:
+    """The ECR gate's TagDigests as planning sees it: the digest of each tag in ECR, None outside ECR."""
+
+    def __init__(self, digests: dict[str, str]) -> None:
+        self.digests = digests
+        self.asked: list[str] = []
+
+    def __call__(self, image_uri: str) -> str | None:
+        self.asked.append(image_uri)
+        return self.digests.get(image_uri)
+
+
+def test_pin_digest_with_verify_writes_the_digest_ecr_gives_for_a_tag_only_image() -> None:
+    # Given a short imageDetail.json, a merged entry and an "images" entry naming ECR images by tag alone
+    chosen = detail("Built", {"ImageURI": f"{REGISTRY}/shop/api:v7"})
+    merged = MergedDefinitions("Defs", (definition("web", f"{REGISTRY}/shop/web"),))
+    config = parse_user_parameters(
+        json.dumps({"pin": "digest", "verify": True, "images": {"log": f"{REGISTRY}/shop/log:v3"}}), SETTINGS
+    )
+    resolver = FakeTagDigests(
+        {f"{REGISTRY}/shop/api:v7": DIGEST_B, f"{REGISTRY}/shop/web": DIGEST_A, f"{REGISTRY}/shop/log:v3": DIGEST_A}
+    )
+
+    # When the job pins by digest with a resolver (verify)
+    plan = build_plan([chosen, merged], ["Out"], config, SETTINGS, digest_resolver=resolver)
+
+    # Then each image is written by the digest ECR gave, the summary says so, and the variables carry it
+    assert json.loads(plan.outputs[0].files[0].content) == [
+        {"name": "api", "imageUri": f"{REGISTRY}/shop/api@{DIGEST_B}"},
+        {"name": "web", "imageUri": f"{REGISTRY}/shop/web@{DIGEST_A}"},
+        {"name": "log", "imageUri": f"{REGISTRY}/shop/log@{DIGEST_A}"},
+    ]
+    assert plan.summary() == (
+        f"api → {REGISTRY}/shop/api@{DIGEST_B} (image chosen upstream: pinned by digest, its tag left out; digest of "
+        f'tag "v7" resolved in ECR); web → {REGISTRY}/shop/web@{DIGEST_A} (digest of tag "latest" resolved in ECR); '
+        f'log → {REGISTRY}/shop/log@{DIGEST_A} (digest of tag "v3" resolved in ECR)'
+    )
+    variables = plan.output_variables()
+    assert (variables["api_digest"], variables["web_digest"], variables["log_digest"]) == (DIGEST_B, DIGEST_A, DIGEST_A)
+    assert (variables["api_tag"], variables["log_tag"]) == ("v7", "v3")
+    assert resolver.asked == [f"{REGISTRY}/shop/api:v7", f"{REGISTRY}/shop/web", f"{REGISTRY}/shop/log:v3"]
+
+
+def test_pin_digest_asks_the_resolver_only_for_images_without_a_digest() -> None:
+    resolver = FakeTagDigests({})
+    merged = MergedDefinitions("Defs", (definition("web", f"{REGISTRY}/shop/web:v1@{DIGEST_A}"),))
+    plan = build_plan([merged], ["Out"], ActionConfig(pin="digest"), SETTINGS, digest_resolver=resolver)
+    assert plan.images[0].image_uri == f"{REGISTRY}/shop/web@{DIGEST_A}"
+    assert plan.images[0].note is None
+    assert resolver.asked == []
+
+
+@pytest.mark.parametrize(
+    ("source", "where"),
+    [
+        pytest.param(detail("Built", {"ImageURI": "ghcr.io/acme/api:v7"}), "file imageDetail.json", id="short"),
+        pytest.param(
+            MergedDefinitions("Built", (definition("api", "ghcr.io/acme/api:v7"),)),
+            'file imagedefinitions.json, container "api"',
+            id="merged",
+        ),
+    ],
+)
+def test_pin_digest_with_verify_refuses_a_tag_only_image_outside_ecr_saying_nothing_can_resolve_it(
+    source: Any, where: str
+) -> None:
+    # Given an artifact naming an image outside ECR by tag alone, and a job pinned by digest with verify
+    config = parse_user_parameters('{"pin": "digest", "verify": true}', SETTINGS)
+    # When the plan is made
+    with pytest.raises(ArtifactContentError) as raised:
+        build_plan([source], ["Out"], config, SETTINGS, digest_resolver=FakeTagDigests({}))
+    # Then the job fails saying verify cannot resolve it, and how to keep the promise
+    assert str(raised.value) == (
+        f'Artifact "Built", {where}: image ghcr.io/acme/api:v7 has a tag but no digest, and the job pins by digest '
+        '(UserParameters "pin", or else the DefaultPin parameter of the function\'s stack (environment variable '
+        'IMAGEDEFS_DEFAULT_PIN)), which promises that no tag is written, and UserParameters "verify" can resolve the '
+        "digest of a tag only for an image in a private ECR registry (<account>.dkr.ecr.<region>.amazonaws.com) that "
+        "the AllowedRegistries parameter of the function's stack (environment variable IMAGEDEFS_ALLOWED_REGISTRIES) "
+        "allows, which registry ghcr.io is not: nothing can resolve it. Write the image's digest into the file "
+        "(<repository>@sha256:<64 hex digits>, as the ECR source action and `docker inspect --format "
+        "'{{index .RepoDigests 0}}'` give it), or pin by tag."
+    )
+
+
+def test_pin_digest_with_verify_never_looks_up_an_image_outside_the_allow_list() -> None:
+    # Given an ECR image of another account named by tag alone, and an allow-list of the home account only
+    other = "210987654321.dkr.ecr.us-west-2.amazonaws.com"
+    settings = Settings.from_environment({"IMAGEDEFS_ALLOWED_REGISTRIES": "123456789012"})
+    config = parse_user_parameters('{"pin": "digest", "verify": true}', settings)
+    resolver = FakeTagDigests({f"{other}/shop/api:v7": DIGEST_B})
+    # When the plan is made, Then ECR is not asked, and the job fails naming the allow-list
+    with pytest.raises(ArtifactContentError, match=f"allows, which registry {other} is not: nothing can resolve it"):
+        build_plan(
+            [detail("Built", {"ImageURI": f"{other}/shop/api:v7"})], ["Out"], config, settings, digest_resolver=resolver
+        )
+    assert resolver.asked == []
+
+
+@pytest.mark.parametrize(
+    ("resolver", "ending"),
+    [
+        pytest.param(
+            None, ', or set {"verify": true} for the function to resolve the tag\'s digest in ECR (images in ECR only).'
+        ),
+        pytest.param(FakeTagDigests({}), "."),
+    ],
+    ids=["without verify", "with verify, outside ECR"],
+)
+def test_pin_digest_refuses_an_images_entry_by_tag_alone_that_nothing_resolves(
+    resolver: FakeTagDigests | None, ending: str
+) -> None:
+    config = parse_user_parameters('{"pin": "digest", "images": {"web": "ghcr.io/acme/web:v7"}}', SETTINGS)
+    with pytest.raises(ConfigurationError) as raised:
+        build_plan([], ["Out"], config, SETTINGS, digest_resolver=resolver)
+    unresolved = (
+        ', and UserParameters "verify" can resolve the digest of a tag only for an image in a private ECR registry '
+        "(<account>.dkr.ecr.<region>.amazonaws.com) that the AllowedRegistries parameter of the function's stack "
+        "(environment variable IMAGEDEFS_ALLOWED_REGISTRIES) allows, which registry ghcr.io is not: nothing can "
+        "resolve it"
+        if resolver
+        else ""
+    )
+    assert str(raised.value) == (
+        'UserParameters "images" for container "web" is ghcr.io/acme/web:v7, which has a tag but no digest, and the '
+        f'job pins by digest (UserParameters "pin"){unresolved}. Give the digest, which ECRBuildAndPublish\'s '
+        "#{Namespace.ECRImageDigestId} or the ECR source action's #{Namespace.ImageDigest} holds, for example "
+        '{"images": {"web": {"repository": "#{Build.ECRRepositoryName}", "digest": "#{Build.ECRImageDigestId}"}}}'
+        f"{ending}"
     )
 
 
