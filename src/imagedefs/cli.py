@@ -24,6 +24,7 @@ from typing import IO, Final
 
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
+    ENV_ASSUMABLE_ROLES,
     ENV_DEFAULT_HOOKS,
     ENV_DEFAULT_PIN,
     ENV_DEFAULT_TAG_PATTERN,
@@ -77,6 +78,7 @@ CLI_WORDING: Final = Wording(
         # The command line reads nothing from AWS: neither key has a flag, and their stack floors do not apply.
         verify="the ECR lookup of the function",
         fail_on_severity="the scan findings gate of the function",
+        role="the cross-account role of the function",
     ),
     examples=OptionExamples(
         containers="--container WebImage=web --container ApiImage=api,worker",
@@ -94,11 +96,12 @@ CLI_WORDING: Final = Wording(
         verify_images=f"the environment variable {ENV_VERIFY_IMAGES}",
         fail_on_severity=f"the environment variable {ENV_FAIL_ON_SEVERITY}",
         ecr_repositories=f"the environment variable {ENV_ECR_REPOSITORIES}",
+        assumable_roles=f"the environment variable {ENV_ASSUMABLE_ROLES}",
     ),
 )
 
 
-_FUNCTION_ONLY_VARIABLES: Final = (ENV_VERIFY_IMAGES, ENV_FAIL_ON_SEVERITY, ENV_ECR_REPOSITORIES)
+_FUNCTION_ONLY_VARIABLES: Final = (ENV_VERIFY_IMAGES, ENV_FAIL_ON_SEVERITY, ENV_ECR_REPOSITORIES, ENV_ASSUMABLE_ROLES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

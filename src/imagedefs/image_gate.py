@@ -8,12 +8,11 @@ reach the severity. What ECR answers, and how long a scan is waited for, is the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
-from imagedefs.config import SEVERITIES, ActionConfig, Settings, Severity, partition_of
+from imagedefs.config import SEVERITIES, ActionConfig, Settings, Severity, iam_arn_pattern, partition_of
 from imagedefs.errors import ConfigurationError, ImageRefusedError
 from imagedefs.model import ContainerImage, Plan
 from imagedefs.references import ECR_HOST_PATTERN, parse_reference
@@ -121,7 +120,7 @@ def _check_permitted(images: Sequence[EcrImage], config: ActionConfig, settings:
             f"arn:aws:ecr:{images[0].region}:{images[0].registry_id}:repository/*) and deploy the function's stack "
             "again."
         )
-    patterns = [_arn_pattern(text) for text in settings.ecr_repositories]
+    patterns = [iam_arn_pattern(text) for text in settings.ecr_repositories]
     for image in images:
         if not any(pattern.fullmatch(image.arn) for pattern in patterns):
             raise ConfigurationError(
@@ -130,11 +129,6 @@ def _check_permitted(images: Sequence[EcrImage], config: ActionConfig, settings:
                 f"arn:aws:ecr:{image.region}:{image.registry_id}:repository/*) there and deploy the function's "
                 "stack again."
             )
-
-
-def _arn_pattern(text: str) -> re.Pattern[str]:
-    """IAM's matching of a Resource ARN: `*` any run of characters (slashes too), `?` any one; case matters."""
-    return re.compile("".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in text))
 
 
 def _checked_digest(image: ContainerImage, ecr_image: EcrImage, found: str) -> str:

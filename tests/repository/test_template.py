@@ -364,7 +364,7 @@ def test_every_function_setting_comes_from_a_parameter() -> None:
     assert variables["IMAGEDEFS_ECS_SERVICES"] == {"Ref": "EcsServiceArns"}
     # Declared for `sam local invoke --env-vars` only, like the other endpoints
     assert variables["AWS_ENDPOINT_URL_ECS"] == {"Fn::If": ["DeclareLocalEndpoints", "", {"Ref": "AWS::NoValue"}]}
-    assert set(template["Outputs"]) == {"FunctionName", "FunctionArn"}
+    assert set(template["Outputs"]) == {"FunctionName", "FunctionArn", "FunctionRoleArn"}
 
 
 def test_the_stack_can_be_deployed_again_after_it_was_deleted() -> None:
@@ -384,3 +384,56 @@ def test_memory_size_is_a_parameter_whose_default_the_bench_measured_and_the_rea
     assert parameter["Default"] in MEMORY_SIZES_MB
     assert f"MemorySize={parameter['Default']}" in (ROOT / "samconfig.toml").read_text()
     assert f"arm64, {parameter['Default']} MB by default" in (ROOT / "README.md").read_text()
+
+
+ASSUMABLE_ROLES = "arn:aws:iam::222222222222:role/image-definitions-reader,arn:aws:iam::333333333333:role/readers/*"
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [("", set()), (ASSUMABLE_ROLES, {"sts:AssumeRole"})],
+    ids=["no role: no sts:AssumeRole at all", "roles: exactly those"],
+)
+def test_listed_roles_are_the_only_ones_the_function_may_assume(
+    monkeypatch: pytest.MonkeyPatch, roles: str, expected: set[str]
+) -> None:
+    allowed, managed = role_statements(cloudformation(sam_template(), monkeypatch), {"AssumableRoleArns": roles})
+
+    assert set(allowed) == REPORT_ACTIONS | LOG_ACTIONS | INVOKE_DESTINATION | expected
+    if expected:
+        assert allowed["sts:AssumeRole"] == roles.split(",")
+    assert managed == []
+
+
+def test_the_assumable_roles_parameter_accepts_only_iam_role_arns() -> None:
+    parameter = sam_template()["Parameters"]["AssumableRoleArns"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert parameter["Default"] == ""
+    for accepted in (
+        "",
+        ASSUMABLE_ROLES,
+        "arn:aws-cn:iam::222222222222:role/a",
+        "arn:aws-us-gov:iam::222222222222:role/b",
+    ):
+        assert pattern.fullmatch(accepted)
+    for refused in (
+        "image-definitions-reader",
+        "arn:aws:iam::222222222222:user/someone",
+        "arn:aws:iam::*:role/reader",
+        "arn:aws-iso:iam::222222222222:role/reader",
+        f"{ASSUMABLE_ROLES}, arn:aws:iam::222222222222:role/x",
+    ):
+        assert not pattern.fullmatch(refused)
+    # With EcrRepositoryArns' 2,048 characters, the environment stays within Lambda's 4 KB
+    assert parameter["MaxLength"] + sam_template()["Parameters"]["EcrRepositoryArns"]["MaxLength"] <= 3072
+
+
+def test_the_function_knows_its_role_arn_and_the_stack_outputs_it() -> None:
+    # What a denied AssumeRole names for the target account to trust; the role depends on nothing of the function
+    template = sam_template()
+    variables = template["Resources"]["ImageDefinitionsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["IMAGEDEFS_FUNCTION_ROLE_ARN"] == {"Fn::GetAtt": ["ImageDefinitionsFunctionRole", "Arn"]}
+    assert variables["IMAGEDEFS_ASSUMABLE_ROLES"] == {"Ref": "AssumableRoleArns"}
+    assert variables["AWS_ENDPOINT_URL_STS"] == {"Fn::If": ["DeclareLocalEndpoints", "", {"Ref": "AWS::NoValue"}]}
+    assert "ImageDefinitionsFunction" not in json.dumps(template["Resources"]["ImageDefinitionsFunctionRole"])
+    assert template["Outputs"]["FunctionRoleArn"]["Value"] == {"Fn::GetAtt": ["ImageDefinitionsFunctionRole", "Arn"]}
