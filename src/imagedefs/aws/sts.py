@@ -131,17 +131,17 @@ class AssumedRole:
         if isinstance(exc, ClientError):
             code, status = error_code(exc), http_status(exc)
             shown = server_text(code, MAX_ERROR_CODE_CHARS) or f"HTTP {status}"
-            if code in _ACCESS_DENIED_CODES or status == 403:
-                return ConfigurationError(self._denied_message(doing, shown))
-            if code in _EXPIRED_CODES:
-                return ServiceUnavailableError(
-                    f"STS refused {doing}: {shown}, the function's own credentials had expired. Retry the action."
-                )
             if code == "RegionDisabledException":
                 return ConfigurationError(
                     f"STS refused {doing}: {shown}. STS is not activated in the function's region for its account: "
                     "activate the region under IAM, Account settings, Security Token Service (STS) in the "
                     "function's account, then retry the action."
+                )
+            if code in _ACCESS_DENIED_CODES or status == 403:
+                return ConfigurationError(self._denied_message(doing, shown))
+            if code in _EXPIRED_CODES:
+                return ServiceUnavailableError(
+                    f"STS refused {doing}: {shown}, the function's own credentials had expired. Retry the action."
                 )
             if status >= 500 or status == 429 or code in _RETRYABLE_CODES or code.endswith("Throttling"):
                 return ServiceUnavailableError(
