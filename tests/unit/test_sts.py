@@ -107,10 +107,8 @@ def test_the_secret_parts_of_an_odd_answer_are_hidden_too() -> None:
 
 
 def _error(code: str, status: int) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": "from STS"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-        "AssumeRole",
-    )
+    response: Any = {"Error": {"Code": code, "Message": "from STS"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "AssumeRole")
 
 
 @pytest.mark.parametrize(
