@@ -67,24 +67,34 @@ def unzip_files(data: bytes) -> dict[str, bytes]:
 class LocalAws:
     """The endpoints a job needs, with boto3's standard variables pointing at them."""
 
-    def __init__(self, s3_url: str, double: CodePipelineDouble, codepipeline_url: str) -> None:
+    def __init__(
+        self,
+        s3_url: str,
+        double: CodePipelineDouble,
+        codepipeline_url: str,
+        keys: tuple[str, str, str | None] | None = None,
+    ) -> None:
         self.s3_url = s3_url
         self.codepipeline_url = codepipeline_url
         self.double = double
-        # moto serves every service on one port, and accepts any key.
-        keys = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
-        self.s3 = boto3.client(
-            "s3", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
-        )
-        self.ecs = boto3.client(
-            "ecs", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
-        )
-        self.ec2 = boto3.client(
-            "ec2", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
-        )
-        self.ecr = boto3.client(
-            "ecr", REGION, endpoint_url=s3_url, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
-        )
+        # moto serves every service on one port, and accepts any key (an assumed role's: in the role's account).
+        self._keys = keys or (LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], None)
+        self.s3 = boto3.client("s3", REGION, endpoint_url=s3_url, **self._key_options())
+        self.ecs = boto3.client("ecs", REGION, endpoint_url=s3_url, **self._key_options())
+        self.ec2 = boto3.client("ec2", REGION, endpoint_url=s3_url, **self._key_options())
+        self.ecr = boto3.client("ecr", REGION, endpoint_url=s3_url, **self._key_options())
+
+    def _key_options(self) -> dict[str, Any]:
+        key_id, secret, token = self._keys
+        return {"aws_access_key_id": key_id, "aws_secret_access_key": secret, "aws_session_token": token}
+
+    def in_account_of(self, role_arn: str) -> LocalAws:
+        """The same servers, with clients in the role's account: moto keeps resources per account and maps an
+        assumed role's credentials to the role's account (it checks no trust policy)."""
+        sts = boto3.client("sts", REGION, endpoint_url=self.s3_url, **self._key_options())
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="test-seeding")["Credentials"]
+        keys = (credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
+        return LocalAws(self.s3_url, self.double, self.codepipeline_url, keys)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -93,6 +103,7 @@ class LocalAws:
             "AWS_ENDPOINT_URL_S3": self.s3_url,
             "AWS_ENDPOINT_URL_ECS": self.s3_url,
             "AWS_ENDPOINT_URL_ECR": self.s3_url,
+            "AWS_ENDPOINT_URL_STS": self.s3_url,
             "AWS_ENDPOINT_URL_CODEPIPELINE": self.codepipeline_url,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,

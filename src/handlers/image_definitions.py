@@ -18,6 +18,8 @@ from imagedefs.job import JOB_KEY, job_id_of
 from imagedefs.observability import logger, metrics, scrubbed
 
 if TYPE_CHECKING:
+    from imagedefs.aws.sts import AssumedRole
+    from imagedefs.config import TargetRole
     from imagedefs.image_gate import EcrImages
 
 
@@ -27,18 +29,27 @@ def _reporter() -> JobReporter:
     return JobReporter(codepipeline_client())
 
 
-def _ecs_reader(budget: TimeBudget, wording: Wording) -> EcsReader:
-    # Imported here: only a blue/green job loads the ECS adapter (and the task definition format it reads).
-    from imagedefs.aws.ecs import EcsServiceReader, function_ecs_client
+def _ecs_reader(budget: TimeBudget, wording: Wording, role: AssumedRole | None) -> EcsReader:
+    # Imported here: only a job naming a service loads the ECS adapter (and the task definition format it reads).
+    from imagedefs.aws.ecs import EcsServiceReader, ecs_client
 
-    return EcsServiceReader(function_ecs_client(budget), wording, budget)
+    return EcsServiceReader(ecs_client(budget, role), wording, budget, role=role)
 
 
-def _ecr_reader(budget: TimeBudget, wording: Wording) -> EcrImages:
+def _ecr_reader(budget: TimeBudget, wording: Wording, role: AssumedRole | None) -> EcrImages:
     # Imported here: only a job with "verify" or "failOnSeverity" loads the ECR adapter.
     from imagedefs.aws.ecr import EcrImageReader, function_ecr_clients
 
-    return EcrImageReader(function_ecr_clients(budget), wording, budget)
+    return EcrImageReader(function_ecr_clients(budget), wording, budget, role=role)
+
+
+def _assumed_role(
+    target: TargetRole, *, job_id: str, budget: TimeBudget, wording: Wording, function_role_arn: str
+) -> AssumedRole:
+    # Imported here: only a job whose UserParameters name a "role" loads the STS adapter.
+    from imagedefs.aws.sts import AssumedRole
+
+    return AssumedRole(target, job_id=job_id, budget=budget, wording=wording, function_role_arn=function_role_arn)
 
 
 @metrics.log_metrics
@@ -65,6 +76,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
             artifact_client=artifact_s3_client,
             ecs_reader=_ecs_reader,
             ecr_reader=_ecr_reader,
+            assumed_role=_assumed_role,
             reporter=_reporter(),
         )
     except Exception as exc:  # the job could not be reported: Lambda's retry must run it again

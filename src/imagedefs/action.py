@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from imagedefs.aws.codepipeline import JobReporter, ReportOutcome
 from imagedefs.aws.s3_artifacts import ArtifactStore
 from imagedefs.budget import TimeBudget
-from imagedefs.config import ActionConfig, EcsService, Settings, Wording, parse_user_parameters
+from imagedefs.config import ActionConfig, EcsService, Settings, TargetRole, Wording, parse_user_parameters
 from imagedefs.delivery import deliver_before_deadline
 from imagedefs.errors import (
     ConfigurationError,
@@ -27,6 +27,7 @@ from imagedefs.plan import plan_job
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from imagedefs.aws.sts import AssumedRole
     from imagedefs.formats.codedeploy import BlueGreenService
     from imagedefs.image_gate import EcrImages
 
@@ -43,24 +44,48 @@ class EcsReader(Protocol):
         """What a rolling job's containers are checked against."""
 
 
-# The function's own ECS reader, created only for a job that names a service.
-EcsReaderFactory = Callable[[TimeBudget, Wording], EcsReader]
-# The function's own ECR reader, created only for a job with "verify" or "failOnSeverity" and an ECR image.
-EcrReaderFactory = Callable[[TimeBudget, Wording], "EcrImages"]
+# The ECS reader, created only for a job that names a service: the function's own, or through the job's role.
+EcsReaderFactory = Callable[[TimeBudget, Wording, "AssumedRole | None"], EcsReader]
+# The ECR reader, created only for a job with "verify" or "failOnSeverity" and an ECR image; the images of the
+# role's account go through the job's role.
+EcrReaderFactory = Callable[[TimeBudget, Wording, "AssumedRole | None"], "EcrImages"]
+
+
+class AssumedRoleFactory(Protocol):
+    """The job's role of another account (aws.sts, which only a job with "role" loads), assumed when first used."""
+
+    def __call__(
+        self, target: TargetRole, *, job_id: str, budget: TimeBudget, wording: Wording, function_role_arn: str
+    ) -> AssumedRole: ...
 
 
 def run_job(
     job: Job,
     settings: Settings,
     store: ArtifactStore,
-    ecs_reader: Callable[[], EcsReader],
     budget: TimeBudget,
-    ecr_reader: Callable[[], EcrImages],
+    *,
+    ecs_reader: EcsReaderFactory,
+    ecr_reader: EcrReaderFactory,
+    assumed_role: AssumedRoleFactory,
 ) -> Plan:
     """Read the inputs, decide every output, then write them; nothing is written unless all is valid."""
     config = parse_user_parameters(job.user_parameters, settings, budget, job.account_id)
     logger.append_keys(input_artifacts=list(job.inputs), output_artifacts=list(job.outputs))
-    ecr = functools.cache(ecr_reader)  # one reader for the tag lookups before planning and the gate after it
+    # Never the artifacts' credentials: the store keeps those; the role reads ECS and ECR of its account only.
+    role = (
+        assumed_role(
+            config.role,
+            job_id=job.id,
+            budget=budget,
+            wording=settings.wording,
+            function_role_arn=settings.function_role_arn,
+        )
+        if config.role is not None
+        else None
+    )
+    ecs = functools.cache(lambda: ecs_reader(budget, settings.wording, role))
+    ecr = functools.cache(lambda: ecr_reader(budget, settings.wording, role))  # one for the lookups and the gate
     tag_digests = None
     if config.verify:
         # Imported here: only a job that asks for the ECR gate loads it.
@@ -73,10 +98,10 @@ def run_job(
         list(job.inputs),
         list(job.outputs),
         lambda name: store.read_source(name, job.inputs[name]),
-        lambda config: _blue_green_service(config, settings, ecs_reader),
+        lambda config: _blue_green_service(config, settings, ecs),
         _LoggedNotes(),
         live_service=lambda service: _readable_ecs(
-            service, f"to check the containers, {settings.wording.options.service} reads", settings, ecs_reader
+            service, f"to check the containers, {settings.wording.options.service} reads", settings, ecs
         ).live_service(service),
         digest_resolver=tag_digests,
     )
@@ -111,6 +136,7 @@ def handle_job(
     artifact_client: ArtifactClientFactory,
     ecs_reader: EcsReaderFactory,
     ecr_reader: EcrReaderFactory,
+    assumed_role: AssumedRoleFactory,
     reporter: JobReporter,
 ) -> ReportOutcome:
     """Run the job within `budget`, made when the invocation began, and report its result once; a failure is
@@ -121,12 +147,7 @@ def handle_job(
         settings = Settings.from_environment(environ, budget=budget)
         store = ArtifactStore(artifact_client(job.credentials, budget), kms_key_id=job.kms_key_id, budget=budget)
         plan = run_job(
-            job,
-            settings,
-            store,
-            lambda: ecs_reader(budget, settings.wording),
-            budget,
-            lambda: ecr_reader(budget, settings.wording),
+            job, settings, store, budget, ecs_reader=ecs_reader, ecr_reader=ecr_reader, assumed_role=assumed_role
         )
     except Exception as exc:  # every failure must end in a report, or the pipeline hangs
         return _report_failure(job_id, request_id, reporter, budget, exc)

@@ -10,6 +10,7 @@ or configuration error, or the output could not be written. It never imports bot
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import io
 import json
@@ -29,6 +30,7 @@ from typing import IO, Final, Literal
 from imagedefs import __version__
 from imagedefs.config import (
     ENV_ALLOWED_REGISTRIES,
+    ENV_ASSUMABLE_ROLES,
     ENV_DEFAULT_HOOKS,
     ENV_DEFAULT_PIN,
     ENV_DEFAULT_TAG_PATTERN,
@@ -94,6 +96,7 @@ CLI_WORDING: Final = Wording(
         # The command line reads nothing from AWS: neither key has a flag, and their stack floors do not apply.
         verify="the ECR lookup of the function",
         fail_on_severity="the scan findings gate of the function",
+        role="the cross-account role of the function",
     ),
     examples=OptionExamples(
         containers="--container WebImage=web --container ApiImage=api,worker",
@@ -112,11 +115,12 @@ CLI_WORDING: Final = Wording(
         verify_images=f"the environment variable {ENV_VERIFY_IMAGES}",
         fail_on_severity=f"the environment variable {ENV_FAIL_ON_SEVERITY}",
         ecr_repositories=f"the environment variable {ENV_ECR_REPOSITORIES}",
+        assumable_roles=f"the environment variable {ENV_ASSUMABLE_ROLES}",
     ),
 )
 
 
-_FUNCTION_ONLY_VARIABLES: Final = (ENV_VERIFY_IMAGES, ENV_FAIL_ON_SEVERITY, ENV_ECR_REPOSITORIES)
+_FUNCTION_ONLY_VARIABLES: Final = (ENV_VERIFY_IMAGES, ENV_FAIL_ON_SEVERITY, ENV_ECR_REPOSITORIES, ENV_ASSUMABLE_ROLES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -545,6 +549,11 @@ class _InputReader:
                 "into, or the file itself."
             )
         name, note = chosen
+        for ignored in present:
+            if ignored != name:  # not read, but part of the input all the same: never overwritten by the output
+                with _reading(what, folder / ignored), contextlib.suppress(FileNotFoundError):
+                    status = (folder / ignored).stat()
+                    self.files_read[(status.st_dev, status.st_ino)] = str(folder / ignored)
         data = self.read(folder / name, MAX_FILE_BYTES, what, _FILE_AT_MOST)
         return source_from_file(artifact, name, data, where=file_location(artifact, str(folder / name)), note=note)
 

@@ -42,6 +42,7 @@ USER_PARAMETER_KEYS: Final = (
     "hooks",
     "verify",
     "failOnSeverity",
+    "role",
 )
 # The keys that only format "codedeploy" reads: its taskdef.json and appspec.yaml are what they change.
 _CODEDEPLOY_ONLY_KEYS: Final = ("overrides", "hooks")
@@ -65,6 +66,9 @@ ENV_DEFAULT_HOOKS: Final = "IMAGEDEFS_DEFAULT_HOOKS"
 ENV_VERIFY_IMAGES: Final = "IMAGEDEFS_VERIFY_IMAGES"
 ENV_FAIL_ON_SEVERITY: Final = "IMAGEDEFS_FAIL_ON_SEVERITY"
 ENV_ECR_REPOSITORIES: Final = "IMAGEDEFS_ECR_REPOSITORIES"
+ENV_ASSUMABLE_ROLES: Final = "IMAGEDEFS_ASSUMABLE_ROLES"
+# The function's own role ARN (the template's GetAtt): what a target account's role must trust.
+ENV_FUNCTION_ROLE_ARN: Final = "IMAGEDEFS_FUNCTION_ROLE_ARN"
 
 _ACCOUNT_RULE: Final = re.compile(r"(?P<account>[0-9]{12})(?::(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]))?", re.ASCII)
 _HOST_RULE: Final = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?", re.ASCII)
@@ -73,6 +77,13 @@ _ECS_NAME: Final = r"[A-Za-z0-9_-]{1,255}"
 _ECS_SERVICE_NAME: Final = re.compile(rf"(?P<cluster>{_ECS_NAME})/(?P<service>{_ECS_NAME})", re.ASCII)
 _ECS_SERVICE_ARN: Final = re.compile(
     rf"arn:aws[a-z-]*:ecs:[a-z]{{2}}(?:-[a-z]+)+-[0-9]:[0-9]{{12}}:service/(?P<cluster>{_ECS_NAME})/(?P<service>{_ECS_NAME})",
+    re.ASCII,
+)
+# An IAM role ARN in a partition the function can reach (IAM's path: "/" or /.../ of printable ASCII; its name:
+# 1-64 letters, digits and + = , . @ _ -).
+_IAM_ROLE_ARN: Final = re.compile(
+    r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>[0-9]{12}):role/"
+    r"(?P<path>[\x21-\x7e]{0,510}/)?(?P<name>[\w+=,.@-]{1,64})",
     re.ASCII,
 )
 _Choice = TypeVar("_Choice", bound=str)
@@ -94,6 +105,7 @@ class OptionNames:
     hooks: str
     verify: str
     fail_on_severity: str
+    role: str
 
 
 def option_field(key: str) -> str:
@@ -125,6 +137,7 @@ class SettingNames:
     verify_images: str
     fail_on_severity: str
     ecr_repositories: str
+    assumable_roles: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,8 @@ ACTION_WORDING: Final = Wording(
         f"(environment variable {ENV_FAIL_ON_SEVERITY})",
         ecr_repositories="the EcrRepositoryArns parameter of the function's stack "
         f"(environment variable {ENV_ECR_REPOSITORIES})",
+        assumable_roles="the AssumableRoleArns parameter of the function's stack "
+        f"(environment variable {ENV_ASSUMABLE_ROLES})",
     ),
 )
 
@@ -178,6 +193,31 @@ class EcsService:
 
     def __str__(self) -> str:
         return f"{self.cluster}/{self.name}"
+
+    def arn_in(self, *, partition: str, region: str, account: str) -> str:
+        """The service's ARN: as given, or in that account and region."""
+        return self.arn or f"arn:{partition}:ecs:{region}:{account}:service/{self.cluster}/{self.name}"
+
+
+@dataclass(frozen=True)
+class TargetRole:
+    """The role in another account that UserParameters "role" names: ECS and ECR there are read through it."""
+
+    arn: str
+    partition: str
+    account: str
+
+    def __str__(self) -> str:
+        return self.arn
+
+
+def iam_arn_pattern(text: str) -> re.Pattern[str]:
+    """IAM's matching of a Resource ARN: `*` any run of characters (slashes too), `?` any one; case matters."""
+    return re.compile("".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in text))
+
+
+def _listed(arn: str, patterns: tuple[str, ...]) -> bool:
+    return any(iam_arn_pattern(pattern).fullmatch(arn) for pattern in patterns)
 
 
 # AWS partitions by region prefix (the rest is "aws"): each is a namespace of its own, accounts included.
@@ -209,14 +249,15 @@ class RegistryRule:
         ecr_host = ECR_HOST_PATTERN.fullmatch(registry)
         if ecr_host is None or ecr_host["account"] != account_rule["account"]:
             return False
+        region = ecr_host["region"].lower()
         if account_rule["region"] is not None:  # the region names its partition
-            return ecr_host["region"] == account_rule["region"] and _is_partitions_host(registry, ecr_host["region"])
-        return partition_of(ecr_host["region"]) == self.partition and _is_partitions_host(registry, ecr_host["region"])
+            return region == account_rule["region"] and _is_partitions_host(registry, region)
+        return partition_of(region) == self.partition and _is_partitions_host(registry, region)
 
 
 def _is_partitions_host(registry: str, region: str) -> bool:
     """Whether an ECR host has its region's partition's domain (amazonaws.com.cn for China, else amazonaws.com)."""
-    return registry.endswith(".cn") == (partition_of(region) == _CHINA_PARTITION)
+    return registry.lower().endswith(".cn") == (partition_of(region) == _CHINA_PARTITION)
 
 
 @dataclass(frozen=True)
@@ -233,6 +274,10 @@ class Settings:
     fail_on_severity: Severity | None = None
     # The ECR repository ARNs (IAM wildcards allowed) the function's role may describe; empty: no ECR permission.
     ecr_repositories: tuple[str, ...] = ()
+    # The role ARNs (IAM wildcards allowed) the function's role may assume; empty: no sts:AssumeRole at all.
+    assumable_roles: tuple[str, ...] = ()
+    # The function's own role ARN (empty where unknown: the command line, a test).
+    function_role_arn: str = ""
     wording: Wording = ACTION_WORDING
     # The function's region: where a bare repository of "images" is (ECRBuildAndPublish pushes there).
     region: str = ""
@@ -259,6 +304,7 @@ class Settings:
             (ENV_VERIFY_IMAGES, names.verify_images),
             (ENV_FAIL_ON_SEVERITY, names.fail_on_severity),
             (ENV_ECR_REPOSITORIES, names.ecr_repositories),
+            (ENV_ASSUMABLE_ROLES, names.assumable_roles),
         ):
             # A variable of bytes that are not UTF-8 arrives with unpaired surrogates, which no message can carry.
             if not is_unicode_text(environ.get(name, "")):
@@ -299,16 +345,21 @@ class Settings:
             if pattern_text
             else None,
             allowed_registries=rules,
-            ecs_services=tuple(arn.strip() for arn in environ.get(ENV_ECS_SERVICES, "").split(",") if arn.strip()),
+            ecs_services=_arn_list(environ.get(ENV_ECS_SERVICES, "")),
             verify_images=verify == "true",
             fail_on_severity=severity,
-            ecr_repositories=tuple(
-                arn.strip() for arn in environ.get(ENV_ECR_REPOSITORIES, "").split(",") if arn.strip()
-            ),
+            ecr_repositories=_arn_list(environ.get(ENV_ECR_REPOSITORIES, "")),
+            assumable_roles=_arn_list(environ.get(ENV_ASSUMABLE_ROLES, "")),
+            function_role_arn=environ.get(ENV_FUNCTION_ROLE_ARN, "").strip(),
             wording=wording,
             region=region,
             default_hooks=environ.get(ENV_DEFAULT_HOOKS, "").strip(),
         )
+
+
+def _arn_list(text: str) -> tuple[str, ...]:
+    """A stack parameter's comma-separated ARNs."""
+    return tuple(arn.strip() for arn in text.split(",") if arn.strip())
 
 
 @dataclass(frozen=True)
@@ -339,6 +390,8 @@ class ActionConfig:
     # The ECR gate: look every ECR image up before writing; fail on scan findings at or above a severity.
     verify: bool = False
     fail_on_severity: Severity | None = None
+    # The role ECS (and ECR in its account) are read through; None: the function's own role.
+    role: TargetRole | None = None
 
 
 def parse_user_parameters(
@@ -392,7 +445,7 @@ def config_from_mapping(
                 'writes a file holding only each container\'s name and image. Use format "codedeploy" (taskdef.json '
                 f"and appspec.yaml for the CodeDeployToECS action), for example {wording.examples.service}."
             )
-    return ActionConfig(
+    config = ActionConfig(
         containers=_containers(parameters.get("containers"), wording),
         pin=_choice(parameters, "pin", PINS, settings.default_pin, wording.options.pin),
         tag_pattern=TagPattern.compile(tag, wording.options.tag, budget) if tag else settings.default_tag_pattern,
@@ -408,7 +461,11 @@ def config_from_mapping(
         hooks=_hooks(parameters.get("hooks"), settings) if output_format == "codedeploy" else {},
         verify=_verify(parameters.get("verify"), settings),
         fail_on_severity=_fail_on_severity(parameters.get("failOnSeverity"), settings),
+        role=_role(parameters.get("role"), settings),
     )
+    if config.role is not None:
+        _check_reads_through(config, config.role, settings)
+    return config
 
 
 def user_parameters_mapping(raw: str | None) -> dict[str, Any]:
@@ -531,6 +588,73 @@ def _service(value: object, wording: Wording) -> EcsService | None:
             f"underscores, for example {wording.examples.service}."
         )
     return EcsService(parsed["cluster"], parsed["service"], arn=text if arn else None)
+
+
+def _role(value: object, settings: Settings) -> TargetRole | None:
+    """UserParameters "role": an IAM role ARN of the function's partition, one that the stack lets it assume."""
+    if value is None:
+        return None
+    option, setting = settings.wording.options.role, settings.wording.settings.assumable_roles
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{option} must be a string (an IAM role ARN), not {json_kind(value)}.")
+    parsed = _IAM_ROLE_ARN.fullmatch(value)
+    if parsed is None:
+        raise ConfigurationError(
+            f"{option} is {_shown(value)}: it must be the ARN of an IAM role in the account to read "
+            '(arn:aws:iam::<account>:role/<name>, or arn:aws-cn / arn:aws-us-gov), for example {"role": '
+            '"arn:aws:iam::222222222222:role/image-definitions-reader"}: the role examples/target-account-role.yaml '
+            "creates."
+        )
+    partition = partition_of(settings.region)
+    if settings.region and parsed["partition"] != partition:
+        raise ConfigurationError(
+            f"{option} is {_shown(value)}, a role of partition {parsed['partition']}, but the function runs in "
+            f"{settings.region} (partition {partition}): a role can only be assumed within its partition. Name a "
+            f"role of partition {partition}."
+        )
+    if not settings.assumable_roles:
+        raise ConfigurationError(
+            f"{option} is {_shown(value)}, but the function may assume no role: {setting} is empty. Add the role's "
+            "ARN there and deploy the function's stack again."
+        )
+    if not _listed(value, settings.assumable_roles):
+        raise ConfigurationError(
+            f"{option} is {_shown(value)}, which {setting} does not list, so the function may not assume it. Add the "
+            "role's ARN (or a wildcard such as arn:aws:iam::<account>:role/image-definitions-*) there and deploy the "
+            "function's stack again, or name a listed role."
+        )
+    return TargetRole(arn=value, partition=parsed["partition"], account=parsed["account"])
+
+
+def _check_reads_through(config: ActionConfig, role: TargetRole, settings: Settings) -> None:
+    """A role reads the service (which must be in its account, and listed) or the ECR gate's images: refuse one that
+    would read nothing, rather than let it look as though the role did something."""
+    wording = settings.wording
+    option, service = wording.options.role, config.service
+    if service is None and not config.verify and config.fail_on_severity is None:
+        raise ConfigurationError(
+            f"{option} names {role.arn}, but this action reads nothing in another account: the role is for "
+            f"{wording.options.service} (an ECS service in the role's account) and for {wording.options.verify} or "
+            f"{wording.options.fail_on_severity} (images in its account's ECR). Artifacts are always read and written "
+            f"with the job's artifact credentials. Remove {option}, or add what it should read."
+        )
+    if service is None:
+        return
+    arn = service.arn_in(partition=role.partition, region=settings.region, account=role.account)
+    service_account = arn.split(":")[4]
+    if service_account != role.account:
+        raise ConfigurationError(
+            f"{wording.options.service} is in account {service_account} ({arn}), but {option} is a role of account "
+            f"{role.account} ({role.arn}): the role reads its own account only. Name the service of account "
+            f"{role.account}, or a role of account {service_account}."
+        )
+    if not _listed(arn, settings.ecs_services):
+        raise ConfigurationError(
+            f"ECS service {arn} ({wording.options.service}, read through {option}) is not listed in "
+            f"{wording.settings.ecs_services}, which lists every service the function may read, in any account. Add "
+            "its ARN (or a wildcard such as arn:aws:ecs:<region>:<account>:service/<cluster>/*) there and deploy the "
+            "function's stack again."
+        )
 
 
 def _verify(value: object, settings: Settings) -> bool:

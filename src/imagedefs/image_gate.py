@@ -8,12 +8,11 @@ reach the severity. What ECR answers, and how long a scan is waited for, is the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
-from imagedefs.config import SEVERITIES, ActionConfig, Settings, Severity, partition_of
+from imagedefs.config import SEVERITIES, ActionConfig, Settings, Severity, iam_arn_pattern, partition_of
 from imagedefs.errors import ConfigurationError, ImageRefusedError
 from imagedefs.model import ContainerImage, Plan
 from imagedefs.references import ECR_HOST_PATTERN, parse_reference
@@ -117,7 +116,10 @@ def check_images(
             digest = _checked_digest(image, ecr_image, digests[ecr_image])
             notes.append("found in ECR")
         if config.fail_on_severity is not None:
-            scanned = replace(ecr_image, digest=digest or ecr_image.digest)
+            # The scan of what is written: the checked digest, or, for an image written by a tag nobody checked, the
+            # image the tag names now (what ECS will pull), not the digest the source saw
+            checked = ecr_image.digest or (digest if config.verify else None)
+            scanned = replace(ecr_image, digest=checked) if checked else ecr_image
             if scanned not in findings:
                 findings[scanned] = reader.scan_findings(scanned, config.fail_on_severity)
             notes.append(_weighed(image, findings[scanned], config))
@@ -131,13 +133,14 @@ def _ecr_image(image_uri: str) -> EcrImage | None:
     host = None if reference is None else ECR_HOST_PATTERN.fullmatch(reference.registry)
     if host is None or reference is None:
         return None
-    partition = partition_of(host["region"])
-    arn = f"arn:{partition}:ecr:{host['region']}:{host['account']}:repository/{reference.repository}"
+    region = host["region"].lower()
+    partition = partition_of(region)
+    arn = f"arn:{partition}:ecr:{region}:{host['account']}:repository/{reference.repository}"
     by_digest = reference.digest is not None
     return EcrImage(
         image_uri=image_uri,
         registry_id=host["account"],
-        region=host["region"],
+        region=region,
         repository=reference.repository,
         arn=arn,
         digest=reference.digest if by_digest else None,
@@ -157,7 +160,7 @@ def _check_permitted(images: Sequence[EcrImage], config: ActionConfig, settings:
             f"arn:aws:ecr:{images[0].region}:{images[0].registry_id}:repository/*) and deploy the function's stack "
             "again."
         )
-    patterns = [_arn_pattern(text) for text in settings.ecr_repositories]
+    patterns = [iam_arn_pattern(text) for text in settings.ecr_repositories]
     for image in images:
         if not any(pattern.fullmatch(image.arn) for pattern in patterns):
             raise ConfigurationError(
@@ -166,11 +169,6 @@ def _check_permitted(images: Sequence[EcrImage], config: ActionConfig, settings:
                 f"arn:aws:ecr:{image.region}:{image.registry_id}:repository/*) there and deploy the function's "
                 "stack again."
             )
-
-
-def _arn_pattern(text: str) -> re.Pattern[str]:
-    """IAM's matching of a Resource ARN: `*` any run of characters (slashes too), `?` any one; case matters."""
-    return re.compile("".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in text))
 
 
 def _checked_digest(image: ContainerImage, ecr_image: EcrImage, found: str) -> str:

@@ -351,8 +351,10 @@ def scrubbed(error: BaseException) -> BaseException:
 def _without_server_text(record: logging.LogRecord) -> bool:
     """Keep botocore's DEBUG record of a response, but only its size: the redactor removes the encodings it knows,
     and this removes the ones no redactor could foresee (a server may quote the request in any form)."""
-    if isinstance(record.msg, str) and record.msg.startswith(_SERVER_TEXT_RECORDS) and record.args:
-        shown = record.args[0] if isinstance(record.args, tuple) else record.args
+    if isinstance(record.msg, str) and record.msg.startswith(_SERVER_TEXT_RECORDS):
+        # Without args, the redactor already wrote the message out (it held a piece of a hidden secret): the rest of
+        # the answer, a secret not yet hidden among it (the credentials AssumeRole answers with), must not pass.
+        shown = (record.args[0] if isinstance(record.args, tuple) else record.args) if record.args else None
         size = len(shown) if isinstance(shown, (bytes, str, dict)) else "?"
         record.msg = f"{record.msg.partition(':')[0]}: {size} {'entries' if isinstance(shown, dict) else 'bytes'} "
         record.msg += "(not logged: a server's answer can quote the request's credentials)"

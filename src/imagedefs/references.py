@@ -18,8 +18,12 @@ _PATH: Final = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 TAG_PATTERN: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 DIGEST_PATTERN: Final = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 CONTAINER_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
+# A private ECR registry's host, IPv4 or dual-stack, in any case (host names are not case-sensitive: a registry
+# written in capitals is the same registry, and must not escape the checks made for ECR images).
 ECR_HOST_PATTERN: Final = re.compile(
-    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?", re.ASCII
+    r"(?P<account>[0-9]{12})\.(?:dkr\.ecr|dkr-ecr)(?:-fips)?\.(?P<region>[a-z0-9-]+)"
+    r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws|on\.amazonwebservices\.com\.cn)",
+    re.ASCII | re.IGNORECASE,
 )
 _REFERENCE: Final = re.compile(
     rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH})"

@@ -43,6 +43,8 @@ def aws(_servers: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAw
         "IMAGEDEFS_VERIFY_IMAGES",
         "IMAGEDEFS_FAIL_ON_SEVERITY",
         "IMAGEDEFS_ECR_REPOSITORIES",
+        "IMAGEDEFS_ASSUMABLE_ROLES",
+        "IMAGEDEFS_FUNCTION_ROLE_ARN",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")

@@ -19,6 +19,8 @@ WORKER = ROOT / "devtools" / "bench_worker.py"
 BLUE_GREEN_ONLY = ("imagedefs.aws.ecs", "imagedefs.formats.codedeploy")
 # What only a job with "verify" or "failOnSeverity" loads.
 ECR_GATE_ONLY = ("imagedefs.aws.ecr", "imagedefs.image_gate")
+# What only a job whose UserParameters name a "role" loads.
+ROLE_ONLY = "imagedefs.aws.sts"
 # What a plain (imagedefinitions) job imports of the package, and nothing more: docs/architecture.md lists it.
 PLAIN_JOB_MODULES = [
     "handlers",
@@ -78,6 +80,7 @@ def test_a_rolling_job_loads_no_blue_green_module(
     assert [report.succeeded for report in aws.double.reports] == [True, True]
     assert after_rolling == PLAIN_JOB_MODULES
     assert set(BLUE_GREEN_ONLY) <= set(after_blue_green)
+    assert ROLE_ONLY not in after_blue_green
 
 
 def test_an_images_only_job_loads_the_plain_jobs_modules(aws: LocalAws, tmp_path: Path) -> None:
@@ -140,3 +143,38 @@ def test_only_a_job_with_the_ecr_gate_loads_the_ecr_modules(aws: LocalAws, tmp_p
     assert [report.succeeded for report in aws.double.reports] == [True, True]
     assert after_plain == PLAIN_JOB_MODULES
     assert set(ECR_GATE_ONLY) <= set(after_verified)
+    assert ROLE_ONLY not in after_verified
+
+
+def test_only_a_job_with_a_role_loads_the_sts_adapter(aws: LocalAws, tmp_path: Path) -> None:
+    # Given a blue/green job reading a service of account 222222222222 through its role, run by one fresh process
+    role = "arn:aws:iam::222222222222:role/image-definitions-reader"
+    aws.in_account_of(role).seed_service()
+    job = with_user_parameters(
+        load_event("blue-green.json"),
+        {"format": "codedeploy", "service": "prod/shop", "role": role, "containers": {"WebImage": "web"}},
+    )
+    aws.seed(job)
+    jobs_file = tmp_path / "jobs.json"
+    jobs_file.write_text(json.dumps([job]))
+
+    finished = subprocess.run(  # noqa: S603 - our own worker script
+        [sys.executable, str(WORKER), "ours", str(jobs_file)],
+        env={
+            **os.environ,
+            **aws.environment,
+            "PYTHONPATH": str(ROOT / "src"),
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "IMAGEDEFS_ECS_SERVICES": "arn:aws:ecs:us-west-2:222222222222:service/prod/shop",
+            "IMAGEDEFS_ASSUMABLE_ROLES": role,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    (modules,) = json.loads(finished.stdout.splitlines()[-1])["modules"]
+
+    # Then it succeeded, having loaded the STS adapter
+    assert [report.succeeded for report in aws.double.reports] == [True]
+    assert ROLE_ONLY in modules

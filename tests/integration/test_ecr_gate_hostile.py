@@ -235,6 +235,9 @@ ODD_ANSWERS = {
         "DescribeImageScanFindings",
         {**scan(counts={"CRITICAL": 1}), "nextToken": 7},
     ),
+    # A finished scan without its findings, or counts under a severity ECR does not have, must not pass as clean
+    "a finished scan without findings": ("DescribeImageScanFindings", {"imageScanStatus": {"status": "COMPLETE"}}),
+    "a severity in lower case": ("DescribeImageScanFindings", scan(counts={"critical": 3})),
     "not JSON": ("DescribeImageScanFindings", b"<html>proxy error</html>"),
     "a JSON list": ("DescribeImages", [1, 2]),
 }

@@ -380,7 +380,8 @@ def test_the_functions_timeout_is_a_parameter_defaulting_to_a_minute(monkeypatch
         90,
     )
     assert "| `FunctionTimeout` | seconds an invocation may run (1–90)" in readme
-    operations = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"][2]
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    operations = next(group for group in groups if "MemorySize" in group["Parameters"])
     assert "FunctionTimeout" in operations["Parameters"]
     # And the Lambda function SAM makes takes the value given, or the default
     function = cloudformation(template, monkeypatch)["Resources"]["ImageDefinitionsFunction"]["Properties"]
@@ -398,7 +399,13 @@ def test_every_function_setting_comes_from_a_parameter() -> None:
     assert variables["IMAGEDEFS_ECS_SERVICES"] == {"Ref": "EcsServiceArns"}
     # Declared for `sam local invoke --env-vars` only, like the other endpoints
     assert variables["AWS_ENDPOINT_URL_ECS"] == {"Fn::If": ["DeclareLocalEndpoints", "", {"Ref": "AWS::NoValue"}]}
-    assert set(template["Outputs"]) == {"FunctionAliasName", "FunctionAliasArn", "FunctionName", "FunctionArn"}
+    assert set(template["Outputs"]) == {
+        "FunctionAliasName",
+        "FunctionAliasArn",
+        "FunctionName",
+        "FunctionArn",
+        "FunctionRoleArn",
+    }
 
 
 def test_the_stack_can_be_deployed_again_after_it_was_deleted() -> None:
@@ -498,6 +505,7 @@ OTHER_VALUES = {
     "VerifyImages": "true",
     "FailOnSeverity": "HIGH",
     "DefaultHooks": "AfterAllowTestTraffic=CodeDeployHook_smoke",
+    "AssumableRoleArns": "arn:aws:iam::222222222222:role/image-definitions-reader",
     "MemorySize": "512",
     "LogLevel": "DEBUG",
     "LocalEndpoints": "true",
@@ -531,7 +539,7 @@ def test_a_changed_setting_publishes_a_new_version(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_settings_of_each_version_fit_in_its_description(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Lambda allows 256 characters. What the README promises: 148 characters for the six free-text settings
+    # Lambda allows 256 characters. What the README promises: 141 characters for the seven free-text settings
     # together (a service pattern, a repository pattern and three accounts, say), with the longest values of the others
     template = cloudformation(sam_template(), monkeypatch)
     (version,) = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::Lambda::Version"]
@@ -542,9 +550,10 @@ def test_the_settings_of_each_version_fit_in_its_description(monkeypatch: pytest
         "RolePath": "",
         "EcrRepositoryArns": "arn:aws:ecr:*:123456789012:repository/shop/*",
         "DefaultHooks": "",
+        "AssumableRoleArns": "",
         "DefaultTagPattern": "",
     }
-    free_text["DefaultTagPattern"] = "v" * (148 - sum(len(value) for value in free_text.values()))
+    free_text["DefaultTagPattern"] = "v" * (141 - sum(len(value) for value in free_text.values()))
     longest = {
         "DefaultPin": "digest",
         "MemorySize": "10240",
@@ -557,7 +566,7 @@ def test_the_settings_of_each_version_fit_in_its_description(monkeypatch: pytest
 
     description = resolved(version["Properties"]["Description"], template, free_text | longest)
 
-    assert len(free_text["DefaultTagPattern"]) > 10
+    assert len(free_text["DefaultTagPattern"]) >= 10
     assert services in description
     assert len(description) <= 256
     assert (
@@ -617,3 +626,56 @@ def test_the_boundary_and_path_parameters_accept_only_what_iam_accepts() -> None
         assert path.fullmatch(accepted), accepted
     for refused in ("service-roles", "/service-roles", "//", "/with space/"):
         assert not path.fullmatch(refused), refused
+
+
+ASSUMABLE_ROLES = "arn:aws:iam::222222222222:role/image-definitions-reader,arn:aws:iam::333333333333:role/readers/*"
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [("", set()), (ASSUMABLE_ROLES, {"sts:AssumeRole"})],
+    ids=["no role: no sts:AssumeRole at all", "roles: exactly those"],
+)
+def test_listed_roles_are_the_only_ones_the_function_may_assume(
+    monkeypatch: pytest.MonkeyPatch, roles: str, expected: set[str]
+) -> None:
+    allowed, managed = role_statements(cloudformation(sam_template(), monkeypatch), {"AssumableRoleArns": roles})
+
+    assert set(allowed) == REPORT_ACTIONS | LOG_ACTIONS | INVOKE_DESTINATION | expected
+    if expected:
+        assert allowed["sts:AssumeRole"] == roles.split(",")
+    assert managed == []
+
+
+def test_the_assumable_roles_parameter_accepts_only_iam_role_arns() -> None:
+    parameter = sam_template()["Parameters"]["AssumableRoleArns"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert parameter["Default"] == ""
+    for accepted in (
+        "",
+        ASSUMABLE_ROLES,
+        "arn:aws-cn:iam::222222222222:role/a",
+        "arn:aws-us-gov:iam::222222222222:role/b",
+    ):
+        assert pattern.fullmatch(accepted)
+    for refused in (
+        "image-definitions-reader",
+        "arn:aws:iam::222222222222:user/someone",
+        "arn:aws:iam::*:role/reader",
+        "arn:aws-iso:iam::222222222222:role/reader",
+        f"{ASSUMABLE_ROLES}, arn:aws:iam::222222222222:role/x",
+    ):
+        assert not pattern.fullmatch(refused)
+    # With EcrRepositoryArns' 2,048 characters, the environment stays within Lambda's 4 KB
+    assert parameter["MaxLength"] + sam_template()["Parameters"]["EcrRepositoryArns"]["MaxLength"] <= 3072
+
+
+def test_the_function_knows_its_role_arn_and_the_stack_outputs_it() -> None:
+    # What a denied AssumeRole names for the target account to trust; the role depends on nothing of the function
+    template = sam_template()
+    variables = template["Resources"]["ImageDefinitionsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["IMAGEDEFS_FUNCTION_ROLE_ARN"] == {"Fn::GetAtt": ["ImageDefinitionsFunctionRole", "Arn"]}
+    assert variables["IMAGEDEFS_ASSUMABLE_ROLES"] == {"Ref": "AssumableRoleArns"}
+    assert variables["AWS_ENDPOINT_URL_STS"] == {"Fn::If": ["DeclareLocalEndpoints", "", {"Ref": "AWS::NoValue"}]}
+    assert "ImageDefinitionsFunction" not in json.dumps(template["Resources"]["ImageDefinitionsFunctionRole"])
+    assert template["Outputs"]["FunctionRoleArn"]["Value"] == {"Fn::GetAtt": ["ImageDefinitionsFunctionRole", "Arn"]}

@@ -70,15 +70,20 @@ def run(reporter: Any, remaining_millis: int = 60_000, delay: float = 0.0) -> st
         artifact_client=artifact_client,
         ecs_reader=_no_ecs,
         ecr_reader=_no_ecr,
+        assumed_role=_no_role,
         reporter=reporter,
     )
 
 
-def _no_ecs(budget: TimeBudget, wording: Wording) -> Any:
+def _no_ecs(budget: TimeBudget, wording: Wording, role: Any) -> Any:
     raise AssertionError("an imagedefinitions job reads no ECS")
 
 
-def _no_ecr(budget: TimeBudget, wording: Wording) -> Any:
+def _no_role(target: Any, **_: Any) -> Any:
+    raise AssertionError("a job without a role assumes none")
+
+
+def _no_ecr(budget: TimeBudget, wording: Wording, role: Any) -> Any:
     raise AssertionError("a job without verify or failOnSeverity reads no ECR")
 
 

@@ -819,3 +819,19 @@ def test_an_unreadable_file_is_one_line_for_a_user_without_permission(
     assert capsys.readouterr().err == (
         'imagedefs: error: Cannot read Input "WebImage" WebImage/imageDetail.json: Permission denied.\n'
     )
+
+
+def test_the_file_a_folder_holds_beside_the_one_read_is_never_overwritten(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a folder holding both image files, of which the command reads imageDetail.json
+    ignored = workdir / "WebImage" / "imagedefinitions.json"
+    ignored.write_text(json.dumps([{"name": "web", "imageUri": "a.io/precious:1"}]))
+    before = ignored.read_bytes()
+
+    # When the output would be written over the other one
+    assert main(["WebImage", "--output", "WebImage"]) == 2
+
+    # Then it refuses, naming it, and the file is as it was
+    assert "WebImage/imagedefinitions.json, which imagedefs never overwrites" in capsys.readouterr().err
+    assert ignored.read_bytes() == before

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from imagedefs.config import Settings, Severity, parse_user_parameters
+from imagedefs.config import RegistryRule, Settings, Severity, parse_user_parameters
 from imagedefs.errors import ConfigurationError
 from imagedefs.image_gate import EcrImage, ScanFindings, TagDigests, check_images
 from imagedefs.model import ContainerImage, ImageDefinition, MergedDefinitions, Plan
@@ -162,3 +162,40 @@ def test_tag_digests_check_the_permission_before_any_call_and_leave_other_regist
         tag_digests(f"{REGISTRY}/shop/web:v1")
     assert ecr.looked_up == []
     assert tag_digests.found == {}
+
+
+@pytest.mark.parametrize(
+    ("registry", "region"),
+    [
+        ("123456789012.DKR.ECR.US-WEST-2.AMAZONAWS.COM", "us-west-2"),  # host names have no case
+        ("123456789012.dkr-ecr.us-west-2.on.aws", "us-west-2"),  # ECR's dual-stack endpoint
+        ("123456789012.dkr-ecr-fips.us-east-1.on.aws", "us-east-1"),
+    ],
+)
+def test_an_ecr_registry_in_capitals_or_dual_stack_is_looked_up_and_scanned_as_any(registry: str, region: str) -> None:
+    # Given an image of the home account's ECR, its registry written another way
+    ecr = RecordingEcr()
+    plan = plan_of(image("web", f"{registry}/shop/web@{DIGEST_A}", digest=DIGEST_A))
+    listed = "arn:aws:ecr:*:123456789012:repository/shop/*"
+    config = parse_user_parameters('{"verify": true, "failOnSeverity": "HIGH"}', settings(listed))
+
+    # When the gate checks it, then it is ECR's image (looked up and scanned), never "not in ECR"
+    checked = check_images(plan, config, settings(listed), lambda: ecr)
+
+    assert [found.arn for found in ecr.looked_up] == [f"arn:aws:ecr:{region}:123456789012:repository/shop/web"]
+    assert [found.region for found in ecr.scanned] == [region]
+    assert "not in ECR" not in checked.summary()
+    assert RegistryRule("123456789012").allows(registry)
+
+
+def test_an_image_written_by_an_unchecked_tag_is_scanned_by_that_tag() -> None:
+    # Given an image written by tag (pin "tag") whose source saw digest A, and no "verify": the tag may have moved
+    ecr = RecordingEcr()
+    plan = plan_of(image("web", f"{REGISTRY}/shop/web:v1", digest=DIGEST_A, tag="v1"))
+    listed = "arn:aws:ecr:*:123456789012:repository/shop/*"
+    config = parse_user_parameters('{"pin": "tag", "failOnSeverity": "CRITICAL"}', settings(listed))
+
+    check_images(plan, config, settings(listed), lambda: ecr)
+
+    # Then the scan asked about is that of the tag written (what ECS will pull), not of the source's digest
+    assert [(found.tag, found.digest) for found in ecr.scanned] == [("v1", None)]

@@ -196,6 +196,31 @@ def test_botocore_logs_a_response_body_by_its_size_only() -> None:
     ]
 
 
+def test_a_response_body_holding_a_hidden_secret_and_one_not_yet_hidden_is_not_logged() -> None:
+    # Given an STS answer quoting a hidden secret (which has the redactor write the message out) and credentials
+    # that nothing has hidden yet: AssumeRole's answer is parsed, and logged, before the function can hide them
+    hidden, fresh = session_token(), session_token()
+    redactor.hide(hidden)
+    body = f"<Credentials><SessionToken>{fresh}</SessionToken><Old>{hidden}</Old></Credentials>".encode()
+    records: list[logging.LogRecord] = []
+    parser_log = logging.getLogger("botocore.parsers")
+    handler = _Recording(records)
+    parser_log.addHandler(handler)
+    level = parser_log.level
+    parser_log.setLevel(logging.DEBUG)
+    try:
+        # When botocore logs the body
+        parser_log.debug("Response body:\n%r", body)
+    finally:
+        parser_log.removeHandler(handler)
+        parser_log.setLevel(level)
+
+    # Then neither secret is in the record: its size is not known any more, and nothing else is logged
+    assert [record.getMessage() for record in records] == [
+        "Response body: ? bytes (not logged: a server's answer can quote the request's credentials)"
+    ]
+
+
 class _Recording(logging.Handler):
     def __init__(self, records: list[logging.LogRecord]) -> None:
         super().__init__()

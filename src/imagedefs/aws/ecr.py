@@ -1,8 +1,9 @@
 """ECR, read for the gate (image_gate.py): does an image exist, which digest its tag names, and what its finished
 scan found. Only a job with "verify" or "failOnSeverity" loads this module.
 
-The clients come injected, one per region (the image URI names the registry's account and region): the function's
-own role today, an assumed role later. Every call runs under the job's time budget, every answer is checked for odd
+The clients come injected, one per region (the image URI names the registry's account and region), with the
+function's own role; an image whose registry is the account of the role UserParameters "role" names is read through
+that role instead. Every call runs under the job's time budget, every answer is checked for odd
 types, and every ECR error becomes the job's failure here: a denial names the stack parameter that grants it.
 """
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
 
+    from imagedefs.aws.sts import AssumedRole
     from imagedefs.budget import TimeBudget
 
 _Result = TypeVar("_Result")
@@ -75,10 +77,12 @@ class EcrImageReader:
         wording: Wording,
         budget: TimeBudget,
         *,
+        role: AssumedRole | None = None,
         poll_seconds: float | None = None,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         self._clients = clients
+        self._role = role
         self._budget = budget
         self._permission_setting = wording.settings.ecr_repositories
         self._fail_on_option = wording.options.fail_on_severity
@@ -88,7 +92,7 @@ class EcrImageReader:
     def digest_of(self, image: EcrImage) -> str:
         """The digest of the image in ECR (by digest, or by tag when the deploy pins it by tag)."""
         doing = f"looking up image {image.image_uri} in ECR"
-        client = self._clients(image.region)
+        client = self._client(image)
         answer = self._call(
             image,
             doing,
@@ -145,7 +149,8 @@ class EcrImageReader:
                 f"{server_text(status, MAX_ERROR_CODE_CHARS)}" + (f" ({description})" if description else "") + f": "
                 f"{advice}."
             )
-        findings = _dict(page, "imageScanFindings", doing, required=False)
+        # A finished scan always holds its findings block: an answer without one cannot say the image is clean
+        findings = _dict(page, "imageScanFindings", doing)
         counts = _counts(findings.get("findingSeverityCounts", {}), doing)
         threshold = SEVERITIES.index(fail_on)
         failing = {severity for severity in SEVERITIES[threshold:] if counts.get(severity)}
@@ -164,7 +169,7 @@ class EcrImageReader:
         return ScanFindings(status, counts, tuple(examples[:EXAMPLE_FINDINGS]))
 
     def _findings_page(self, image: EcrImage, doing: str, token: str | None) -> dict[str, Any]:
-        client = self._clients(image.region)
+        client = self._client(image)
         request: dict[str, Any] = {
             "registryId": image.registry_id,
             "repositoryName": image.repository,
@@ -184,6 +189,19 @@ class EcrImageReader:
             raise _unreadable(f'{doing} (its "imageScanStatus")')
         return status
 
+    def _through_role(self, image: EcrImage) -> AssumedRole | None:
+        """The role an image is read through: the job's role when the registry is its account's, else none (the
+        function's own role: a central registry grants other accounts' pulls in its repository policies)."""
+        if self._role is not None and image.registry_id == self._role.target.account:
+            return self._role
+        return None
+
+    def _client(self, image: EcrImage) -> ECRClient:
+        role = self._through_role(image)
+        if role is None:
+            return self._clients(image.region)
+        return cast("ECRClient", role.client("ecr", max_answer_bytes=MAX_ECR_ANSWER_BYTES, region_name=image.region))
+
     def _call(self, image: EcrImage, doing: str, call: Callable[[], _Result]) -> _Result:
         return call_classified(doing, call, self._budget, lambda exc, doing: self._translate(exc, doing, image))
 
@@ -196,12 +214,18 @@ class EcrImageReader:
             code, status = error_code(exc), http_status(exc)
             shown = server_text(code, MAX_ERROR_CODE_CHARS) or f"HTTP {status}"
             where = f'ECR repository "{image.repository}" ({image.registry})'
+            role = self._through_role(image)
+            if (code in _ACCESS_DENIED_CODES or status == 403) and role is not None:
+                return role.access_denied(
+                    doing=doing, code=shown, action=f"ecr:{exc.operation_name}", resource=image.arn
+                )
             if code in _ACCESS_DENIED_CODES or status == 403:
                 return ConfigurationError(
                     f"Access denied {doing}: {shown}. The function's role may describe only the ECR repositories "
                     f"listed in {self._permission_setting}: add {image.arn} (or a wildcard such as "
                     f"arn:aws:ecr:{image.region}:{image.registry_id}:repository/*) there and deploy the function's "
-                    "stack again; a repository of another account must also allow the role in its repository policy."
+                    "stack again; a repository of another account must also allow the role in its repository policy, "
+                    "and a permissions boundary on the role (the stack's PermissionsBoundaryArn) must allow the action."
                 )
             if code == "RepositoryNotFoundException":
                 return ImageRefusedError(
@@ -290,10 +314,15 @@ def _example(name: object, severity: str, package: tuple[object, object]) -> str
     return f"{shown} ({severity}" + (f", {' '.join(parts)}" if parts else "") + ")"
 
 
+# What findingSeverityCounts may name: ECR's FindingSeverity enum, and Inspector's UNTRIAGED (enhanced scanning).
+# Any other key ("critical", say) is no ECR answer: taken for an unranked severity, it would pass the gate.
+_COUNTED_SEVERITIES: Final = frozenset((*SEVERITIES, "UNDEFINED", "UNTRIAGED"))
+
+
 def _counts(value: object, doing: str) -> dict[str, int]:
     """findingSeverityCounts: severity → a count (a non-negative integer)."""
     if not isinstance(value, dict) or not all(
-        isinstance(key, str) and isinstance(count, int) and not isinstance(count, bool) and count >= 0
+        key in _COUNTED_SEVERITIES and isinstance(count, int) and not isinstance(count, bool) and count >= 0
         for key, count in value.items()
     ):
         raise _unreadable(f'{doing} (its "findingSeverityCounts")')

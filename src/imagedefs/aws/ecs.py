@@ -1,5 +1,6 @@
-"""ECS, read with the function's own role: the current task definition of a blue/green service, and how its
-load balancer reaches it; the containers of a rolling service's current task definition, and how ECS deploys it.
+"""ECS, read with the function's own role (or the role of another account that UserParameters "role" names): the
+current task definition of a blue/green service, and how its load balancer reaches it; the containers of a
+rolling service's current task definition, and how ECS deploys it.
 
 Every call runs under the job's time budget, and its errors are classified here: a denial is a
 ConfigurationError naming the stack parameter that grants the permission.
@@ -27,6 +28,7 @@ from imagedefs.observability import MAX_ERROR_CODE_CHARS, server_text
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
+    from imagedefs.aws.sts import AssumedRole
     from imagedefs.budget import TimeBudget
 
 _ACCESS_DENIED_CODES: Final = frozenset(
@@ -53,9 +55,13 @@ MAX_ECS_ANSWER_BYTES: Final = MAX_TASKDEF_BYTES
 class EcsServiceReader:
     """Reads what taskdef.json and appspec.yaml are made from, with an injected ECS client."""
 
-    def __init__(self, client: ECSClient, wording: Wording, budget: TimeBudget | None = None) -> None:
+    def __init__(
+        self, client: ECSClient, wording: Wording, budget: TimeBudget | None = None, role: AssumedRole | None = None
+    ) -> None:
         self._client = client
         self._budget = budget
+        # The role the client signs with, when it is another account's: a denial is that role's policy's.
+        self._role = role
         self._permission_setting = wording.settings.ecs_services
         self._service_option = wording.options.service
 
@@ -76,6 +82,8 @@ class EcsServiceReader:
         answer = self._call(
             f'reading task definition {task_definition_arn} of ECS service "{service}"',
             lambda: self._client.describe_task_definition(taskDefinition=task_definition_arn, include=["TAGS"]),
+            # DescribeTaskDefinition supports no resource-level permissions.
+            resource="*",
         )
         described_as = _task_definition_of(task_definition_arn, service)
         return BlueGreenService(
@@ -115,6 +123,8 @@ class EcsServiceReader:
         answer = self._call(
             f'reading task definition {task_definition_arn} of ECS service "{service}"',
             lambda: self._client.describe_task_definition(taskDefinition=task_definition_arn),
+            # DescribeTaskDefinition supports no resource-level permissions.
+            resource="*",
         )
         described_as = _task_definition_of(task_definition_arn, service)
         task_definition = check_task_definition(answer.get("taskDefinition"), described_as)
@@ -131,6 +141,7 @@ class EcsServiceReader:
         described = self._call(
             f'describing ECS service "{service}"',
             lambda: self._client.describe_services(cluster=service.cluster, services=[service.arn or service.name]),
+            resource=self._arn_of(service),
         )
         found = [
             entry
@@ -168,10 +179,17 @@ class EcsServiceReader:
             f"{self._service_option}: <cluster>/<service> or the service's ARN, in the region of the function."
         )
 
-    def _call(self, doing: str, call: Callable[[], _Result]) -> _Result:
-        return call_classified(doing, call, self._budget, self._translate)
+    def _arn_of(self, service: EcsService) -> str:
+        """The service's ARN, in the role's account when it is read through one."""
+        if self._role is None:
+            return service.arn or str(service)
+        target = self._role.target
+        return service.arn_in(partition=target.partition, region=self._client.meta.region_name, account=target.account)
 
-    def _translate(self, exc: BaseException, doing: str) -> ImageDefsError | None:
+    def _call(self, doing: str, call: Callable[[], _Result], resource: str) -> _Result:
+        return call_classified(doing, call, self._budget, lambda exc, doing: self._translate(exc, doing, resource))
+
+    def _translate(self, exc: BaseException, doing: str, resource: str) -> ImageDefsError | None:
         """The job failure for an ECS or network error, or None when the error is not one of those."""
         from botocore.exceptions import ClientError
         from botocore.parsers import ResponseParserError
@@ -179,6 +197,10 @@ class EcsServiceReader:
         if isinstance(exc, ClientError):
             code, status = error_code(exc), http_status(exc)
             shown = server_text(code, MAX_ERROR_CODE_CHARS)
+            if (code in _ACCESS_DENIED_CODES or status == 403) and self._role is not None:
+                return self._role.access_denied(
+                    doing=doing, code=shown or f"HTTP {status}", action=f"ecs:{exc.operation_name}", resource=resource
+                )
             if code in _ACCESS_DENIED_CODES or status == 403:
                 return ConfigurationError(
                     f"Access denied {doing}: {shown}. The function's role may read only the ECS services listed in "
@@ -289,6 +311,9 @@ def _unreadable(doing: str) -> ServiceUnavailableError:
     )
 
 
-def function_ecs_client(budget: TimeBudget) -> ECSClient:
-    """An ECS client with the function's own credentials (never the artifact credentials), bound to the budget."""
+def ecs_client(budget: TimeBudget, role: AssumedRole | None = None) -> ECSClient:
+    """An ECS client with the function's own credentials, or with the role's for a job that names one (never the
+    artifact credentials), bound to the budget."""
+    if role is not None:
+        return cast("ECSClient", role.client("ecs", max_answer_bytes=MAX_ECS_ANSWER_BYTES))
     return cast("ECSClient", budgeted_client("ecs", budget, max_answer_bytes=MAX_ECS_ANSWER_BYTES))
