@@ -821,7 +821,8 @@ def _write_temporary(destination: _Destination, found: os.stat_result | None) ->
     target = destination.path.resolve() if found is not None and stat.S_ISREG(found.st_mode) else destination.path
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+        # A short name of its own: one built from the target's would pass NAME_MAX for a legal 230+-byte name
+        temporary = target.with_name(f".imagedefs-{secrets.token_hex(8)}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
         raise _WriteError(destination, str(error.strerror or error)) from error

@@ -835,3 +835,14 @@ def test_the_file_a_folder_holds_beside_the_one_read_is_never_overwritten(
     # Then it refuses, naming it, and the file is as it was
     assert "WebImage/imagedefinitions.json, which imagedefs never overwrites" in capsys.readouterr().err
     assert ignored.read_bytes() == before
+
+
+def test_an_output_file_name_as_long_as_the_file_system_allows_is_written(workdir: Path) -> None:
+    # Given a --file name of 250 bytes (file systems allow 255; the temporary file beside it must not be longer)
+    name = "a" * 245 + ".json"
+    (workdir / "out").mkdir()
+
+    assert main(["WebImage", "--file", name, "--output", "out"]) == 0
+
+    assert json.loads((workdir / "out" / name).read_text())[0]["name"] == "web"
+    assert [path.name for path in (workdir / "out").iterdir()] == [name]
