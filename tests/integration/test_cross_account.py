@@ -12,6 +12,8 @@ import pytest
 from moto.core.utils import utcnow
 from moto.sts.models import sts_backends
 
+from devtools.ecr_double import Answer, EcrDouble, EcrDoubleServer
+from devtools.ecr_double import error as ecr_error
 from devtools.faulty_s3 import Fault, FaultyS3
 from devtools.local_aws import REGION, LocalAws, load_event
 from devtools.sts_double import IssuedCredentials, StsDouble, StsDoubleServer, StsError
@@ -266,9 +268,10 @@ def test_a_service_account_that_may_not_pull_an_image_fails_the_job_naming_the_s
     assert result.failure["type"] == "JobFailed"
     message = result.failure["message"]
     assert message.startswith(
-        f'Image {REGISTRY}/shop/api:v2.0.1 for container "api": ECS service {TARGET_SERVICE} (UserParameters "service") is in '
-        f'account {TARGET}, and ECR repository "shop/api" (registry 123456789012, {REGION}) does not let that '
-        "account pull the image: the repository has no repository policy, so no other account may pull from it."
+        f'Image {REGISTRY}/shop/api:v2.0.1 for container "api": ECS service {TARGET_SERVICE} (UserParameters '
+        f'"service") is in account {TARGET}, and ECR repository "shop/api" (registry 123456789012, {REGION}) does '
+        "not let that account pull the image: the repository has no repository policy, so no other account may pull "
+        "from it."
     )
     assert json.loads(message[message.index("{") :]) == PULL_STATEMENT
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
@@ -292,3 +295,65 @@ def test_the_summary_says_which_pulls_were_checked_and_why_not(
         'found in ECR, pull permission not checked (the repository policy\'s statement "Org" may grant the pull (it '
         "has a Condition))"
     ) in summary
+
+
+@pytest.fixture
+def ecr_double(monkeypatch: pytest.MonkeyPatch) -> Iterator[EcrDouble]:
+    """ECR answered by the double (the job's two images found by their tags), the rest by moto."""
+    digests = {uri.split("/", 1)[1].split("@")[0]: uri.split("@")[1] for uri in (WEB_IMAGE, API_IMAGE)}
+    with EcrDoubleServer() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", server.url)
+        monkeypatch.setenv("IMAGEDEFS_ECR_REPOSITORIES", f"arn:aws:ecr:{REGION}:123456789012:repository/shop/*")
+        server.double.scripts["DescribeImages"] = lambda request: Answer(
+            {
+                "imageDetails": [
+                    {
+                        "repositoryName": request["repositoryName"],
+                        "imageDigest": digests[request["repositoryName"]],
+                        "imageTags": [request["imageIds"][0]["imageTag"]],
+                    }
+                ]
+            }
+        )
+        yield server.double
+        assert not server.double.rejected, server.double.rejected
+
+
+def test_a_policy_the_function_may_not_read_leaves_the_pull_unchecked(
+    aws: LocalAws, invoke: Invoke, target: LocalAws, ecr_double: EcrDouble
+) -> None:
+    # Given a function's role that may not read the repository policies (a stack deployed before it was granted)
+    target.seed_service()
+    ecr_double.scripts["GetRepositoryPolicy"] = lambda _: ecr_error("AccessDeniedException", 400)
+
+    result = invoke(blue_green_job(aws, verify=True))
+
+    # Then the job succeeds, and the summary says the pull was not checked, why, and how to have it checked
+    assert result.report.succeeded, result.report.request
+    assert (
+        "found in ECR, pull permission not checked (the function's role may not read the repository's policy, "
+        "AccessDeniedException: it gets ecr:GetRepositoryPolicy on the repositories the EcrRepositoryArns parameter"
+    ) in result.report.request["executionDetails"]["summary"]
+    # And each repository's policy was asked for once, of its registry
+    asked = [request for operation, request in ecr_double.requests if operation == "GetRepositoryPolicy"]
+    assert asked == [
+        {"registryId": "123456789012", "repositoryName": "shop/web"},
+        {"registryId": "123456789012", "repositoryName": "shop/api"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer({"policyText": 7}, odd=True), Answer([1], odd=True), ecr_error("ServerException", 500)],
+    ids=["a policy that is a number", "a JSON list", "ECR failing"],
+)
+def test_an_odd_or_failing_policy_answer_is_system_unavailable(
+    aws: LocalAws, invoke: Invoke, target: LocalAws, ecr_double: EcrDouble, answer: Answer
+) -> None:
+    target.seed_service()
+    ecr_double.scripts["GetRepositoryPolicy"] = lambda _: answer
+
+    failure = invoke(blue_green_job(aws, verify=True)).failure
+
+    assert failure["type"] == "SystemUnavailable"
+    assert 'the repository policy of ECR repository "shop/web" (registry 123456789012' in failure["message"]
