@@ -108,7 +108,9 @@ def run_job(
     if config.verify or config.fail_on_severity is not None:
         from imagedefs.image_gate import check_images
 
-        plan = check_images(plan, config, settings, ecr, tag_digests.found if tag_digests else None)
+        plan = check_images(
+            plan, config, settings, ecr, tag_digests.found if tag_digests else None, account_id=job.account_id
+        )
     store.write_outputs([(job.outputs[output.artifact], output) for output in plan.outputs])
     return plan
 

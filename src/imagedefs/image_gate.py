@@ -2,12 +2,16 @@
 weighed ("failOnSeverity"). Only a job that asks for either loads this module; ECR itself is read by aws/ecr.py.
 
 What the gate decides is here: which images are in ECR (their registry host says so), whether the function's role
-may describe their repository, whether a tag still points at the artifact's digest, and whether the findings
-reach the severity. What ECR answers, and how long a scan is waited for, is the adapter's.
+may describe their repository, whether a tag still points at the artifact's digest, whether the findings
+reach the severity, and whether the account of the action's ECS service may pull an image of another account's
+registry (its repository policy, read as IAM would: only a policy read with certainty fails the job). What ECR
+answers, and how long a scan is waited for, is the adapter's.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Protocol
@@ -18,6 +22,8 @@ from imagedefs.model import ContainerImage, Plan
 from imagedefs.references import ECR_HOST_PATTERN, parse_reference
 
 NOT_IN_ECR_NOTE: Final = "not in ECR: not looked up"
+# What ECS needs of an image's repository to pull it (its execution role's own IAM policy grants the rest).
+PULL_ACTIONS: Final = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,22 @@ class ScanFindings:
     examples: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class RepositoryPolicy:
+    """A repository's policy as ECR gave it: its text (None: the repository has none), or why it was not read."""
+
+    text: str | None
+    unread: str | None = None
+
+
+@dataclass(frozen=True)
+class PullVerdict:
+    """Whether an account may pull from a repository: True, False, or None when the policy cannot say for sure."""
+
+    allowed: bool | None
+    reason: str
+
+
 class EcrImages(Protocol):
     """Reads ECR (aws.ecr, which only a gated job loads); each failure is raised as the job's failure."""
 
@@ -54,6 +76,9 @@ class EcrImages(Protocol):
 
     def scan_findings(self, image: EcrImage, fail_on: Severity) -> ScanFindings:
         """The image's finished scan; examples are findings at or above `fail_on`."""
+
+    def repository_policy(self, image: EcrImage) -> RepositoryPolicy:
+        """The policy of the image's repository."""
 
 
 class TagDigests:
@@ -90,10 +115,12 @@ def check_images(
     settings: Settings,
     ecr: Callable[[], EcrImages],
     looked_up: Mapping[EcrImage, str] | None = None,
+    *,
+    account_id: str | None = None,
 ) -> Plan:
     """The plan with each ECR image's digest (a tag-pinned image's too) and what the gate found in the summary;
     raise, before anything is written, on an image the gate refuses. `looked_up`: digests already read from ECR
-    (TagDigests.found), not asked for again."""
+    (TagDigests.found), not asked for again; `account_id`: the job's, where a service named without an ARN is."""
     in_ecr = {image.name: _ecr_image(image.image_uri) for image in plan.images}
     wanted = [image for image in in_ecr.values() if image is not None]
     if not wanted:
@@ -102,6 +129,8 @@ def check_images(
     reader = ecr()
     digests: dict[EcrImage, str] = dict(looked_up or {})
     findings: dict[EcrImage, ScanFindings] = {}
+    policies: dict[str, RepositoryPolicy] = {}
+    service_arn = _service_arn(config, settings, account_id)
     images: list[ContainerImage] = []
     for image in plan.images:
         ecr_image = in_ecr[image.name]
@@ -115,6 +144,10 @@ def check_images(
                 digests[ecr_image] = reader.digest_of(ecr_image)
             digest = _checked_digest(image, ecr_image, digests[ecr_image])
             notes.append("found in ECR")
+            if service_arn is not None and _pulled_across_accounts(ecr_image, service_arn):
+                if ecr_image.arn not in policies:
+                    policies[ecr_image.arn] = reader.repository_policy(ecr_image)
+                notes.append(_pull_checked(image, ecr_image, service_arn, policies[ecr_image.arn], config))
         if config.fail_on_severity is not None:
             # The scan of what is written: the checked digest, or, for an image written by a tag nobody checked, the
             # image the tag names now (what ECS will pull), not the digest the source saw
@@ -125,6 +158,148 @@ def check_images(
             notes.append(_weighed(image, findings[scanned], config))
         images.append(replace(image, digest=digest, note=_noted(image, ", ".join(notes))))
     return replace(plan, images=tuple(images))
+
+
+def _service_arn(config: ActionConfig, settings: Settings, account_id: str | None) -> str | None:
+    """The ARN of the ECS service the action deploys to (its tasks pull the images), when the action names one."""
+    if config.service is None or config.service.arn is not None:
+        return None if config.service is None else config.service.arn
+    account = config.role.account if config.role is not None else account_id
+    if account is None:
+        return None
+    partition = config.role.partition if config.role is not None else partition_of(settings.region)
+    return config.service.arn_in(partition=partition, region=settings.region, account=account)
+
+
+def _pulled_across_accounts(image: EcrImage, service_arn: str) -> bool:
+    """A service of another account than the image's registry, in the same partition (IAM policies of the
+    service's own account decide a pull from its own registry, and no pull crosses partitions)."""
+    _, partition, _, _, account = service_arn.split(":")[:5]
+    return account != image.registry_id and partition == partition_of(image.region)
+
+
+def _pull_checked(
+    image: ContainerImage, ecr_image: EcrImage, service_arn: str, policy: RepositoryPolicy, config: ActionConfig
+) -> str:
+    """The summary's word on whether the service's account may pull the image; raise when it surely may not."""
+    _, partition, _, _, account = service_arn.split(":")[:5]
+    verdict = pull_verdict(policy, account=account, partition=partition)
+    if verdict.allowed is None:
+        return f"pull permission not checked ({verdict.reason})"
+    if verdict.allowed:
+        return f"account {account} may pull it"
+    statement = json.dumps(
+        {
+            "Sid": f"AllowPullFromAccount{account}",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            "Action": list(PULL_ACTIONS),
+        }
+    )
+    raise ImageRefusedError(
+        f'Image {image.image_uri} for container "{image.name}": ECS service {service_arn} '
+        f'({config.wording.options.service}) is in account {account}, and ECR repository "{ecr_image.repository}" '
+        f"({ecr_image.registry}) does not let that account pull the image: {verdict.reason}. ECS would fail to start "
+        f"the new tasks (CannotPullContainerError). Add this statement to the repository's policy (the ECR console's "
+        f"Permissions of the repository; aws ecr set-repository-policy replaces the whole policy, so merge it into "
+        f"the current one), then retry the action: {statement}"
+    )
+
+
+def pull_verdict(policy: RepositoryPolicy, *, account: str, partition: str) -> PullVerdict:
+    """Whether the repository policy lets `account` (of `partition`) call every one of PULL_ACTIONS.
+
+    Read as IAM reads it, but only as far as it is sure: an Allow without a Condition for the account (or "*")
+    grants; a statement with a Condition, a NotPrincipal or a NotAction, a principal that is one role or user of the
+    account, or a Deny that may apply, leaves the answer open (None) when it matters. Without a policy no other
+    account may pull."""
+    if policy.unread is not None:
+        return PullVerdict(None, policy.unread)
+    if policy.text is None:
+        return PullVerdict(False, "the repository has no repository policy, so no other account may pull from it")
+    try:
+        document = json.loads(policy.text)
+    except ValueError:
+        return PullVerdict(None, "its repository policy is not JSON")
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list) or not all(isinstance(statement, dict) for statement in statements):
+        return PullVerdict(None, 'its repository policy has no "Statement" this function can read')
+    granted: set[str] = set()
+    may_grant: list[str] = []
+    may_deny: list[str] = []
+    for number, statement in enumerate(statements, start=1):
+        sid = statement.get("Sid")
+        named = f'statement "{sid}"' if isinstance(sid, str) and sid else f"statement {number}"
+        effect = statement.get("Effect")
+        principal = (
+            None if "NotPrincipal" in statement else _principal_covers(statement.get("Principal"), account, partition)
+        )
+        actions = None if "NotAction" in statement else _pull_actions_in(statement.get("Action"))
+        if principal is False or actions == set():
+            continue  # the statement is about other principals or other actions
+        if effect == "Allow" and principal is True and actions is not None and "Condition" not in statement:
+            granted |= actions
+        elif effect == "Deny":
+            may_deny.append(f"{named} may deny the pull")
+        elif effect == "Allow":
+            may_grant.append(f"{named} may grant the pull ({_open_point(statement, principal)})")
+        else:
+            may_grant.append(f"{named} has an Effect this function does not know")
+    missing = [action for action in PULL_ACTIONS if action not in granted]
+    if not missing:
+        if may_deny:
+            return PullVerdict(None, f"the repository policy's {may_deny[0]}")
+        return PullVerdict(True, f"the repository policy lets account {account} pull")
+    if may_grant:
+        return PullVerdict(None, f"the repository policy's {may_grant[0]}")
+    return PullVerdict(False, f"its repository policy grants account {account} no {' and no '.join(missing)}")
+
+
+def _open_point(statement: Mapping[str, object], principal: bool | None) -> str:
+    """Why an Allow that may concern the pull cannot be weighed for sure."""
+    if "Condition" in statement:
+        return "it has a Condition"
+    if "NotPrincipal" in statement or "NotAction" in statement:
+        return "it has a NotPrincipal or NotAction"
+    if principal is None:
+        return "its Principal names one role or user of the account, or is not one this function reads"
+    return "its Action is not one this function reads"
+
+
+def _principal_covers(principal: object, account: str, partition: str) -> bool | None:
+    """True: the Principal covers the whole account; False: not the account at all; None: maybe (one of its roles
+    or users, or a shape this function does not read)."""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return None
+    named = principal.get("AWS")
+    if named is None:
+        return False  # only services, federated or canonical users
+    entries = named if isinstance(named, list) else [named]
+    verdicts = [_aws_principal_covers(entry, account, partition) for entry in entries]
+    return True if True in verdicts else None if None in verdicts else False
+
+
+def _aws_principal_covers(entry: object, account: str, partition: str) -> bool | None:
+    if not isinstance(entry, str):
+        return None
+    if entry in ("*", account, f"arn:{partition}:iam::{account}:root"):
+        return True
+    if entry.startswith(f"arn:{partition}:iam::{account}:") or entry.startswith(f"arn:{partition}:sts::{account}:"):
+        return None  # one role or user: perhaps the service's task execution role
+    return False
+
+
+def _pull_actions_in(action: object) -> set[str] | None:
+    """The pull actions that an Action (a name or a list, IAM wildcards, any case) covers; None: not readable."""
+    entries = action if isinstance(action, list) else [action]
+    names = [entry for entry in entries if isinstance(entry, str)]
+    if len(names) != len(entries):
+        return None
+    patterns = [re.compile(iam_arn_pattern(name).pattern, re.IGNORECASE) for name in names]
+    return {wanted for wanted in PULL_ACTIONS if any(pattern.fullmatch(wanted) for pattern in patterns)}
 
 
 def _ecr_image(image_uri: str) -> EcrImage | None:

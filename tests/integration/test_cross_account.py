@@ -12,6 +12,8 @@ import pytest
 from moto.core.utils import utcnow
 from moto.sts.models import sts_backends
 
+from devtools.ecr_double import Answer, EcrDouble, EcrDoubleServer
+from devtools.ecr_double import error as ecr_error
 from devtools.faulty_s3 import Fault, FaultyS3
 from devtools.local_aws import REGION, LocalAws, load_event
 from devtools.sts_double import IssuedCredentials, StsDouble, StsDoubleServer, StsError
@@ -225,3 +227,133 @@ def test_the_roles_credentials_are_printed_nowhere_and_a_denial_names_the_action
     # And neither the secret key nor the session token is in any form in the report or anything printed
     for secret_part in (secret, token):
         assert leaked_forms(message + printed, secret_part) == []
+
+
+WEB_IMAGE = f"{REGISTRY}/shop/web@sha256:2a1b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"
+API_IMAGE = f"{REGISTRY}/shop/api@sha256:3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
+PULL_STATEMENT = {
+    "Sid": f"AllowPullFromAccount{TARGET}",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{TARGET}:root"},
+    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+}
+
+
+def central_registry(aws: LocalAws, monkeypatch: pytest.MonkeyPatch, **statements: dict[str, Any] | None) -> None:
+    """The blue/green job's two images pushed to the pipeline's account, each repository with the policy statement
+    given (None: no policy), and the function allowed to read them."""
+    monkeypatch.setenv("IMAGEDEFS_ECR_REPOSITORIES", f"arn:aws:ecr:{REGION}:123456789012:repository/shop/*")
+    for uri, tag in ((WEB_IMAGE, "v1.4.2"), (API_IMAGE, "v2.0.1")):
+        repository = uri.split("/", 1)[1].split("@")[0]
+        pushed(aws, uri.split("@")[1], tag, repository=repository)
+        statement = statements[repository.replace("shop/", "")]
+        if statement is not None:
+            policy = {"Version": "2012-10-17", "Statement": [statement]}
+            aws.ecr.set_repository_policy(repositoryName=repository, policyText=json.dumps(policy))
+
+
+def test_a_service_account_that_may_not_pull_an_image_fails_the_job_naming_the_statement_to_add(
+    aws: LocalAws, invoke: Invoke, target: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the service in account 222222222222, and images in the pipeline's account: shop/web's policy lets that
+    # account pull, shop/api has no policy
+    target.seed_service()
+    central_registry(aws, monkeypatch, web=PULL_STATEMENT, api=None)
+    event = blue_green_job(aws, verify=True)
+
+    # When the job runs
+    result = invoke(event)
+
+    # Then it fails before writing, naming the image, the repository, the account and the statement to add
+    assert result.failure["type"] == "JobFailed"
+    message = result.failure["message"]
+    assert message.startswith(
+        f'Image {REGISTRY}/shop/api:v2.0.1 for container "api": ECS service {TARGET_SERVICE} (UserParameters '
+        f'"service") is in account {TARGET}, and ECR repository "shop/api" (registry 123456789012, {REGION}) does '
+        "not let that account pull the image: the repository has no repository policy, so no other account may pull "
+        "from it."
+    )
+    assert json.loads(message[message.index("{") :]) == PULL_STATEMENT
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.output_object(event)
+
+
+def test_the_summary_says_which_pulls_were_checked_and_why_not(
+    aws: LocalAws, invoke: Invoke, target: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given shop/web's policy granting the pull, and shop/api's granting it only within an organisation
+    target.seed_service()
+    in_organisation = {**PULL_STATEMENT, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-example"}}}
+    central_registry(aws, monkeypatch, web=PULL_STATEMENT, api={**in_organisation, "Sid": "Org"})
+
+    result = invoke(blue_green_job(aws, verify=True))
+
+    assert result.report.succeeded, result.report.request
+    summary = result.report.request["executionDetails"]["summary"]
+    assert f"found in ECR, account {TARGET} may pull it" in summary
+    assert (
+        'found in ECR, pull permission not checked (the repository policy\'s statement "Org" may grant the pull (it '
+        "has a Condition))"
+    ) in summary
+
+
+@pytest.fixture
+def ecr_double(monkeypatch: pytest.MonkeyPatch) -> Iterator[EcrDouble]:
+    """ECR answered by the double (the job's two images found by their tags), the rest by moto."""
+    digests = {uri.split("/", 1)[1].split("@")[0]: uri.split("@")[1] for uri in (WEB_IMAGE, API_IMAGE)}
+    with EcrDoubleServer() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", server.url)
+        monkeypatch.setenv("IMAGEDEFS_ECR_REPOSITORIES", f"arn:aws:ecr:{REGION}:123456789012:repository/shop/*")
+        server.double.scripts["DescribeImages"] = lambda request: Answer(
+            {
+                "imageDetails": [
+                    {
+                        "repositoryName": request["repositoryName"],
+                        "imageDigest": digests[request["repositoryName"]],
+                        "imageTags": [request["imageIds"][0]["imageTag"]],
+                    }
+                ]
+            }
+        )
+        yield server.double
+        assert not server.double.rejected, server.double.rejected
+
+
+def test_a_policy_the_function_may_not_read_leaves_the_pull_unchecked(
+    aws: LocalAws, invoke: Invoke, target: LocalAws, ecr_double: EcrDouble
+) -> None:
+    # Given a function's role that may not read the repository policies (a stack deployed before it was granted)
+    target.seed_service()
+    ecr_double.scripts["GetRepositoryPolicy"] = lambda _: ecr_error("AccessDeniedException", 400)
+
+    result = invoke(blue_green_job(aws, verify=True))
+
+    # Then the job succeeds, and the summary says the pull was not checked, why, and how to have it checked
+    assert result.report.succeeded, result.report.request
+    assert (
+        "found in ECR, pull permission not checked (the function's role may not read the repository's policy, "
+        "AccessDeniedException: it gets ecr:GetRepositoryPolicy on the repositories the EcrRepositoryArns parameter"
+    ) in result.report.request["executionDetails"]["summary"]
+    # And each repository's policy was asked for once, of its registry
+    asked = [request for operation, request in ecr_double.requests if operation == "GetRepositoryPolicy"]
+    assert asked == [
+        {"registryId": "123456789012", "repositoryName": "shop/web"},
+        {"registryId": "123456789012", "repositoryName": "shop/api"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer({"policyText": 7}, odd=True), Answer([1], odd=True), ecr_error("ServerException", 500)],
+    ids=["a policy that is a number", "a JSON list", "ECR failing"],
+)
+def test_an_odd_or_failing_policy_answer_is_system_unavailable(
+    aws: LocalAws, invoke: Invoke, target: LocalAws, ecr_double: EcrDouble, answer: Answer
+) -> None:
+    target.seed_service()
+    ecr_double.scripts["GetRepositoryPolicy"] = lambda _: answer
+
+    failure = invoke(blue_green_job(aws, verify=True)).failure
+
+    assert failure["type"] == "SystemUnavailable"
+    assert 'the repository policy of ECR repository "shop/web" (registry 123456789012' in failure["message"]

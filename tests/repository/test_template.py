@@ -256,7 +256,7 @@ def test_the_ecs_services_parameter_accepts_only_service_arns() -> None:
 
 
 ECR_REPOSITORIES = "arn:aws:ecr:us-west-2:123456789012:repository/shop/web,arn:aws:ecr:*:123456789012:repository/shop/*"
-ECR_ACTIONS = {"ecr:DescribeImages", "ecr:DescribeImageScanFindings"}
+ECR_ACTIONS = {"ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:GetRepositoryPolicy"}
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""ECR, read for the gate (image_gate.py): does an image exist, which digest its tag names, and what its finished
-scan found. Only a job with "verify" or "failOnSeverity" loads this module.
+"""ECR, read for the gate (image_gate.py): does an image exist, which digest its tag names, what its finished
+scan found, and its repository's policy. Only a job with "verify" or "failOnSeverity" loads this module.
 
 The clients come injected, one per region (the image URI names the registry's account and region), with the
 function's own role; an image whose registry is the account of the role UserParameters "role" names is read through
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from imagedefs.aws.session import budgeted_client, call_classified, error_code, http_status, is_connection_failure
 from imagedefs.config import SEVERITIES, Severity, Wording
 from imagedefs.errors import ConfigurationError, ImageDefsError, ImageRefusedError, ServiceUnavailableError
-from imagedefs.image_gate import EcrImage, ScanFindings
+from imagedefs.image_gate import EcrImage, RepositoryPolicy, ScanFindings
 from imagedefs.observability import MAX_ERROR_CODE_CHARS, logger, server_text
 
 if TYPE_CHECKING:
@@ -167,6 +167,36 @@ class EcrImageReader:
             findings = _dict(page, "imageScanFindings", doing, required=False)
             pages += 1
         return ScanFindings(status, counts, tuple(examples[:EXAMPLE_FINDINGS]))
+
+    def repository_policy(self, image: EcrImage) -> RepositoryPolicy:
+        """The policy of the image's repository; a denied read is no failure, only a pull left unchecked."""
+        from botocore.exceptions import ClientError
+
+        doing = f'reading the repository policy of ECR repository "{image.repository}" ({image.registry})'
+        client = self._client(image)
+
+        def read() -> RepositoryPolicy:
+            try:
+                answer = client.get_repository_policy(registryId=image.registry_id, repositoryName=image.repository)
+            except ClientError as exc:
+                code = error_code(exc)
+                if code == "RepositoryPolicyNotFoundException":
+                    return RepositoryPolicy(None)
+                if code in _ACCESS_DENIED_CODES or http_status(exc) == 403:
+                    shown = server_text(code, MAX_ERROR_CODE_CHARS) or "HTTP 403"
+                    return RepositoryPolicy(
+                        None,
+                        unread=f"the function's role may not read the repository's policy, {shown}: it gets "
+                        f"ecr:GetRepositoryPolicy on the repositories {self._permission_setting} lists once the "
+                        "stack is deployed again",
+                    )
+                raise
+            text = answer.get("policyText") if isinstance(answer, dict) else None
+            if not isinstance(text, str):
+                raise _unreadable(f'{doing} (its "policyText")')
+            return RepositoryPolicy(text)
+
+        return self._call(image, doing, read)
 
     def _findings_page(self, image: EcrImage, doing: str, token: str | None) -> dict[str, Any]:
         client = self._client(image)
