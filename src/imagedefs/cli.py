@@ -21,7 +21,7 @@ import select
 import stat
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -296,38 +296,38 @@ def _configuration(arguments: argparse.Namespace) -> dict[str, object]:
         containers = parameters.setdefault("containers", {})
         if not isinstance(containers, dict):
             raise ConfigurationError("--container adds to --containers, which must then be a JSON object.")
-        for entry in arguments.container:
-            artifact, equals, names = entry.partition("=")
-            if not equals:
-                raise ConfigurationError(f'--container "{entry}" must be ARTIFACT=NAME or ARTIFACT=NAME,NAME,...')
-            if artifact in containers:
-                raise ConfigurationError(
-                    f'--container names artifact "{artifact}" twice; give it all its containers at once, for example '
-                    f"--container {artifact}=web,worker."
-                )
+        for artifact, names in _key_value_flags(
+            arguments.container,
+            containers,
+            malformed=lambda entry: f'--container "{entry}" must be ARTIFACT=NAME or ARTIFACT=NAME,NAME,...',
+            repeated=lambda artifact: (
+                f'--container names artifact "{artifact}" twice; give it all its containers at once, for example '
+                f"--container {artifact}=web,worker."
+            ),
+        ):
             listed = names.split(",")
             containers[artifact] = listed if len(listed) > 1 else names
     if arguments.image:
         images = parameters.setdefault("images", {})
         if not isinstance(images, dict):
             raise ConfigurationError("--image adds to --images, which must then be a JSON object.")
-        for entry in arguments.image:
-            container, equals, reference = entry.partition("=")
-            if not equals:
-                raise ConfigurationError(f"--image {json.dumps(entry)} must be CONTAINER=REFERENCE.")
-            if container in images:
-                raise ConfigurationError(f"--image names container {json.dumps(container)} twice; give it one image.")
+        for container, reference in _key_value_flags(
+            arguments.image,
+            images,
+            malformed=lambda entry: f"--image {json.dumps(entry)} must be CONTAINER=REFERENCE.",
+            repeated=lambda container: f"--image names container {json.dumps(container)} twice; give it one image.",
+        ):
             images[container] = reference
     if arguments.override:
         parameters["overrides"] = _overrides(arguments.override)
     hooks: dict[str, str] = {}
-    for entry in arguments.hook:
-        event, equals, function = entry.partition("=")
-        if not equals:
-            raise ConfigurationError(f"--hook {json.dumps(entry)} must be EVENT=FUNCTION, for example {_HOOK_EXAMPLE}.")
-        if event in hooks:
-            raise ConfigurationError(f"--hook names lifecycle event {json.dumps(event)} twice; give it one function.")
-        hooks[event] = function
+    for lifecycle_event, function in _key_value_flags(
+        arguments.hook,
+        hooks,
+        malformed=lambda entry: f"--hook {json.dumps(entry)} must be EVENT=FUNCTION, for example {_HOOK_EXAMPLE}.",
+        repeated=lambda name: f"--hook names lifecycle event {json.dumps(name)} twice; give it one function.",
+    ):
+        hooks[lifecycle_event] = function
     if hooks:
         parameters["hooks"] = hooks
     for key in ("pin", "tag", "format", "file"):
@@ -335,6 +335,24 @@ def _configuration(arguments: argparse.Namespace) -> dict[str, object]:
         if value is not None:
             parameters[key] = value
     return parameters
+
+
+def _key_value_flags(
+    entries: Sequence[str],
+    given: Mapping[str, object],
+    *,
+    malformed: Callable[[str], str],
+    repeated: Callable[[str], str],
+) -> Iterator[tuple[str, str]]:
+    """Each KEY=VALUE flag's key and value, in order; a flag without "=", or a key that `given` already holds (from
+    the JSON flag, or an earlier flag the caller added), is a usage error with the message the caller words."""
+    for entry in entries:
+        key, equals, value = entry.partition("=")
+        if not equals:
+            raise ConfigurationError(malformed(entry))
+        if key in given:
+            raise ConfigurationError(repeated(key))
+        yield key, value
 
 
 _HOOK_EXAMPLE: Final = "--hook AfterAllowTestTraffic=CodeDeployHook_smoke_test"
